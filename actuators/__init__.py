@@ -1,0 +1,1 @@
+"""GPIO deterrents (siren, floodlight, sprinkler) built from gpiozero parts, safe by construction."""

@@ -1,0 +1,1 @@
+"""Frame sources, the frame ring and motion detection: the camera side of the loop."""

@@ -1,0 +1,1 @@
+"""Quantised TFLite models that turn a crop into a verdict: chicken, predator or background."""

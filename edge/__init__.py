@@ -1,0 +1,1 @@
+"""The appliance: configuration, the pipeline loop, decisions, events, reporters and the CLI."""

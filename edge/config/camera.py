@@ -1,0 +1,91 @@
+"""Cameras, their frame sources and the motion detector's settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from edge.config.base import Section
+
+Point = tuple[float, float]
+
+
+class MotionConfig(Section):
+    """How motion is found on the small grey plane of each frame."""
+
+    width: int = Field(160, ge=32, le=1280, description="Width the grey plane is scaled to (px)")
+    blur: int = Field(5, ge=1, le=31, description="Gaussian blur kernel size (odd, px)")
+    alpha: float = Field(0.05, gt=0, le=1, description="Background learning rate per frame")
+    threshold: int = Field(25, ge=1, le=255, description="Grey-level difference that counts")
+    min_area: float = Field(
+        0.002, ge=0, le=1, description="Smallest box that counts, as a fraction of the frame"
+    )
+    dilate: int = Field(2, ge=0, le=10, description="Dilation iterations joining nearby pixels")
+    global_change: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="Changed fraction above which the light changed: re-learn, don't trigger",
+    )
+    warmup_frames: int = Field(10, ge=0, le=1000, description="Frames learnt before any motion")
+    whole_frame_above: float = Field(
+        0.5, gt=0, le=1, description="Motion area above which the whole frame is classified"
+    )
+    masks: list[list[Point]] = Field(
+        default_factory=list,
+        description="Polygons (normalised x,y points) where motion is ignored",
+    )
+
+    @model_validator(mode="after")
+    def _odd_blur(self) -> MotionConfig:
+        if self.blur % 2 == 0:
+            raise ValueError(f"blur must be odd, got {self.blur}")
+        for polygon in self.masks:
+            if len(polygon) < 3:
+                raise ValueError("each mask needs at least 3 points")
+            if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in polygon):
+                raise ValueError("mask points are fractions of the frame, 0..1")
+        return self
+
+
+class CameraConfig(Section):
+    """One camera and where its frames come from.
+
+    ``kind``: ``picamera2`` (the Pi camera), ``opencv`` (``address``: a USB index such as
+    ``0``, an RTSP/HTTP URL, or a video file), ``replay`` (a video file or a folder of photos),
+    ``arrivals`` (photos shown over a still background, for the demo and tests).
+    An address ``asset:NAME`` names a file from the asset manifest, fetched when missing.
+    """
+
+    name: str = Field("coop", pattern=r"^[a-z0-9_-]{1,32}$", description="Camera name")
+    kind: Literal["picamera2", "opencv", "replay", "arrivals"] = "replay"
+    address: str = Field(
+        "asset:intel__one-by-one-person-detection.mp4", description="Device, URL, file or folder"
+    )
+    width: int = Field(1280, ge=64, le=4608, description="Full-resolution width (px)")
+    height: int = Field(720, ge=48, le=3496, description="Full-resolution height (px)")
+    fps: float = Field(10.0, gt=0, le=120, description="Frames per second")
+    realtime: bool = Field(True, description="Replay at the recorded rate, not as fast as possible")
+    loop: bool = Field(True, description="Replay sources start again at the end")
+    ring_size: int = Field(4, ge=2, le=64, description="Preallocated frame slots")
+    stall_s: float = Field(5.0, gt=0, le=600, description="No frame for this long: reopen")
+    arrivals: list[ArrivalConfig] = Field(
+        default_factory=list, description="For kind=arrivals: what appears, when"
+    )
+    motion: MotionConfig = Field(default_factory=MotionConfig)  # type: ignore[arg-type]
+
+
+class ArrivalConfig(Section):
+    """A photo that appears over the still background for a while (kind=arrivals)."""
+
+    image: str = Field(description="Photo file or asset:NAME")
+    at_s: float = Field(ge=0, description="Seconds after start when it appears")
+    for_s: float = Field(3.0, gt=0, le=600, description="Seconds it stays")
+    box: tuple[float, float, float, float] = Field(
+        (0.3, 0.3, 0.4, 0.5), description="Where it appears: x, y, w, h as fractions"
+    )
+    label: str = Field("", description="What it really is, for the demo's summary")
+
+
+CameraConfig.model_rebuild()

@@ -1,0 +1,48 @@
+"""Where the appliance keeps things: shipped data, assets and state."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def shipped_dir(name: str) -> Path:
+    """A data folder shipped with the package (``models``, ``systemd``).
+
+    In a checkout (or an editable install) it sits beside the packages; a wheel install puts
+    it under ``<prefix>/share/tensorchicken``.
+    """
+    beside = _CHECKOUT / name
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "tensorchicken" / name
+
+
+def _is_service() -> bool:
+    # Run as root or by systemd (which sets STATE_DIRECTORY): use the system-wide places.
+    return os.geteuid() == 0 or "STATE_DIRECTORY" in os.environ
+
+
+def default_data_dir() -> Path:
+    """Assets (models, labels, demo clip and photos): per user, or per system for the service."""
+    if env := os.environ.get("TENSORCHICKEN_DATA_DIR"):
+        return Path(env)
+    if _is_service():
+        return Path("/var/lib/tensorchicken/assets")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "tensorchicken"
+
+
+def default_state_dir() -> Path:
+    """The event log and the archive: systemd's StateDirectory, else per user."""
+    if env := os.environ.get("STATE_DIRECTORY"):
+        return Path(env.split(":")[0])
+    if env := os.environ.get("TENSORCHICKEN_STATE_DIR"):
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/tensorchicken")
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "tensorchicken"

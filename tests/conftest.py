@@ -1,0 +1,62 @@
+"""Fixtures shared by every test: the real shared models and data, a fresh asset folder,
+and gpiozero mock pins."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared"))
+SHARED_MODELS = SHARED / "models"
+SHARED_DATA = SHARED / "data"
+
+# Tests read the real models and photos from the shared mirror, never from the network.
+os.environ.setdefault("TENSORCHICKEN_MIRROR", f"{SHARED_MODELS}:{SHARED_DATA}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _asset_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One asset folder for the whole run, so models are copied once, never into $HOME."""
+    path = tmp_path_factory.mktemp("assets")
+    old = os.environ.get("TENSORCHICKEN_DATA_DIR")
+    os.environ["TENSORCHICKEN_DATA_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("TENSORCHICKEN_DATA_DIR", None)
+    else:
+        os.environ["TENSORCHICKEN_DATA_DIR"] = old
+
+
+@pytest.fixture()
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state folder (event log, archive) for one test."""
+    path = tmp_path / "state"
+    path.mkdir()
+    monkeypatch.setenv("TENSORCHICKEN_STATE_DIR", str(path))
+    return path
+
+
+@pytest.fixture()
+def mock_factory() -> Iterator[object]:
+    """A fresh gpiozero MockFactory installed as the default, the old one restored after."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    old = Device.pin_factory
+    factory = MockFactory(pin_class=MockPWMPin)
+    Device.pin_factory = factory
+    yield factory
+    factory.reset()
+    Device.pin_factory = old
+
+
+@pytest.fixture(scope="session")
+def asset_store(_asset_dir: Path):  # type: ignore[no-untyped-def]
+    """The asset store over the session's asset folder, filled from the shared mirror."""
+    from edge.assets import AssetStore
+
+    return AssetStore(data_dir=_asset_dir)
