@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command: sets up what the tests need on a fresh machine, then lint, types, tests.
+#   ./scripts/test.sh [pytest arguments]
+# Debian packages (the Mosquitto broker for MQTT tests, shellcheck and systemd-analyze for the
+# installer and unit) are installed with apt-get when missing; the Python environment is .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(mosquitto shellcheck systemd)
+VENV=${TENSORCHICKEN_VENV:-.venv}
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    echo "installing Debian packages: ${missing[*]}"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+# The shared mirror beside the checkout holds the models and photos the tests use.
+if [ -z "${TENSORCHICKEN_MIRROR:-}" ] && [ -d ../shared/models ]; then
+    export TENSORCHICKEN_MIRROR="$PWD/../shared/models:$PWD/../shared/data"
+fi
+
+"$VENV/bin/ruff" check edge camera classifier actuators scripts tests
+"$VENV/bin/mypy"
+"$VENV/bin/python" -m pytest "$@"
