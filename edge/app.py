@@ -1,0 +1,189 @@
+"""Wires the appliance together from a configuration. Only wiring lives here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actuators.bank import DeterrentBank, make_pin_factory
+from camera.capture import Capture
+from camera.source import open_source
+from classifier import load_classifier
+from edge.assets import AssetStore
+from edge.config import CameraConfig, Config
+from edge.decider import Decider
+from edge.events.archive import Archive
+from edge.events.log import EventLog
+from edge.events.recorder import Recorder
+from edge.events.reporters import start_reporters
+from edge.health.notify import Notifier
+from edge.latency import LatencyStats
+from edge.paths import default_state_dir
+from edge.pipeline import CameraLoop, Parts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did, for the demo, the benchmark and the logs."""
+
+    seconds: float
+    cameras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    stop_reason: str = ""
+
+
+class Appliance:
+    """Every part of the appliance, built from one :class:`Config`.
+
+    Build order matters for safety: the deterrent bank first (every pin off at start), then the
+    models and cameras. Teardown turns the deterrents off before anything else.
+    """
+
+    def __init__(self, config: Config, store: AssetStore, *, pin_factory: Any = None,
+                 state_dir: Path | None = None, notifier: Notifier | None = None,
+                 armed: bool | None = None) -> None:
+        self.config = config
+        self.stop = threading.Event()
+        self.stop_reason = ""
+        self.notifier = notifier or Notifier()
+        self.bank = DeterrentBank(
+            config.gpio,
+            pin_factory=pin_factory or make_pin_factory(config.gpio.pin_factory),
+            hung_after_s=config.health.hung_after_s,
+        )
+        self.classifier: Any = None
+        self.event_log: Any = None
+        self.recorder: Any = None
+        self.reporters: Any = None
+        self.loops: list[CameraLoop] = []
+        try:
+            self._build(store, state_dir, armed)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, store: AssetStore, state_dir: Path | None, armed: bool | None) -> None:
+        config = self.config
+        self.classifier = load_classifier(config.models, store)
+        self.decider = Decider(config.decision, config.gpio.deterrents)
+        if armed is not None:
+            self.decider.set_armed(armed, "command line")
+        state = Path(config.paths.state_dir) if config.paths.state_dir else (state_dir or default_state_dir())
+        state.mkdir(parents=True, exist_ok=True)
+        self.event_log = EventLog(state / "events.sqlite3")
+        archive_cfg = config.reporters.archive
+        archive = Archive(state / "archive", archive_cfg) if archive_cfg.enabled else None
+        self.recorder = Recorder(self.event_log, archive)
+        self.latency = LatencyStats()
+        self._progress: dict[str, float] = {}
+        parts = Parts(self.classifier, self.decider, self.bank, self.recorder, self.latency,
+                      on_progress=self._progress_marker())
+        self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
+
+    def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
+        capture = Capture(cam, lambda: open_source(cam, store.resolve), self.stop)
+        return CameraLoop(cam, capture, parts, self.stop)
+
+    def _progress_marker(self) -> Any:
+        def mark() -> None:
+            self._progress[threading.current_thread().name] = time.monotonic()
+        return mark
+
+    def request_stop(self, reason: str) -> None:
+        """Stop every loop; deterrents off at once. Safe from a signal handler."""
+        self.stop_reason = self.stop_reason or reason
+        self.stop.set()
+        self.bank.all_off()
+
+    def run(self, duration_s: float | None = None) -> RunSummary:
+        """Start everything, supervise until stopped (or ``duration_s``), then stop cleanly."""
+        started = time.monotonic()
+        self.recorder.start()
+        self.reporters = start_reporters(
+            self.config.reporters, self.event_log, self.stop,
+            on_arm=self.decider.set_armed, armed=lambda: self.decider.armed,
+        )
+        threads = []
+        for loop in self.loops:
+            loop.capture.start()
+            thread = threading.Thread(target=loop.run, name=f"loop-{loop.camera.name}", daemon=True)
+            self._progress[thread.name] = time.monotonic()
+            thread.start()
+            threads.append(thread)
+        self.notifier.ready()
+        log.info("running: %d camera(s), models %s", len(threads), ", ".join(self.classifier.model_names))
+        try:
+            self._supervise(threads, started, duration_s)
+        finally:
+            self.request_stop(self.stop_reason or "stopped")
+            self.notifier.stopping()
+            for thread in threads:
+                thread.join(timeout=5)
+        return self._summary(time.monotonic() - started)
+
+    def _supervise(self, threads: list[threading.Thread], started: float,
+                   duration_s: float | None) -> None:
+        hung_after = self.config.health.hung_after_s
+        while not self.stop.wait(0.5):
+            now = time.monotonic()
+            if duration_s is not None and now - started >= duration_s:
+                self.stop_reason = "duration reached"
+                return
+            if not any(t.is_alive() for t in threads):
+                self.stop_reason = "every source ended"
+                return
+            stale = [n for n, t in self._progress.items() if now - t > hung_after]
+            if stale:
+                # No heartbeat: the bank's safety thread turns the deterrents off, and
+                # systemd's watchdog, no longer fed, restarts the service.
+                log.error("loop(s) %s made no progress for %.0f s", ", ".join(stale), hung_after)
+                continue
+            self.bank.heartbeat()
+            self.notifier.watchdog()
+
+    def _summary(self, seconds: float) -> RunSummary:
+        summary = RunSummary(seconds=seconds, latency_ms=self.latency.summary(),
+                             stop_reason=self.stop_reason)
+        for loop in self.loops:
+            c = loop.counters
+            stats = loop.capture.stats
+            summary.cameras[loop.camera.name] = {
+                "frames": c.frames, "skipped": c.skipped, "motion_frames": c.motion_frames,
+                "episodes": c.episodes, "events": c.events, "firings": c.firings,
+                "verdicts": dict(c.verdicts), "fired_at": list(c.fired_at),
+                "bad_frames": stats.bad_frames, "reopens": stats.reopens,
+                "error": repr(loop.error) if loop.error else None,
+            }
+        return summary
+
+    @property
+    def failed(self) -> bool:
+        """Whether a loop died of an exception."""
+        return any(loop.error for loop in self.loops)
+
+    def close(self) -> None:
+        """Deterrents off first; then cameras, reporters, the recorder (which drains into the
+        log), the log, the models, and last the pins. Idempotent."""
+        self.stop.set()
+        self.bank.all_off()
+        parts = [loop.capture for loop in self.loops]
+        parts += [self.reporters, self.recorder, self.event_log, self.classifier, self.bank]
+        for part in parts:
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception:
+                log.exception("closing %s failed", type(part).__name__)
+
+    def __enter__(self) -> Appliance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

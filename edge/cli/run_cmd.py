@@ -1,0 +1,63 @@
+"""``tensorchicken run``: the appliance, until stopped. This is what systemd starts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from typing import Any
+
+from edge.cli import CliError
+from edge.cli.common import add_config_arg, add_mirror_arg, config_from, store_from
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand."""
+    p = sub.add_parser("run", help="run the appliance until stopped (SIGTERM/SIGINT)")
+    add_config_arg(p)
+    add_mirror_arg(p)
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    arming = p.add_mutually_exclusive_group()
+    arming.add_argument("--armed", dest="armed", action="store_true", default=None,
+                        help="fire deterrents (overrides decision.armed)")
+    arming.add_argument("--disarmed", dest="armed", action="store_false",
+                        help="detect and report, never fire (overrides decision.armed)")
+    p.set_defaults(func=run)
+
+
+def build_appliance(args: argparse.Namespace, **overrides: Any) -> Any:
+    """The appliance for the arguments; a start-up failure becomes a one-line error."""
+    from actuators.errors import DeterrentError
+    from camera.errors import CameraError
+    from classifier.errors import ModelError
+    from edge.app import Appliance
+    from edge.assets import AssetError
+
+    config = config_from(args)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.logging.level)
+    store = store_from(args, config)
+    try:
+        return Appliance(config, store, **overrides)
+    except (AssetError, CameraError, ModelError, DeterrentError, OSError) as exc:
+        raise CliError(f"cannot start: {exc}") from None
+
+
+def install_stop_signals(appliance: Any) -> None:
+    """SIGTERM and SIGINT stop the loops and turn every deterrent off at once."""
+    def handler(signum: int, _frame: object) -> None:
+        appliance.request_stop(signal.Signals(signum).name)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run until a signal, the duration, or the end of every replayed source."""
+    appliance = build_appliance(args, armed=args.armed)
+    install_stop_signals(appliance)
+    with appliance:
+        summary = appliance.run(duration_s=args.duration)
+    log.info("stopped (%s) after %.1f s; deterrents off: %s", summary.stop_reason,
+             summary.seconds, appliance.bank.states())
+    return 1 if appliance.failed else 0

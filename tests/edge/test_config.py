@@ -1,0 +1,112 @@
+"""The configuration: defaults, good files, and every kind of bad one with its exact message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import Config, ConfigError, load_config, parse_config
+
+
+def problems(data: object) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "test.yaml")
+    return info.value.problems
+
+
+def test_defaults_run_on_a_laptop() -> None:
+    config = Config()
+    assert config.cameras[0].kind == "replay"
+    assert config.cameras[0].address.startswith("asset:")
+    assert config.gpio.pin_factory == "mock"
+    assert not config.reporters.mqtt.enabled
+    assert not config.reporters.twitter.enabled
+    assert config.reporters.archive.enabled
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_config(path) == Config()
+
+
+def test_good_file(tmp_path: Path) -> None:
+    path = tmp_path / "good.yaml"
+    path.write_text(
+        "cameras:\n"
+        "  - {name: coop, kind: picamera2, address: '0', width: 2304, height: 1296, fps: 15,\n"
+        "     motion: {masks: [[[0, 0], [0.2, 0], [0.2, 0.1]]]}}\n"
+        "decision: {confirm_n: 2, confirm_m: 3, quiet_hours: [{start: '22:00', end: '05:30'}]}\n"
+        "reporters: {mqtt: {enabled: true, host: broker.local, username: hens}}\n"
+        "gpio: {pin_factory: auto}\n"
+    )
+    config = load_config(path)
+    assert config.cameras[0].fps == 15
+    assert config.decision.quiet_hours[0].end == "05:30"
+    assert config.reporters.mqtt.host == "broker.local"
+
+
+def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
+    found = problems({
+        "cameras": [{"fps": 0, "colour": "red", "motion": {"blur": 4}}],
+        "decision": {"predator_threshold": 1.5, "quiet_hours": [{"start": "25:00", "end": "05:00"}]},
+        "gpio": {"pin_factory": "banana"},
+        "surprise": 1,
+    })
+    assert found == [
+        "cameras.0.fps: Input should be greater than 0 (got 0)",
+        "cameras.0.motion: blur must be odd, got 4",
+        "cameras.0.colour: unknown key",
+        "decision.predator_threshold: Input should be less than or equal to 1 (got 1.5)",
+        "decision.quiet_hours.0.start: expected HH:MM (24-hour), got '25:00'",
+        "gpio.pin_factory: Input should be 'mock' or 'auto' (got 'banana')",
+        "surprise: unknown key",
+    ]
+
+
+def test_wrong_types_name_the_key() -> None:
+    assert problems({"cameras": [{"width": "wide"}]}) == [
+        "cameras.0.width: Input should be a valid integer, unable to parse string as an integer "
+        "(got 'wide')"
+    ]
+    assert problems({"cameras": "coop"}) == [
+        "cameras: Input should be a valid list (got 'coop')"
+    ]
+
+
+def test_cross_field_rules() -> None:
+    assert problems({"decision": {"confirm_n": 4, "confirm_m": 2}}) == [
+        "decision.confirm_m: confirm_m (2) must be at least confirm_n (4)"
+    ]
+    assert problems({"models": {"use": [{"name": "a", "role": "critical"}]}}) == [
+        "models: exactly one model must have role primary, found 0"
+    ]
+
+
+def test_a_secret_in_the_file_is_refused_without_echoing_it() -> None:
+    found = problems({"reporters": {"mqtt": {"password": "hunter2"}}})
+    assert len(found) == 1
+    assert found[0].startswith("reporters: mqtt.password: secrets are not read from the config file")
+    assert "hunter2" not in found[0]
+
+
+def test_not_a_mapping_and_not_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match=r"expected a mapping of sections, got list"):
+        load_config(path)
+    path.write_text("cameras: [\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line 2, column 1"):
+        load_config(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it: No such file or directory"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_the_shipped_files_are_valid() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    for path in [repo / "edge" / "demo.yaml", *sorted((repo / "docs").glob("*.yaml"))]:
+        load_config(path)
