@@ -17,7 +17,8 @@ def _command_modules() -> list[str]:
     # Every module here that defines register(subparsers) adds one subcommand whose parser
     # sets ``func`` (args -> exit code); a new subcommand is a new module, nothing else.
     package = Path(__file__).parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(package)]) if m.name != "common")
+    names = (m.name for m in pkgutil.iter_modules([str(package)]))
+    return sorted(n for n in names if n != "common" and not n.startswith("_"))
 
 
 class ArgumentParser(argparse.ArgumentParser):
