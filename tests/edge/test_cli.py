@@ -41,7 +41,7 @@ def test_wrong_argument_is_one_line_and_exit_2(command: str, capsys: pytest.Capt
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert err.startswith(f"tensorchicken {command}: error: ")
+    assert err.startswith("tensorchicken") and ": error: " in err
 
 
 def test_console_script_never_shows_a_traceback() -> None:
