@@ -1,0 +1,1 @@
+"""Health checks that say, in words, what is wrong with an installation."""

@@ -1,0 +1,185 @@
+"""Each check looks at one part (clock, disk, models, cameras, pins, broker, reporters) and
+returns findings; none of them raises."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.assets import AssetStore
+from edge.config import Config
+from edge.paths import default_state_dir
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing doctor found: which part, how bad, and what to do."""
+
+    part: str
+    status: str
+    message: str
+
+
+Check = Callable[[Config, AssetStore], Iterator[Finding]]
+
+
+def state_dir_of(config: Config) -> Path:
+    """Where the event log and archive are for this configuration."""
+    return Path(config.paths.state_dir) if config.paths.state_dir else default_state_dir()
+
+
+def check_clock(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """A Pi has no battery clock: event times are wrong until NTP has synchronised."""
+    year = time.gmtime().tm_year
+    if year < 2025:
+        yield Finding("clock", FAIL, f"the clock says {year}: set the time or check the network (NTP)")
+    elif Path("/run/systemd/timesync/synchronized").exists():
+        yield Finding("clock", OK, "synchronised by systemd-timesyncd")
+    else:
+        yield Finding("clock", WARN, "no sign of NTP synchronisation; event times may drift")
+
+
+def check_disk(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """Enough free space for the event log, and above the archive's floor."""
+    state = state_dir_of(config)
+    probe = state if state.exists() else state.parent
+    while not probe.exists():
+        probe = probe.parent
+    free_mb = shutil.disk_usage(probe).free / 1e6
+    floor = config.reporters.archive.min_free_mb
+    if free_mb < max(floor, 50):
+        yield Finding("disk", FAIL, f"{free_mb:.0f} MB free at {probe}; the archive keeps {floor:.0f} MB free "
+                      "by deleting old snapshots: free some space or lower reporters.archive.min_free_mb")
+    else:
+        yield Finding("disk", OK, f"{free_mb:.0f} MB free at {probe}")
+    if state.exists() and not os.access(state, os.W_OK):
+        yield Finding("disk", FAIL, f"{state} is not writable by this user")
+
+
+def check_models(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """Every configured model loads, matches its manifest, and runs once."""
+    from classifier import load_classifier
+
+    started = time.monotonic()
+    try:
+        classifier = load_classifier(config.models, store)
+    except Exception as exc:  # doctor reports every failure in words
+        yield Finding("models", FAIL, str(exc))
+        return
+    try:
+        import numpy as np
+
+        classifier.classify(np.zeros((224, 224, 3), np.uint8))
+        ms = (time.monotonic() - started) * 1000
+        yield Finding("models", OK, f"{', '.join(classifier.model_names)} loaded and ran ({ms:.0f} ms)")
+    finally:
+        classifier.close()
+
+
+def check_cameras(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """Each camera opens and gives a frame within its stall limit."""
+    from camera.source import open_source
+
+    for cam in config.cameras:
+        part = f"camera {cam.name}"
+        try:
+            source = open_source(cam, store.resolve)
+            source.open()
+        except Exception as exc:
+            yield Finding(part, FAIL, f"cannot open {cam.kind} {cam.address!r}: {exc}")
+            continue
+        try:
+            yield _first_frame(part, source, cam.stall_s)
+        finally:
+            source.close()
+
+
+def _first_frame(part: str, source: object, within_s: float) -> Finding:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            frame = source.read()  # type: ignore[attr-defined]
+        except Exception as exc:
+            return Finding(part, FAIL, f"reading a frame failed: {exc}")
+        if frame is not None:
+            width, height = frame.size
+            return Finding(part, OK, f"{width}x{height} frames")
+    return Finding(part, FAIL, f"no frame within {within_s:.0f} s (camera connected? in use by another program?)")
+
+
+def check_pins(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """The deterrent pins can be claimed (and are left off)."""
+    from actuators.bank import DeterrentBank, make_pin_factory
+
+    if config.gpio.pin_factory == "auto" and not any(Path("/dev").glob("gpiochip*")):
+        yield Finding("pins", FAIL, "no /dev/gpiochip*: not a Raspberry Pi, or GPIO is not enabled")
+        return
+    try:
+        bank = DeterrentBank(config.gpio, pin_factory=make_pin_factory(config.gpio.pin_factory))
+    except Exception as exc:
+        yield Finding("pins", FAIL, f"cannot claim the deterrent pins: {exc} "
+                      "(is the service already running? is this user in the gpio group?)")
+        return
+    with bank:
+        wiring = ", ".join(f"{d.name} on {d.pin}" for d in config.gpio.deterrents)
+        yield Finding("pins", OK, f"{config.gpio.pin_factory} pins: {wiring}")
+
+
+def check_broker(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """The MQTT broker answers on its address."""
+    mqtt = config.reporters.mqtt
+    if not mqtt.enabled:
+        yield Finding("mqtt", OK, "disabled")
+        return
+    try:
+        with socket.create_connection((mqtt.host, mqtt.port), timeout=5):
+            pass
+    except OSError as exc:
+        yield Finding("mqtt", FAIL, f"broker {mqtt.host}:{mqtt.port} unreachable: {exc.strerror or exc}")
+        return
+    yield Finding("mqtt", OK, f"broker {mqtt.host}:{mqtt.port} reachable")
+
+
+def check_reporters(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """Reporters that are behind, failing or stopped (read from the event log)."""
+    from edge.events.log import EventLog
+
+    path = state_dir_of(config) / "events.sqlite3"
+    if not path.exists():
+        yield Finding("reporters", OK, "no event log yet")
+        return
+    log = EventLog(path)
+    try:
+        for sink in log.sink_status():
+            part = f"reporter {sink.name}"
+            if sink.stopped_reason:
+                yield Finding(part, FAIL, f"stopped: {sink.stopped_reason}")
+            elif sink.last_error:
+                yield Finding(part, WARN, f"{sink.backlog} event(s) waiting; last error: {sink.last_error}")
+            else:
+                yield Finding(part, OK, f"{sink.backlog} event(s) waiting")
+    finally:
+        log.close()
+
+
+ALL_CHECKS: tuple[Check, ...] = (
+    check_clock, check_disk, check_models, check_cameras, check_pins, check_broker, check_reporters,
+)
+
+
+def run_checks(config: Config, store: AssetStore, checks: tuple[Check, ...] = ALL_CHECKS) -> list[Finding]:
+    """Every check's findings; a check that crashes is itself a finding."""
+    findings: list[Finding] = []
+    for check in checks:
+        try:
+            findings.extend(check(config, store))
+        except Exception as exc:
+            findings.append(Finding(check.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc!r}"))
+    return findings

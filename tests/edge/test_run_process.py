@@ -1,0 +1,143 @@
+"""A real ``tensorchicken run`` process: SIGTERM leaves every pin off; systemd notifications
+follow the loop's progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+WRAPPER = Path(__file__).with_name("run_wrapper.py")
+RACCOON = "asset:raccoon__raccoon-7.jpg"
+
+
+def write_config(tmp_path: Path, **health: object) -> Path:
+    config = {
+        "cameras": [{
+            "name": "coop", "kind": "arrivals", "address": "asset:speciesnet__blank2.jpg",
+            "width": 640, "height": 360, "fps": 10, "loop": False,
+            "arrivals": [{"image": RACCOON, "at_s": 1.5, "for_s": 60, "label": "predator"}],
+        }],
+        "gpio": {"pin_factory": "auto", "deterrents": [
+            # A long burst, so that SIGTERM arrives while the siren is on.
+            {"name": "siren", "kind": "siren", "pin": 17, "pattern": {"on_s": 8, "off_s": 0, "repeats": 1},
+             "max_on_s": 10, "min_rest_s": 0},
+            {"name": "sprinkler", "kind": "sprinkler", "pin": 22, "active_high": False,
+             "pattern": {"on_s": 8, "off_s": 0, "repeats": 1}, "max_on_s": 10, "min_rest_s": 0},
+        ]},
+        "paths": {"state_dir": str(tmp_path / "state")},
+        "health": {"metrics_address": None, **health},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WRAPPER), "run", "-c", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    """Read stderr until a line contains ``needle``; the lines read so far."""
+    lines: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if needle in line:
+                done.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    if not done.wait(timeout):
+        proc.kill()
+        raise AssertionError(f"no line with {needle!r} in {timeout} s:\n{''.join(lines)}")
+    return lines
+
+
+def finish(proc: subprocess.Popen[str]) -> dict[str, object]:
+    out, _ = proc.communicate(timeout=30)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_sigterm_turns_every_deterrent_off(tmp_path: Path) -> None:
+    proc = start(write_config(tmp_path))
+    wait_for_line(proc, "fired", timeout=90)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    result = finish(proc)
+    assert result["code"] == 0
+    states = result["states"]
+    assert isinstance(states, dict)
+    siren, sprinkler = states["GPIO17"], states["GPIO22"]
+    assert [s for _, s in siren][-3:] == [False, True, False]   # off at start, on, off at SIGTERM
+    assert sprinkler[-1][1] is True                              # active-low relay: HIGH is off
+    assert False in [s for _, s in sprinkler]                    # ... and it had been switched on
+    on_for = siren[-1][0] - siren[-2][0]
+    assert on_for < 8, "the siren went off at SIGTERM, not at the end of its burst"
+
+
+class NotifyListener:
+    """A datagram socket standing in for systemd's notify socket."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+
+    def drain(self, seconds: float) -> list[str]:
+        end = time.monotonic() + seconds
+        got = []
+        while time.monotonic() < end:
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                continue
+            self.messages.append((time.monotonic(), data))
+            got.append(data)
+        return got
+
+
+def test_ready_then_watchdog_only_while_the_loop_progresses(tmp_path: Path) -> None:
+    listener = NotifyListener(tmp_path / "notify.sock")
+    flag = tmp_path / "hang"
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000",
+           "TC_HANG_FLAG": str(flag)}
+    proc = start(write_config(tmp_path, hung_after_s=1.0), env)
+    try:
+        first = listener.drain(25)
+        assert "READY=1" in "\n".join(first)
+        ready_at = next(i for i, m in enumerate(first) if "READY=1" in m)
+        assert any("WATCHDOG=1" in m for m in first[ready_at:]), first
+        flag.touch()
+        listener.drain(2.5)   # the loop hangs on its next frame; give hung_after_s to pass
+        later = listener.drain(4)
+        assert not any("WATCHDOG=1" in m for m in later), later
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        result = finish(proc)
+    # The hung loop cannot be joined, but the pins were switched off and stay off.
+    for spec, history in result["states"].items():  # type: ignore[union-attr]
+        assert history[-1][1] is (spec == "GPIO22"), spec
+
+
+@pytest.fixture(autouse=True)
+def _mirror_for_children(asset_store) -> None:  # type: ignore[no-untyped-def]
+    # Children inherit TENSORCHICKEN_MIRROR and TENSORCHICKEN_DATA_DIR from conftest.
+    asset_store.fetch(["raccoon__raccoon-7.jpg", "speciesnet__blank2.jpg"])
