@@ -28,14 +28,24 @@ class ModelsConfig(Section):
 
     use: list[ModelUse] = Field(
         default_factory=lambda: [
-            ModelUse(name="mobilenet_v2_imagenet", role="primary"),
-            ModelUse(name="mobilenet_v2_inat_birds", role="critical"),
+            ModelUse(name="mobilenet_v2_imagenet", role="primary", threads=2),
+            ModelUse(name="mobilenet_v2_inat_birds", role="critical", threads=2),
         ],
         description="Models in use and their roles",
     )
     deadline_ms: float = Field(
-        1000.0, gt=0, le=60000, description="Critical-path answers later than this are not waited for"
+        1000.0, gt=0, le=60000,
+        description="Critical-path answers later than this are not waited for",
     )
+    predator_threshold: float = Field(
+        0.3, gt=0, le=1,
+        description="Predator probability (summed over the verdict map's predator labels) at or "
+        "above which a model, or the combination, says predator",
+    )
+    chicken_threshold: float = Field(
+        0.3, gt=0, le=1, description="Chicken probability at or above which the verdict is chicken"
+    )
+    top_k: int = Field(3, ge=1, le=20, description="Best labels kept per model for events and logs")
 
     @model_validator(mode="after")
     def _one_primary(self) -> ModelsConfig:
