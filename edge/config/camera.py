@@ -21,6 +21,16 @@ class MotionConfig(Section):
     min_area: float = Field(
         0.002, ge=0, le=1, description="Smallest box that counts, as a fraction of the frame"
     )
+    min_active: float = Field(
+        0.001, ge=0, le=1,
+        description="Pixels that changed over the last few frames a box needs (fraction of "
+        "the frame): a ghost left where something was, or a slow drift, has none",
+    )
+    recent_alpha: float = Field(
+        0.3, gt=0, le=1,
+        description="Learning rate of the short-term reference that min_active is measured "
+        "against (higher: only the last frame or two count)",
+    )
     dilate: int = Field(2, ge=0, le=10, description="Dilation iterations joining nearby pixels")
     global_change: float = Field(
         0.6,
@@ -29,8 +39,21 @@ class MotionConfig(Section):
         description="Changed fraction above which the light changed: re-learn, don't trigger",
     )
     warmup_frames: int = Field(10, ge=0, le=1000, description="Frames learnt before any motion")
+    relearn_frames: int = Field(
+        5, ge=0, le=1000,
+        description="After a light change, frames learnt before motion counts again "
+        "(exposure settles)",
+    )
     whole_frame_above: float = Field(
         0.5, gt=0, le=1, description="Motion area above which the whole frame is classified"
+    )
+    merge_gap: float = Field(
+        0.05, ge=0, le=1,
+        description="Boxes nearer than this (fraction of the frame) merge into one region",
+    )
+    max_regions: int = Field(2, ge=1, le=8, description="Most regions cropped per frame")
+    region_pad: float = Field(
+        0.15, ge=0, le=1, description="Context added around a region on each side (fraction)"
     )
     masks: list[list[Point]] = Field(
         default_factory=list,

@@ -1,0 +1,203 @@
+"""Sources made from still pictures: a folder of photos played back, and "arrivals" (photos
+shown over a still background at set times, for the demo and the tests).
+
+Both are paced at ``cfg.fps`` in real time, or run as fast as they are read
+(``realtime: false``); frame ``k`` always shows the scene at ``k / fps`` seconds, so a test
+without real time sees exactly what a live run would.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from camera.box import Box
+from camera.errors import BadFrameError, CameraError, CameraOpenError, EndOfStream
+from camera.frame import Frame
+from camera.source import (
+    Clock,
+    Pacer,
+    fit_image,
+    grey_of,
+    grey_size,
+    interpolation_for,
+    make_frame,
+    paste_fit,
+    to_bgr,
+)
+from edge.config.camera import ArrivalConfig, CameraConfig
+
+log = logging.getLogger(__name__)
+
+_SCENES_KEPT = 4
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def read_image(path: str, *, keep_alpha: bool = False) -> np.ndarray:
+    """A picture file as B,G,R (or B,G,R,A with ``keep_alpha``) uint8; :class:`BadFrameError`
+    naming the file when it cannot be decoded."""
+    flags = cv2.IMREAD_UNCHANGED if keep_alpha else cv2.IMREAD_COLOR
+    image = cv2.imread(path, flags)
+    if image is None:
+        raise BadFrameError(f"{path}: missing, unreadable or not a picture OpenCV can decode")
+    if image.dtype == np.uint16:  # 16-bit PNG/TIFF
+        image = (image // 256).astype(np.uint8)
+    if keep_alpha and image.ndim == 3 and image.shape[2] == 4:
+        return image
+    return to_bgr(image)
+
+
+def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to fill ``width`` x ``height`` and centre-cropped: a background
+    has no black bars."""
+    h, w = image.shape[:2]
+    scale = max(width / w, height / h)
+    nw, nh = max(width, round(w * scale)), max(height, round(h * scale))
+    scaled = cv2.resize(image, (nw, nh), interpolation=interpolation_for(w, nw))
+    x0, y0 = (nw - width) // 2, (nh - height) // 2
+    return np.ascontiguousarray(scaled[y0 : y0 + height, x0 : x0 + width])
+
+
+class _StillSource:
+    """What both still-picture sources share: pacing, the frame counter, closing."""
+
+    def __init__(self, cfg: CameraConfig, clock: Clock) -> None:
+        self.cfg = cfg
+        self._grey_size = grey_size(cfg)
+        self._pacer = Pacer(cfg.fps, cfg.realtime, clock)
+        self._index = 0
+        self._open = False
+
+    def _next_index(self) -> int:
+        if not self._open:
+            raise CameraError(f"camera {self.cfg.name}: read() before open()")
+        index = self._index
+        self._pacer.wait_for(index)
+        self._index += 1
+        return index
+
+    def _frame(self, image: np.ndarray) -> Frame:
+        return make_frame(image, grey_of(image, self._grey_size))
+
+    def close(self) -> None:
+        """Stop any wait; idempotent."""
+        self._pacer.interrupt()
+        self._open = False
+
+
+class PhotoFolderSource(_StillSource):
+    """Every photo in a folder (sorted by name), one per frame.
+
+    A photo that does not decode raises :class:`BadFrameError` naming it; the next read
+    goes on with the following photo.
+    """
+
+    def __init__(self, cfg: CameraConfig, folder: str, *, clock: Clock = time.monotonic) -> None:
+        super().__init__(cfg, clock)
+        self.folder = Path(folder)
+        self.photos: list[Path] = []
+
+    def open(self) -> None:
+        """List the photos; :class:`CameraOpenError` if the folder has none."""
+        if not self.folder.is_dir():
+            raise CameraOpenError(f"camera {self.cfg.name}: photo folder {self.folder} not found")
+        self.photos = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        if not self.photos:
+            raise CameraOpenError(f"camera {self.cfg.name}: no photos in {self.folder} "
+                                  f"(looked for {', '.join(sorted(PHOTO_SUFFIXES))})")
+        self._index = 0
+        self._pacer.restart()
+        self._open = True
+
+    def read(self) -> Frame | None:
+        """The next photo as a frame; :class:`EndOfStream` after the last one unless looping."""
+        if self._open and not self.cfg.loop and self._index >= len(self.photos):
+            raise EndOfStream(f"camera {self.cfg.name}: all {len(self.photos)} photos shown")
+        index = self._next_index()
+        image = read_image(str(self.photos[index % len(self.photos)]))
+        return self._frame(fit_image(image, self.cfg.width, self.cfg.height))
+
+
+class ArrivalsSource(_StillSource):
+    """Photos that appear over a still background, each in its box for ``for_s`` seconds.
+
+    Each photo is scaled to fit its box with its aspect ratio kept (transparent PNGs are
+    blended). Without ``loop`` the source ends one ``for_s`` of empty scene after the last
+    arrival has gone; with it the schedule repeats.
+    """
+
+    def __init__(
+        self,
+        cfg: CameraConfig,
+        background: str,
+        images: Sequence[str],
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(cfg, clock)
+        if len(images) != len(cfg.arrivals):
+            raise ValueError("one image path per arrival is needed")
+        self.background_path = background
+        self.image_paths = list(images)
+        self.period_s = schedule_length(cfg.arrivals)
+        self._background: np.ndarray | None = None
+        self._photos: list[np.ndarray] = []
+        self._scenes: dict[tuple[int, ...], Frame] = {}
+
+    def open(self) -> None:
+        """Load the background and every photo; :class:`CameraOpenError` names a bad file."""
+        try:
+            background = read_image(self.background_path)
+            self._photos = [read_image(p, keep_alpha=True) for p in self.image_paths]
+        except BadFrameError as exc:
+            raise CameraOpenError(f"camera {self.cfg.name}: {exc}") from None
+        self._background = cover(background, self.cfg.width, self.cfg.height)
+        self._scenes = {}
+        self._index = 0
+        self._pacer.restart()
+        self._open = True
+
+    def arrivals_at(self, t_s: float) -> list[int]:
+        """Indexes of the arrivals on show ``t_s`` seconds after the start."""
+        if self.cfg.loop and self.period_s > 0:
+            t_s %= self.period_s
+        return [
+            i for i, a in enumerate(self.cfg.arrivals) if a.at_s <= t_s < a.at_s + a.for_s
+        ]
+
+    def read(self) -> Frame | None:
+        """The scene of the next frame; :class:`EndOfStream` when a non-looping schedule is over."""
+        if self._open and not self.cfg.loop and self._index / self.cfg.fps >= self.period_s:
+            raise EndOfStream(f"camera {self.cfg.name}: the last arrival has gone")
+        index = self._next_index()
+        scene = self._scene(tuple(self.arrivals_at(index / self.cfg.fps)))
+        # The picture is shared between frames of the same scene: only the stamp is new.
+        return make_frame(scene.image, scene.grey)
+
+    def _scene(self, showing: tuple[int, ...]) -> Frame:
+        # Scenes are composed once and a few kept: a still demo costs no CPU per frame.
+        if showing not in self._scenes:
+            assert self._background is not None
+            canvas = self._background.copy()
+            for i in showing:
+                rect = Box(*self.cfg.arrivals[i].box).to_pixels(self.cfg.width, self.cfg.height)
+                paste_fit(canvas, self._photos[i], rect)
+            canvas.flags.writeable = False
+            if len(self._scenes) >= _SCENES_KEPT:
+                del self._scenes[next(iter(self._scenes))]  # the oldest
+            self._scenes[showing] = self._frame(canvas)
+        return self._scenes[showing]
+
+
+def schedule_length(arrivals: Sequence[ArrivalConfig]) -> float:
+    """Seconds until the last arrival has gone, plus its ``for_s`` of empty scene."""
+    if not arrivals:
+        return 0.0
+    last = max(arrivals, key=lambda a: a.at_s + a.for_s)
+    return last.at_s + 2 * last.for_s
+
