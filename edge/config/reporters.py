@@ -11,36 +11,59 @@ from edge.config.base import Section
 
 
 class MqttConfig(Section):
-    """An MQTT broker; the password comes from the secret ``mqtt_password``."""
+    """An MQTT broker; the password comes from the secret ``mqtt_password``.
+
+    Topics (under ``topic_prefix``): ``events`` (JSON, QoS 1), ``snapshot`` (JPEG, retained),
+    ``state`` (JSON, retained), ``predator`` (``ON`` per fresh predator), ``availability``
+    (``online``/``offline``, retained, the last will), ``armed`` (retained) and ``armed/set``
+    (the command topic: ``ON`` or ``OFF``, anything else is logged and ignored).
+    """
 
     enabled: bool = False
-    host: str = Field("127.0.0.1", min_length=1)
-    port: int = Field(1883, ge=1, le=65535)
-    tls: bool = False
+    host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS)")
+    tls: bool = Field(False, description="Connect with TLS, checking the broker's certificate")
     ca_file: str | None = Field(None, description="CA bundle for TLS; the system's when unset")
-    username: str | None = None
-    client_id: str = Field("tensorchicken", min_length=1, max_length=64)
-    topic_prefix: str = Field("tensorchicken", pattern=r"^[^#+]+$")
-    discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+]+$")
-    keepalive_s: int = Field(30, ge=5, le=3600)
+    username: str | None = Field(None, description="User name; the password is a secret")
+    client_id: str = Field("tensorchicken", min_length=1, max_length=64,
+                           pattern=r"^[A-Za-z0-9_-]+$",
+                           description="MQTT client id; also names the Home Assistant device")
+    topic_prefix: str = Field("tensorchicken", pattern=r"^[^#+]+$",
+                              description="Every topic this appliance publishes starts with it")
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+]+$",
+                                  description="Home Assistant's discovery prefix")
+    discovery: bool = Field(True, description="Announce entities to Home Assistant")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive")
+    off_delay_s: int = Field(60, ge=1, le=86400,
+                             description="'Predator present' turns off this long after the last")
+    publish_timeout_s: float = Field(10.0, gt=0, le=300,
+                                     description="Wait this long for the broker's PUBACK")
+    reconnect_max_s: int = Field(30, ge=1, le=3600,
+                                 description="Longest wait between reconnection attempts")
 
 
 class TwitterConfig(Section):
     """Posting to X; the four OAuth 1.0a keys come from secrets ``twitter_*``."""
 
     enabled: bool = False
-    daily_allowance: int = Field(15, ge=0, le=1000, description="Posts per 24 h at most")
-    digest_time: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    api_base: str = Field("https://api.x.com", description="X API root (tests point it elsewhere)")
+    daily_allowance: int = Field(15, ge=0, le=1000,
+                                 description="Posts per rolling 24 h at most, predators first")
+    digest: bool = Field(True, description="Post a daily digest of the events not posted")
+    digest_time: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                             description="Local time (HH:MM) of the daily digest")
+    api_base: str = Field("https://api.x.com", pattern=r"^https?://[^/]+$",
+                          description="X API root for the media upload (tests point it elsewhere)")
+    timeout_s: float = Field(30.0, gt=0, le=300, description="HTTP timeout per request")
 
 
 class ArchiveConfig(Section):
     """Snapshots and the exact model inputs of each event, kept on local disk."""
 
     enabled: bool = True
-    max_age_days: float = Field(30.0, gt=0, le=3650)
+    max_age_days: float = Field(30.0, gt=0, le=3650, description="Older events are deleted")
     min_free_mb: float = Field(500.0, ge=0, description="Oldest files go first to keep this free")
-    jpeg_quality: int = Field(85, ge=10, le=100)
+    jpeg_quality: int = Field(85, ge=10, le=100, description="JPEG quality of snapshots")
+    save_crops: bool = Field(True, description="Keep the exact input each model saw (lossless)")
 
 
 class ReportersConfig(Section):
@@ -49,6 +72,10 @@ class ReportersConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)  # type: ignore[arg-type]
     twitter: TwitterConfig = Field(default_factory=TwitterConfig)  # type: ignore[arg-type]
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)  # type: ignore[arg-type]
+    poll_s: float = Field(0.5, gt=0, le=10,
+                          description="How often a reporter in another process looks for events")
+    retry_initial_s: float = Field(1.0, gt=0, le=60, description="First wait after a failure")
+    retry_max_s: float = Field(300.0, ge=1, le=3600, description="Longest wait between retries")
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,287 @@
+"""MQTT reporter with Home Assistant discovery (paho-mqtt 2.x, ``CallbackAPIVersion.VERSION2``).
+
+Topics, under ``topic_prefix`` (``tensorchicken`` by default):
+
+=====================  =========================================================  ==========
+``events``             each event as JSON (``Event.to_dict()``), QoS 1             not kept
+``snapshot``           the latest event's snapshot, JPEG bytes                     retained
+``state``              the latest event in short JSON (verdict, label, score...)   retained
+``predator``           ``ON`` for each predator seen within ``off_delay_s``        not kept
+``availability``       ``online``; the last will sets ``offline``                  retained
+``armed``              ``ON`` / ``OFF``: whether the deterrents may fire           retained
+``armed/set``          the command topic: exactly ``ON`` or ``OFF``, else ignored  (in)
+=====================  =========================================================  ==========
+
+Home Assistant discovery (``<discovery_prefix>/<component>/<client_id>/<object>/config``,
+retained) announces a binary sensor "Predator present" (turned off by Home Assistant
+``off_delay_s`` after the last ``ON``), a sensor "Last verdict", an image "Snapshot" and a
+switch "Armed"; it is announced again whenever Home Assistant publishes ``online`` on
+``<discovery_prefix>/status``.
+
+Durability is ours: paho keeps QoS 1 messages only in memory, so :meth:`MqttSink.deliver`
+returns only after the broker's PUBACK, and the courier advances the cursor only then.
+Callbacks run on paho's network thread and only hand work over to the courier's thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
+
+from edge.config.reporters import MqttConfig
+from edge.event import Event
+from edge.events.errors import DeliveryError
+
+logger = logging.getLogger(__name__)
+
+ARM_PAYLOADS = {b"ON": True, b"OFF": False}
+ONLINE, OFFLINE = "online", "offline"
+_FIRST_CONNECT_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Every topic this reporter uses, from the configuration."""
+
+    events: str
+    snapshot: str
+    state: str
+    predator: str
+    availability: str
+    armed: str
+    armed_set: str
+    ha_status: str
+    discovery_prefix: str
+    node: str
+
+    @classmethod
+    def from_config(cls, cfg: MqttConfig) -> Topics:
+        """The topics for ``cfg`` (prefixes are used without a trailing slash)."""
+        p = cfg.topic_prefix.rstrip("/")
+        d = cfg.discovery_prefix.rstrip("/")
+        return cls(events=f"{p}/events", snapshot=f"{p}/snapshot", state=f"{p}/state",
+                   predator=f"{p}/predator", availability=f"{p}/availability",
+                   armed=f"{p}/armed", armed_set=f"{p}/armed/set", ha_status=f"{d}/status",
+                   discovery_prefix=d, node=cfg.client_id)
+
+    def discovery(self, component: str, object_id: str) -> str:
+        """The discovery config topic of one entity."""
+        return f"{self.discovery_prefix}/{component}/{self.node}/{object_id}/config"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tensorchicken")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def discovery_messages(topics: Topics, off_delay_s: int) -> dict[str, dict[str, Any]]:
+    """Home Assistant discovery payloads, by config topic (see Home Assistant's MQTT docs)."""
+    common = {
+        "availability_topic": topics.availability,
+        "payload_available": ONLINE,
+        "payload_not_available": OFFLINE,
+        "device": {"identifiers": [topics.node], "name": "TensorChicken",
+                   "manufacturer": "TensorChicken", "model": "Henhouse guard",
+                   "sw_version": _version()},
+        "origin": {"name": "tensorchicken", "sw_version": _version()},
+        "qos": 1,
+    }
+    entities: dict[tuple[str, str], dict[str, Any]] = {
+        ("binary_sensor", "predator"): {
+            "name": "Predator present", "state_topic": topics.predator, "device_class": "occupancy",
+            "payload_on": "ON", "payload_off": "OFF", "off_delay": off_delay_s},
+        ("sensor", "last_verdict"): {
+            "name": "Last verdict", "state_topic": topics.state,
+            "value_template": "{{ value_json.verdict }}", "json_attributes_topic": topics.state,
+            "device_class": "enum", "options": ["chicken", "predator", "background"]},
+        ("image", "snapshot"): {
+            "name": "Snapshot", "image_topic": topics.snapshot, "content_type": "image/jpeg"},
+        ("switch", "armed"): {
+            "name": "Armed", "command_topic": topics.armed_set, "state_topic": topics.armed,
+            "payload_on": "ON", "payload_off": "OFF", "state_on": "ON", "state_off": "OFF",
+            "icon": "mdi:shield-lock"},
+    }
+    return {topics.discovery(component, obj): {**common, **entity,
+                                              "unique_id": f"{topics.node}_{obj}"}
+            for (component, obj), entity in entities.items()}
+
+
+def state_payload(event: Event) -> dict[str, Any]:
+    """The short retained state: the latest event, without the per-model details."""
+    return {"id": event.id, "time": event.start_time, "camera": event.camera,
+            "verdict": event.verdict, "label": event.label, "score": round(event.score, 4),
+            "deterrents": event.deterrents}
+
+
+class MqttSink:
+    """Publishes events to an MQTT broker and takes ``armed`` commands from it.
+
+    ``on_arm(armed, source)`` is called on the courier's thread for a valid command;
+    ``armed()`` gives the current state to publish.
+    """
+
+    name = "mqtt"
+
+    def __init__(self, cfg: MqttConfig, *, on_arm: Callable[[bool, str], None],
+                 armed: Callable[[], bool], password: SecretStr | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.topics = Topics.from_config(cfg)
+        self._on_arm = on_arm
+        self._armed = armed
+        self._password = password
+        self._clock = clock
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._refused: str | None = None
+        self._announce = False
+        self._commands: deque[bytes] = deque(maxlen=16)
+        self._published_armed: bool | None = None
+        self._wake: Callable[[], None] = lambda: None
+
+    # -- paho's thread: hand over only ------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason: Any, properties: object) -> None:
+        if reason.is_failure:
+            self._refused = f"broker refused the connection: {reason}"
+            logger.warning("mqtt: %s", self._refused)
+            return
+        self._refused = None
+        client.subscribe([(self.topics.armed_set, 1), (self.topics.ha_status, 1)])
+        client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
+        self._announce = True
+        self._published_armed = None
+        self._connected.set()
+        logger.info("mqtt: connected to %s:%d", self.cfg.host, self.cfg.port)
+        self._wake()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
+                       reason: Any, properties: object) -> None:
+        if self._connected.is_set() and self._client is not None:
+            logger.warning("mqtt: disconnected from %s:%d: %s", self.cfg.host, self.cfg.port,
+                           reason)
+        self._connected.clear()
+        self._wake()
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.topics.armed_set:
+            self._commands.append(bytes(message.payload))
+        elif message.topic == self.topics.ha_status and message.payload == ONLINE.encode():
+            self._announce = True  # Home Assistant restarted: it needs the discovery again
+        self._wake()
+
+    # -- the courier's thread --------------------------------------------------------------
+
+    def open(self, wake: Callable[[], None]) -> None:
+        """Start connecting in the background (paho retries until the broker answers)."""
+        self._wake = wake
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id)
+        client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
+        if self.cfg.username:
+            password = self._password.get_secret_value() if self._password else None
+            client.username_pw_set(self.cfg.username, password)
+        if self.cfg.tls:
+            client.tls_set(ca_certs=self.cfg.ca_file)
+        client.reconnect_delay_set(1, self.cfg.reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.connect_async(self.cfg.host, self.cfg.port, self.cfg.keepalive_s)
+        self._client = client
+        client.loop_start()
+        # Give the first connection a moment so that a normal start logs no failure.
+        self._connected.wait(_FIRST_CONNECT_S)
+
+    def _require_client(self) -> mqtt.Client:
+        if self._client is None or not self._connected.is_set():
+            raise DeliveryError(self._refused or
+                                f"not connected to the broker {self.cfg.host}:{self.cfg.port}")
+        return self._client
+
+    def service(self) -> None:
+        """Apply arm commands, (re)announce discovery, keep ``armed`` current."""
+        client = self._require_client()
+        while self._commands:
+            self._command(self._commands.popleft())
+        if self._announce:
+            self._announce = False
+            if self.cfg.discovery:
+                for topic, payload in discovery_messages(self.topics, self.cfg.off_delay_s).items():
+                    client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        armed = bool(self._armed())
+        if armed != self._published_armed:
+            client.publish(self.topics.armed, "ON" if armed else "OFF", qos=1, retain=True)
+            self._published_armed = armed
+
+    def _command(self, payload: bytes) -> None:
+        if payload not in ARM_PAYLOADS:
+            logger.warning("mqtt: ignored %r on %s: the only commands are ON and OFF",
+                           payload[:40], self.topics.armed_set)
+            return
+        logger.info("mqtt: %s command received", payload.decode())
+        self._on_arm(ARM_PAYLOADS[payload], "mqtt")
+
+    def deliver(self, event: Event) -> None:
+        """Publish the event (and its snapshot, state, predator flag); return after PUBACKs."""
+        client = self._require_client()
+        messages: list[tuple[str, bytes | str, bool]] = [
+            (self.topics.events, json.dumps(event.to_dict(), default=str), False)]
+        snapshot = self._snapshot_bytes(event)
+        if snapshot is not None:
+            messages.append((self.topics.snapshot, snapshot, True))
+        messages.append((self.topics.state, json.dumps(state_payload(event)), True))
+        if event.verdict == "predator" and self._clock() - event.end_time < self.cfg.off_delay_s:
+            messages.append((self.topics.predator, "ON", False))  # stale ones must not alarm
+        infos = [client.publish(topic, payload, qos=1, retain=retain)
+                 for topic, payload, retain in messages]
+        for info in infos:
+            self._await_puback(info, event)
+
+    def _await_puback(self, info: mqtt.MQTTMessageInfo, event: Event) -> None:
+        try:
+            info.wait_for_publish(self.cfg.publish_timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise DeliveryError(f"event {event.id} not published: {exc}") from exc
+        if not info.is_published():
+            raise DeliveryError(f"event {event.id}: no PUBACK within "
+                                f"{self.cfg.publish_timeout_s:g} s")
+
+    @staticmethod
+    def _snapshot_bytes(event: Event) -> bytes | None:
+        if not event.snapshot:
+            return None
+        try:
+            return Path(event.snapshot).read_bytes()
+        except OSError as exc:  # retention may have deleted it; the event still goes
+            logger.info("mqtt: snapshot of event %s not sent: %s", event.id, exc.strerror)
+            return None
+
+    def close(self) -> None:
+        """Say ``offline`` (retained) and disconnect."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if self._connected.is_set():
+            info = client.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(2.0)
+        client.disconnect()
+        client.loop_stop()
+        self._connected.clear()

@@ -1,0 +1,170 @@
+"""The pipeline loop's only contact with disk: hand an event over and return at once.
+
+:meth:`Recorder.submit` copies the images it keeps and appends to an in-memory queue; a writer
+thread archives the images, then writes the event to the log (durably), which wakes the
+reporters. When the writer falls behind (a slow card), at most ``max_pending_images`` events
+keep their images: later ones are queued **without** their images (counted in
+``dropped_images`` and logged), so memory stays bounded and no event is ever dropped, only
+pictures. Events themselves are a few hundred bytes each.
+
+Example::
+
+    recorder = Recorder(EventLog(state / "events.sqlite3"), Archive(state / "archive", cfg))
+    recorder.start()
+    recorder.submit(event, frame.image, {"mobilenet": crop_rgb})   # returns in microseconds
+    recorder.close()                                               # drains, then stops
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.event import Event
+from edge.events.archive import Archive
+from edge.events.errors import ArchiveError, EventLogError, RecorderClosed
+from edge.events.log import EventLog
+
+logger = logging.getLogger(__name__)
+
+_RETRY_S = (0.05, 0.2, 1.0, 5.0)
+_CLOSE_GIVE_UP_S = 10.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: Event
+    snapshot: np.ndarray | None
+    crops: dict[str, np.ndarray]
+
+
+class Recorder:
+    """Archives images and logs events on its own thread; never blocks the caller."""
+
+    def __init__(self, log: EventLog, archive: Archive | None, *,
+                 max_pending_images: int = 8) -> None:
+        self.log = log
+        self.archive = archive
+        self.max_pending_images = max_pending_images
+        self.dropped_images = 0
+        self.written = 0
+        self._queue: deque[_Pending] = deque()
+        self._with_images = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
+            self._thread.start()
+
+    def submit(self, event: Event, snapshot_bgr: np.ndarray | None,
+               crops: dict[str, np.ndarray]) -> None:
+        """Queue ``event`` with its images (copied; the caller keeps its arrays) and return."""
+        with self._cond:
+            if self._closing:
+                raise RecorderClosed(f"event at {event.start_time} submitted after close()")
+            keep = self.archive is not None and self._with_images < self.max_pending_images
+            has_images = snapshot_bgr is not None or bool(crops)
+            if keep and has_images:
+                item = _Pending(event, None if snapshot_bgr is None else snapshot_bgr.copy(),
+                                {name: np.array(a, copy=True) for name, a in crops.items()})
+                self._with_images += 1
+            else:
+                item = _Pending(event, None, {})
+                if has_images and self.archive is not None:
+                    self._drop_images(event)
+            self._queue.append(item)
+            self._cond.notify()
+
+    def _drop_images(self, event: Event) -> None:
+        # Called with the lock held: only count here; the message is cheap and rate-limited.
+        self.dropped_images += 1
+        if self.dropped_images in (1, 10, 100) or self.dropped_images % 1000 == 0:
+            logger.warning("recorder: the writer is behind; event at %.3f kept without its images "
+                        "(%d so far)", event.start_time, self.dropped_images)
+
+    def pending(self) -> int:
+        """Events queued and not yet in the log."""
+        with self._cond:
+            return len(self._queue)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                item = self._queue[0]
+            self._write(item)
+            with self._cond:
+                self._queue.popleft()
+                if item.snapshot is not None or item.crops:
+                    self._with_images -= 1
+
+    def _write(self, item: _Pending) -> None:
+        if self.archive is not None and (item.snapshot is not None or item.crops):
+            self._archive(item)
+        attempt = 0
+        give_up_at: float | None = None
+        while True:
+            try:
+                self.log.append(item.event)
+                self.written += 1
+                return
+            except EventLogError as exc:
+                delay = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]
+                attempt += 1
+                logger.error("recorder: cannot write event (attempt %d, retrying in %.2f s): %s",
+                          attempt, delay, exc)
+                give_up_at = self._closing_deadline(give_up_at, delay)
+                if give_up_at is not None and give_up_at <= 0:
+                    logger.critical("recorder: event lost at shutdown, here in full: %s",
+                                 item.event.to_dict())
+                    return
+                with self._cond:  # a close() wakes this early; the retry is just sooner
+                    self._cond.wait(delay)
+
+    def _closing_deadline(self, left: float | None, spent: float) -> float | None:
+        # Keep retrying while running; once closing, give up after _CLOSE_GIVE_UP_S.
+        with self._cond:
+            if not self._closing:
+                return None
+        return (_CLOSE_GIVE_UP_S if left is None else left) - spent
+
+    def _archive(self, item: _Pending) -> None:
+        assert self.archive is not None
+        try:
+            saved = self.archive.save(item.event.camera, item.event.start_time,
+                                      item.snapshot, item.crops)
+        except (ArchiveError, OSError, ValueError) as exc:
+            # The event is what matters: log it without pictures rather than not at all.
+            logger.error("recorder: images of event at %.3f not archived: %s",
+                      item.event.start_time, exc)
+            return
+        item.event.snapshot = saved.snapshot
+        item.event.crops = saved.crops
+
+    def close(self) -> None:
+        """Write every queued event, then stop the thread; idempotent."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        elif self._queue:
+            self._run()  # never started: write what was submitted, on this thread
+
+    def __enter__(self) -> Recorder:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,92 @@
+"""Start the enabled reporters (MQTT, X), each on its own thread with its own cursor.
+
+Example (the app's wiring)::
+
+    reporters = start_reporters(cfg.reporters, log, stop, on_arm=decider.set_armed,
+                                armed=lambda: decider.armed)
+    ...
+    reporters.close()
+
+A reporter that cannot start (its secrets are missing) is logged and marked stopped in the
+log for ``doctor``; the others start regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge.config.reporters import ReportersConfig
+from edge.events.courier import Backoff, Courier, Sink
+from edge.events.errors import SinkStopped
+from edge.events.log import EventLog, SinkStatus
+from edge.events.mqtt import MqttSink
+from edge.events.twitter import TwitterSink, XClient, XCredentials
+from edge.secrets import read_secret
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReporterSet:
+    """The running reporters; :meth:`close` stops and joins them (idempotent)."""
+
+    log: EventLog
+    couriers: list[Courier] = field(default_factory=list)
+
+    def wake(self) -> None:
+        """Make every reporter look at the log now."""
+        for courier in self.couriers:
+            courier.wake()
+
+    def status(self) -> list[SinkStatus]:
+        """Each reporter's cursor, backlog and health, from the log."""
+        return self.log.sink_status()
+
+    def close(self) -> None:
+        """Stop every reporter and wait for it (each finishes the delivery in flight)."""
+        for courier in self.couriers:
+            courier.close()
+
+    def __enter__(self) -> ReporterSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_sinks(cfg: ReportersConfig, log: EventLog, *, on_arm: Callable[[bool, str], None],
+                armed: Callable[[], bool],
+                clock: Callable[[], float] = time.time) -> list[Sink]:
+    """The enabled sinks; one that cannot be built is logged and marked stopped."""
+    sinks: list[Sink] = []
+    if cfg.mqtt.enabled:
+        sinks.append(MqttSink(cfg.mqtt, on_arm=on_arm, armed=armed,
+                              password=read_secret("mqtt_password"), clock=clock))
+    if cfg.twitter.enabled:
+        try:
+            client = XClient(XCredentials.from_secrets(read_secret), cfg.twitter.api_base,
+                             cfg.twitter.timeout_s)
+            sinks.append(TwitterSink(cfg.twitter, log, client, clock=clock))
+        except SinkStopped as exc:
+            logger.error("reporter twitter: not started: %s", exc)
+            log.report_stopped(TwitterSink.name, str(exc))
+    return sinks
+
+
+def start_reporters(cfg: ReportersConfig, log: EventLog, stop: threading.Event, *,
+                    on_arm: Callable[[bool, str], None], armed: Callable[[], bool],
+                    clock: Callable[[], float] = time.time) -> ReporterSet:
+    """Start a thread per enabled reporter; new events in ``log`` wake them at once."""
+    backoff = Backoff(cfg.retry_initial_s, cfg.retry_max_s)
+    reporters = ReporterSet(log)
+    for sink in build_sinks(cfg, log, on_arm=on_arm, armed=armed, clock=clock):
+        courier = Courier(sink, log, stop, backoff=backoff, poll_s=cfg.poll_s, clock=clock)
+        log.cursor(sink.name)  # register now: events from here on are this reporter's to send
+        courier.start()
+        reporters.couriers.append(courier)
+        logger.info("reporter %s: started at event %d", sink.name, log.cursor(sink.name))
+    return reporters
