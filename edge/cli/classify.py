@@ -1,0 +1,104 @@
+"""``tensorchicken classify IMAGE...``: the verdict for each picture, with every model's answer."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from classifier import Classification, Classifier, ClassifierError, load_classifier, load_image
+from edge.cli import CliError
+from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
+from edge.config import ModelsConfig, ModelUse
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """``-c CONFIG``, ``--model NAME`` (repeatable) and ``--json``."""
+    add_config_arg(parser)
+    parser.add_argument(
+        "--model", action="append", default=[], metavar="NAME",
+        help="model from the manifest (repeatable; the first is primary, the others critical); "
+        "default: the configured models",
+    )
+    add_json_arg(parser)
+
+
+def models_config(args: argparse.Namespace) -> ModelsConfig:
+    """The configured models, or those named by ``--model`` with the configured settings."""
+    cfg = config_from(args).models
+    if not args.model:
+        return cfg
+    threads = cfg.use[0].threads
+    use = [
+        ModelUse(name=name, role="primary" if i == 0 else "critical", threads=threads)
+        for i, name in enumerate(args.model)
+    ]
+    try:
+        return ModelsConfig.model_validate({**cfg.model_dump(), "use": use})
+    except ValueError as exc:
+        raise CliError(f"--model: {exc}", code=2) from None
+
+
+def open_classifier(args: argparse.Namespace) -> Classifier:
+    """The classifier for ``-c`` and ``--model``, or a one-line error."""
+    cfg = models_config(args)
+    try:
+        return load_classifier(cfg, store_from(args, config_from(args)))
+    except ClassifierError as exc:
+        raise CliError(str(exc)) from None
+
+
+def timed_classify(classifier: Classifier, path: Path) -> tuple[Classification, float]:
+    """Read ``path``, classify it; the result and the milliseconds of classify alone."""
+    rgb = load_image(path)
+    started = time.perf_counter()
+    result = classifier.classify(rgb)
+    return result, (time.perf_counter() - started) * 1000.0
+
+
+def as_dict(result: Classification) -> dict[str, Any]:
+    """A JSON-ready view of one classification."""
+    return {
+        "verdict": result.verdict.value, "score": result.score, "label": result.label,
+        "predator_score": result.predator_score, "chicken_score": result.chicken_score,
+        "decided_by": result.decided_by,
+        "models": {
+            name: {
+                "verdict": s.verdict.value, "score": s.score, "predator_score": s.predator_score,
+                "chicken_score": s.chicken_score, "top": [list(t) for t in s.top],
+                "invoke_ms": s.invoke_ms, "total_ms": s.total_ms,
+            }
+            for name, s in result.models.items()
+        },
+    }
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand."""
+    p = sub.add_parser("classify", help="classify pictures: verdict, score, top labels per model")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="picture files")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """One line (or one JSON object) per picture."""
+    results = []
+    with open_classifier(args) as classifier:
+        for path in args.images:
+            try:
+                result, ms = timed_classify(classifier, path)
+            except ClassifierError as exc:
+                raise CliError(str(exc)) from None
+            results.append({"file": str(path), **as_dict(result), "ms": round(ms, 2)})
+    if args.json:
+        print_json(results[0] if len(results) == 1 else results)
+        return 0
+    for r in results:
+        print(f"{r['file']}: {r['verdict']} {r['score']:.2f} ({r['label']}, by {r['decided_by']},"
+              f" {r['ms']:.1f} ms)")
+        for name, m in r["models"].items():
+            top = ", ".join(f"{label} {p:.2f}" for label, p in m["top"])
+            print(f"    {name}: {m['verdict']} {m['score']:.2f}  [{top}]  invoke {m['invoke_ms']:.1f} ms")
+    return 0

@@ -1,0 +1,153 @@
+"""``tensorchicken eval --manifest CSV --root DIR``: how well the classifier does on labelled photos.
+
+Reads the CSV format of ``/work/shared/data/MANIFEST.csv`` (columns ``file,label,subclass,...``;
+rows labelled ``video`` are skipped) and reports the confusion matrix of the combination and of
+each model alone, predator recall, false alarms and per-image latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier import Classification, ClassifierError, Verdict
+from edge.cli import CliError
+from edge.cli.classify import add_model_args, open_classifier, timed_classify
+from edge.cli.common import print_json
+
+LABELS = tuple(v.value for v in Verdict)
+SKIPPED = "video"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One labelled picture."""
+
+    file: str
+    label: str
+    subclass: str
+
+
+def read_manifest(path: Path) -> list[Row]:
+    """The labelled pictures of a manifest CSV; CliError naming the line if one is malformed."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"file", "label", "subclass"} - set(reader.fieldnames or ())
+            if missing:
+                raise CliError(f"{path}: missing column(s) {', '.join(sorted(missing))}", code=2)
+            rows = [_row(path, n, r) for n, r in enumerate(reader, start=2)]
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read it: {exc.strerror or exc}", code=2) from None
+    return [r for r in rows if r is not None]
+
+
+def _row(path: Path, line: int, raw: dict[str, str]) -> Row | None:
+    label = (raw.get("label") or "").strip()
+    if label == SKIPPED:
+        return None
+    if label not in LABELS:
+        raise CliError(f"{path}:{line}: label {label!r} is not one of {', '.join(LABELS)}", code=2)
+    return Row(raw["file"].strip(), label, (raw.get("subclass") or "").strip())
+
+
+def rates(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Confusion (true → verdict → count) and the three headline rates for (label, verdict) pairs."""
+    confusion = {t: {v: 0 for v in LABELS} for t in LABELS}
+    for truth, verdict in pairs:
+        confusion[truth][verdict] += 1
+
+    def share(truth: str, verdict: str) -> float | None:
+        total = sum(confusion[truth].values())
+        return round(confusion[truth][verdict] / total, 4) if total else None
+
+    return {
+        "confusion": confusion,
+        "predator_recall": share("predator", "predator"),
+        "chicken_false_alarm": share("chicken", "predator"),
+        "background_false_alarm": share("background", "predator"),
+    }
+
+
+def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
+    """Classify every row; the whole report as one dict."""
+    results: list[tuple[Row, Classification, float]] = []
+    with open_classifier(args) as classifier:
+        for row in rows:
+            try:
+                result, ms = timed_classify(classifier, args.root / row.file)
+            except ClassifierError as exc:
+                raise CliError(str(exc)) from None
+            results.append((row, result, ms))
+        names = classifier.model_names
+    latencies = np.array([ms for _, _, ms in results]) if results else np.zeros(1)
+    misses = [
+        {"file": row.file, "label": row.label, "subclass": row.subclass,
+         "verdict": res.verdict.value, "score": res.score, "top": res.label}
+        for row, res, _ in results if res.verdict.value != row.label
+    ]
+    per_model = {
+        name: rates([(row.label, res.models[name].verdict.value)
+                     for row, res, _ in results if name in res.models])
+        for name in names
+    }
+    return {
+        "n": len(results),
+        "models_used": list(names),
+        **rates([(row.label, res.verdict.value) for row, res, _ in results]),
+        "misses": misses,
+        "misses_by_subclass": dict(Counter(f"{m['label']}/{m['subclass']}" for m in misses)),
+        "latency_ms": {
+            "median": round(float(np.median(latencies)), 2),
+            "p99": round(float(np.percentile(latencies, 99)), 2),
+        },
+        "per_model": per_model,
+    }
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand."""
+    p = sub.add_parser("eval", help="evaluate the classifier on a labelled manifest of pictures")
+    p.add_argument("--manifest", type=Path, required=True, help="CSV with file,label,subclass")
+    p.add_argument("--root", type=Path, required=True, help="folder the CSV's file paths are in")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report (or one JSON object)."""
+    report = evaluate(args, read_manifest(args.manifest))
+    if args.json:
+        print_json(report)
+    else:
+        print_report(report)
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The report for a human."""
+    print(f"{report['n']} pictures, models: {', '.join(report['models_used'])}")
+    print(f"{'truth / verdict':>16} " + " ".join(f"{v:>10}" for v in LABELS))
+    for truth, row in report["confusion"].items():
+        print(f"{truth:>16} " + " ".join(f"{row[v]:>10}" for v in LABELS))
+    for name, r in [("combined", report), *report["per_model"].items()]:
+        print(f"{name:>26}: predator recall {_fmt(r['predator_recall'])}, chickens called "
+              f"predator {_fmt(r['chicken_false_alarm'])}, empty scenes called predator "
+              f"{_fmt(r['background_false_alarm'])}")
+    lat = report["latency_ms"]
+    print(f"latency per picture (classify only): median {lat['median']} ms, p99 {lat['p99']} ms")
+    if report["misses_by_subclass"]:
+        print("misses by subclass: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(report["misses_by_subclass"].items())))
+    for m in report["misses"]:
+        print(f"  miss {m['file']}: {m['label']} called {m['verdict']} {m['score']:.2f} ({m['top']})")
