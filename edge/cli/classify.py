@@ -100,5 +100,6 @@ def run(args: argparse.Namespace) -> int:
               f" {r['ms']:.1f} ms)")
         for name, m in r["models"].items():
             top = ", ".join(f"{label} {p:.2f}" for label, p in m["top"])
-            print(f"    {name}: {m['verdict']} {m['score']:.2f}  [{top}]  invoke {m['invoke_ms']:.1f} ms")
+            print(f"    {name}: {m['verdict']} {m['score']:.2f}  [{top}]"
+                  f"  invoke {m['invoke_ms']:.1f} ms")
     return 0

@@ -1,4 +1,4 @@
-"""``tensorchicken eval --manifest CSV --root DIR``: how well the classifier does on labelled photos.
+"""``tensorchicken eval --manifest CSV --root DIR``: how well the classifier does on photos.
 
 Reads the CSV format of ``/work/shared/data/MANIFEST.csv`` (columns ``file,label,subclass,...``;
 rows labelled ``video`` are skipped) and reports the confusion matrix of the combination and of
@@ -58,7 +58,7 @@ def _row(path: Path, line: int, raw: dict[str, str]) -> Row | None:
 
 
 def rates(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Confusion (true → verdict → count) and the three headline rates for (label, verdict) pairs."""
+    """Confusion (true → verdict → count) and the three headline rates of (label, verdict) pairs."""
     confusion = {t: {v: 0 for v in LABELS} for t in LABELS}
     for truth, verdict in pairs:
         confusion[truth][verdict] += 1
@@ -150,4 +150,5 @@ def print_report(report: dict[str, Any]) -> None:
         print("misses by subclass: " + ", ".join(
             f"{k} {v}" for k, v in sorted(report["misses_by_subclass"].items())))
     for m in report["misses"]:
-        print(f"  miss {m['file']}: {m['label']} called {m['verdict']} {m['score']:.2f} ({m['top']})")
+        print(f"  miss {m['file']}: {m['label']} called {m['verdict']} {m['score']:.2f}"
+              f" ({m['top']})")
