@@ -1,1 +1,1 @@
-"""GPIO deterrents (siren, floodlight, sprinkler) built from gpiozero parts, safe by construction."""
+"""GPIO deterrents (siren, floodlight, sprinkler) from gpiozero parts, safe by construction."""

@@ -1,10 +1,30 @@
-"""When a classification becomes a deterrent firing."""
+"""When a classification becomes a deterrent firing.
+
+The defaults, and why (the README can take this paragraph as it is):
+
+- ``predator_threshold: 0.5``: a predator score is the summed probability of every predator label,
+  so 0.5 means "more likely a predator than anything else". Lower it for a model that spreads its
+  probability thinly; raise it if a dog or a cat sets things off.
+- ``confirm_n: 2`` of ``confirm_m: 3`` frames within ``window_s: 3``: one bad frame (a moth in
+  the infrared, a hen half in shadow) never fires, one missed frame does not reset the count, and
+  the cost is one more classified frame, 100-300 ms at the rates a Pi reaches, against the seconds
+  a fox needs to reach a hen. ``confirm_n: 1`` is the fastest response, for a quiet scene.
+  Frames are counted per camera.
+- ``chicken_veto: 0.4``: a chicken score this high in any of those frames keeps the vetoed
+  deterrents (the sprinkler) off. A hen is in view well before 0.5; wetting a hen is worse than
+  a late spray.
+- ``cooldown_s: 20``: after a firing the decider asks for nothing for 20 s; each device's own
+  ``min_rest_s`` (30 s by default) still holds, so a device that is resting is skipped.
+- ``quiet_hours``: none by default; in them the ``quiet_devices`` (the siren kinds) stay silent
+  and the floodlight and sprinkler still fire.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import time
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge.config.base import Section
 
@@ -14,8 +34,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 class QuietHours(Section):
     """A daily span (local time, may cross midnight) with no noisy deterrent."""
 
-    start: str = Field(description="HH:MM")
-    end: str = Field(description="HH:MM")
+    start: str = Field(description="HH:MM, the first quiet minute")
+    end: str = Field(description="HH:MM, the first minute no longer quiet")
 
     @field_validator("start", "end")
     @classmethod
@@ -24,28 +44,62 @@ class QuietHours(Section):
             raise ValueError(f"expected HH:MM (24-hour), got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start}: the span would be empty")
+        return self
+
+    def contains(self, now: time) -> bool:
+        """Whether ``now`` falls in the span (start included, end excluded)."""
+        start, end = time.fromisoformat(self.start), time.fromisoformat(self.end)
+        now = now.replace(tzinfo=None)
+        if start < end:
+            return start <= now < end
+        return now >= start or now < end
+
 
 class DecisionConfig(Section):
     """Thresholds, confirmation, veto, cooldown, arming and quiet hours."""
 
-    armed: bool = Field(True, description="Fire deterrents at all")
-    predator_threshold: float = Field(0.5, gt=0, le=1, description="Predator score that counts")
-    confirm_n: int = Field(1, ge=1, le=50, description="Frames over threshold needed ...")
-    confirm_m: int = Field(3, ge=1, le=50, description="... among the last M classified frames")
-    window_s: float = Field(3.0, gt=0, le=600, description="... all within this many seconds")
-    chicken_veto: float = Field(
-        0.4, gt=0, le=1, description="Chicken score above which vetoed deterrents stay off"
+    armed: bool = Field(
+        default=True, description="Fire deterrents at all (also set from the CLI and MQTT)"
     )
-    cooldown_s: float = Field(20.0, ge=0, le=3600, description="Quiet time after a firing")
-    quiet_hours: list[QuietHours] = Field(default_factory=list)
+    predator_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="Predator score at or above which a frame counts"
+    )
+    confirm_n: int = Field(
+        default=2, ge=1, le=50, description="Frames over threshold needed ..."
+    )
+    confirm_m: int = Field(
+        default=3, ge=1, le=50, description="... among the last M classified frames"
+    )
+    window_s: float = Field(
+        default=3.0, gt=0, le=600, description="... all within this many seconds"
+    )
+    chicken_veto: float = Field(
+        default=0.4, gt=0, le=1,
+        description="Chicken score (any frame in the window) keeping vetoed deterrents off",
+    )
+    cooldown_s: float = Field(
+        default=20.0, ge=0, le=3600, description="No new firing this long after one"
+    )
+    quiet_hours: list[QuietHours] = Field(
+        default_factory=list, description="Daily spans in which the quiet_devices stay silent"
+    )
     quiet_devices: list[str] = Field(
-        default_factory=lambda: ["siren"], description="Deterrents silenced in quiet hours"
+        default_factory=lambda: ["siren", "tonal_siren"],
+        description="Deterrent names or kinds silenced in quiet hours",
     )
 
     @field_validator("confirm_m")
     @classmethod
-    def _m_not_less_than_n(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
+    def _m_not_less_than_n(cls, value: int, info: ValidationInfo) -> int:
         n = info.data.get("confirm_n", 1)
         if value < n:
             raise ValueError(f"confirm_m ({value}) must be at least confirm_n ({n})")
         return value
+
+    def is_quiet(self, now: time) -> bool:
+        """Whether ``now`` (local time) is in any quiet span."""
+        return any(span.contains(now) for span in self.quiet_hours)

@@ -1,43 +1,112 @@
-"""The deterrents on the GPIO header: pins, wiring, burst patterns and safety limits."""
+"""The deterrents on the GPIO header: pins, wiring, burst patterns and safety limits.
+
+A *burst* is what one firing does to one device: ``repeats`` times on for ``on_s``, with
+``off_s`` off between two ons (no trailing off). The whole burst must fit in ``max_on_s``, the
+hard limit the bank enforces; after a burst the device rests ``min_rest_s`` before it may fire
+again, so a stream of detections can neither restart a burst nor hold a valve or siren on.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 
+_PIN_NAME = re.compile(r"^(?:GPIO|BCM)?(\d+)$", re.IGNORECASE)
+
 
 class Pattern(Section):
-    """A burst: on for ``on_s``, off for ``off_s``, ``repeats`` times."""
+    """A burst: on for ``on_s``, then off for ``off_s`` between ons, ``repeats`` ons in all."""
 
-    on_s: float = Field(1.0, gt=0, le=60)
-    off_s: float = Field(0.5, ge=0, le=60)
-    repeats: int = Field(3, ge=1, le=100)
-    frequency_hz: float | None = Field(
-        None, gt=20, le=20000, description="Tone for a tonal siren on a PWM pin"
+    on_s: float = Field(default=1.0, gt=0, le=60, description="Seconds on, each time")
+    off_s: float = Field(
+        default=0.5, ge=0, le=60, description="Seconds off between two ons (0: one continuous on)"
     )
+    repeats: int = Field(default=3, ge=1, le=100, description="How many ons in one burst")
+    frequency_hz: float | None = Field(
+        default=None, gt=20, le=20000, description="Tone of a tonal_siren (a square wave, PWM pin)"
+    )
+
+    @property
+    def burst_s(self) -> float:
+        """Seconds from the first on to the last off."""
+        return self.repeats * self.on_s + (self.repeats - 1) * self.off_s
+
+    def timeline(self) -> tuple[tuple[bool, float], ...]:
+        """The burst as ``(active, seconds)`` segments, starting with an on, ending with an on.
+
+        With ``off_s == 0`` the ons merge into one segment, so the pin never glitches off.
+        """
+        if self.off_s == 0:
+            return ((True, self.burst_s),)
+        segments: list[tuple[bool, float]] = [(True, self.on_s)]
+        for _ in range(self.repeats - 1):
+            segments += [(False, self.off_s), (True, self.on_s)]
+        return tuple(segments)
 
 
 class DeterrentConfig(Section):
     """One deterrent. ``active_high: false`` for relay boards that switch on a low input."""
 
-    name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
-    kind: Literal["siren", "tonal_siren", "floodlight", "sprinkler"]
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$", description="Unique name, used in events")
+    kind: Literal["siren", "tonal_siren", "floodlight", "sprinkler"] = Field(
+        description="siren: buzzer or siren driver; tonal_siren: piezo on a PWM pin; "
+        "floodlight: LED or relay; sprinkler: relay or valve driver"
+    )
     pin: int | str = Field(description="BCM number (17) or a gpiozero pin name ('GPIO17')")
-    active_high: bool = True
-    pattern: Pattern = Field(default_factory=Pattern)  # type: ignore[arg-type]
-    max_on_s: float = Field(10.0, gt=0, le=300, description="Hard limit on one continuous 'on'")
-    min_rest_s: float = Field(30.0, ge=0, le=3600, description="Rest between two bursts")
-    chicken_veto: bool = Field(False, description="Kept off while a chicken is clearly in view")
+    active_high: bool = Field(
+        default=True, description="false when the pin must go LOW to switch the device on"
+    )
+    pattern: Pattern = Field(default_factory=Pattern, description="The burst one firing plays")
+    max_on_s: float = Field(
+        default=10.0, gt=0, le=300,
+        description="Hard limit on one burst: forced off this long after it started",
+    )
+    min_rest_s: float = Field(
+        default=30.0, ge=0, le=3600, description="Rest after a burst ends before the next may start"
+    )
+    chicken_veto: bool = Field(
+        default=False, description="Kept off while a chicken is clearly in view"
+    )
+
+    @field_validator("pin")
+    @classmethod
+    def _header_pin(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 27:
+            raise ValueError(f"BCM pin numbers on the 40-pin header are 0-27, got {value}")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("pin name is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeterrentConfig:
+        p = self.pattern
+        if p.burst_s > self.max_on_s:
+            raise ValueError(
+                f"{self.name}: pattern lasts {p.burst_s:g} s ({p.repeats} x {p.on_s:g} s on, "
+                f"{p.off_s:g} s off between), more than max_on_s ({self.max_on_s:g} s)"
+            )
+        if self.kind == "tonal_siren" and p.frequency_hz is None:
+            raise ValueError(f"{self.name}: a tonal_siren needs pattern.frequency_hz")
+        if self.kind != "tonal_siren" and p.frequency_hz is not None:
+            raise ValueError(f"{self.name}: pattern.frequency_hz is only for kind tonal_siren")
+        return self
+
+
+def pin_key(pin: int | str) -> str:
+    """One spelling per BCM pin (17, '17', 'GPIO17', 'BCM17' are the same), other names as given."""
+    match = _PIN_NAME.match(str(pin).strip())
+    return f"GPIO{int(match.group(1))}" if match else str(pin).strip().upper()
 
 
 class GpioConfig(Section):
-    """Which pin factory drives the deterrents."""
+    """Which pin factory drives the deterrents, and the deterrents themselves."""
 
     pin_factory: Literal["mock", "auto"] = Field(
-        "mock", description="mock: gpiozero MockFactory (no hardware); auto: the Pi's pins"
+        default="mock", description="mock: gpiozero MockFactory (no hardware); auto: the Pi's pins"
     )
     deterrents: list[DeterrentConfig] = Field(
         default_factory=lambda: [
@@ -46,19 +115,22 @@ class GpioConfig(Section):
                 name="floodlight", kind="floodlight", pin=27,
                 pattern=Pattern(on_s=5.0, off_s=0.0, repeats=1),
             ),
+            # GPIO 5 is pulled up at boot, so an active-low relay stays off until we drive it.
             DeterrentConfig(
-                name="sprinkler", kind="sprinkler", pin=22, active_high=False, chicken_veto=True,
+                name="sprinkler", kind="sprinkler", pin=5, active_high=False, chicken_veto=True,
                 pattern=Pattern(on_s=2.0, off_s=1.0, repeats=2),
             ),
-        ]
+        ],
+        description="Every deterrent a confirmed predator may fire",
     )
 
     @model_validator(mode="after")
     def _distinct(self) -> GpioConfig:
-        names = [d.name for d in self.deterrents]
-        pins = [str(d.pin) for d in self.deterrents]
-        if len(set(names)) != len(names):
-            raise ValueError("two deterrents share a name")
-        if len(set(pins)) != len(pins):
-            raise ValueError("two deterrents share a pin")
+        for what, keys in (
+            ("name", [d.name for d in self.deterrents]),
+            ("pin", [pin_key(d.pin) for d in self.deterrents]),
+        ):
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            if twice:
+                raise ValueError(f"two deterrents share the {what} {', '.join(twice)}")
         return self

@@ -1,0 +1,160 @@
+"""The deterrent bank: every configured deterrent, fired together, safe by construction.
+
+Example, on mock pins::
+
+    >>> from edge.config import GpioConfig
+    >>> with DeterrentBank(GpioConfig(), pin_factory=make_pin_factory("mock")) as bank:
+    ...     report = bank.fire(bank.names)     # returns at once; bursts play in the background
+    ...     report.fired
+    ('siren', 'floodlight', 'sprinkler')
+
+The pipeline calls :meth:`DeterrentBank.heartbeat` every iteration and :meth:`DeterrentBank.fire`
+with the decider's devices; a signal handler or an ``except`` block calls
+:meth:`DeterrentBank.all_off`; teardown calls :meth:`DeterrentBank.close`. The rules themselves
+live in :mod:`actuators.safety`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from actuators.deterrent import Deterrent, build_deterrent
+from actuators.errors import UnknownPinFactory
+from actuators.safety import SafetyGuard, refusal
+from edge.config.deterrents import GpioConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FireReport:
+    """What one :meth:`DeterrentBank.fire` did.
+
+    ``refused`` maps a name to why it did not fire (resting, already on, unknown, hung, closed);
+    ``pin_high_ns`` maps each fired name to the bank clock (``time.monotonic_ns``) just after its
+    pin went active, so decision-to-pin latency is ``pin_high_ns[name] - decision_ns``.
+    """
+
+    fired: tuple[str, ...]
+    refused: dict[str, str]
+    pin_high_ns: dict[str, int]
+
+
+def make_pin_factory(kind: str) -> Any:
+    """``'mock'``: a gpiozero ``MockFactory`` with PWM-capable pins; ``'auto'``: ``None``, so
+    gpiozero picks the board's own factory (lgpio on current Raspberry Pi OS)."""
+    if kind == "auto":
+        return None
+    if kind == "mock":
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        return MockFactory(pin_class=MockPWMPin)
+    raise UnknownPinFactory(f"unknown pin factory {kind!r}: expected 'mock' or 'auto'")
+
+
+class DeterrentBank:
+    """Every configured deterrent; every pin inactive from the moment it is set up."""
+
+    def __init__(self, cfg: GpioConfig, *, pin_factory: Any = None, hung_after_s: float = 10.0,
+                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self._clock = clock
+        self._closed = False
+        # Serialises callers of fire() (one loop per camera); all_off() never takes it.
+        self._lock = threading.Lock()
+        self._devices: dict[str, Deterrent] = {}
+        try:
+            for d in cfg.deterrents:
+                self._devices[d.name] = build_deterrent(d, pin_factory=pin_factory, clock=clock)
+        except BaseException:
+            self._close_devices()
+            raise
+        self.names: tuple[str, ...] = tuple(self._devices)
+        self._guard = SafetyGuard(tuple(self._devices.values()), self.all_off,
+                                  hung_after_s=hung_after_s, clock=clock)
+        self._guard.start()
+        log.info("deterrents ready, all off: %s", ", ".join(
+            f"{d.name} ({d.cfg.kind}, pin {d.cfg.pin}, active "
+            f"{'high' if d.cfg.active_high else 'low'})" for d in self._devices.values()) or "none")
+
+    def fire(self, names: Sequence[str]) -> FireReport:
+        """Start a burst on each named device that may fire; never waits for a pattern."""
+        refused: dict[str, str] = {}
+        starting: list[Deterrent] = []
+        high: dict[str, int] = {}
+        with self._lock:
+            for name in names:
+                why = self._refusal(name, starting)
+                if why:
+                    refused[name] = why
+                    continue
+                device = self._devices[name]
+                high[name] = device.switch_on()  # every pin first, then the threads behind
+                starting.append(device)
+            for device in starting:
+                device.play()
+        if refused:
+            log.debug("not fired: %s", refused)
+        return FireReport(tuple(d.name for d in starting), refused, high)
+
+    def _refusal(self, name: str, starting: list[Deterrent]) -> str | None:
+        if self._closed:
+            return "bank closed"
+        device = self._devices.get(name)
+        if device is None:
+            return f"unknown deterrent (known: {', '.join(self.names) or 'none'})"
+        if self._guard.hung:
+            return "loop hung: deterrents held off until heartbeats resume"
+        if device in starting:
+            return "already on: named twice"
+        return refusal(device, self._clock())
+
+    def all_off(self) -> None:
+        """Every device off now. Idempotent, lock-free: safe from a signal handler or any thread.
+
+        Bursts cut short rest as if they had ended. Later :meth:`fire` calls work again; only
+        :meth:`close` is final.
+        """
+        for device in self._devices.values():
+            try:
+                device.force_off()
+            except Exception:  # one broken pin must not keep the others on
+                log.exception("%s: could not switch off", device.name)
+
+    def heartbeat(self) -> None:
+        """The loop made progress; without one for ``hung_after_s`` everything goes off."""
+        self._guard.heartbeat()
+
+    def states(self) -> dict[str, bool]:
+        """Name -> whether the device is on right now."""
+        return {name: device.is_active for name, device in self._devices.items()}
+
+    def device(self, name: str) -> Deterrent:
+        """One deterrent, by name (for tests, benchmarks and the wiring check)."""
+        return self._devices[name]
+
+    def close(self) -> None:
+        """All off, stop every thread, release every pin. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.all_off()
+        self._guard.close()
+        self._close_devices()
+
+    def _close_devices(self) -> None:
+        for device in self._devices.values():
+            try:
+                device.close()
+            except Exception:
+                log.exception("%s: could not close", device.name)
+
+    def __enter__(self) -> DeterrentBank:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
