@@ -31,7 +31,7 @@ from typing import Any
 from classifier.verdict import Classification
 from edge.config import ConfigError
 from edge.config.decision import DecisionConfig
-from edge.config.deterrents import DeterrentConfig
+from edge.config.deterrents import KINDS, DeterrentConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,15 @@ class _Seen:
 def quiet_names(cfg: DecisionConfig, deterrents: Sequence[DeterrentConfig]) -> tuple[str, ...]:
     """The deterrents that ``quiet_devices`` names, by name or by kind.
 
-    Raises :class:`ConfigError` for an entry that matches nothing: a typo there would leave a
-    siren sounding at night.
+    Raises :class:`ConfigError` for an entry that is neither a kind nor a deterrent's name: a
+    typo there would leave a siren sounding at night.
     """
-    unknown = [q for q in cfg.quiet_devices
-               if not any(q in (d.name, d.kind) for d in deterrents)]
+    known = set(KINDS) | {d.name for d in deterrents}
+    unknown = [q for q in cfg.quiet_devices if q not in known]
     if unknown:
         raise ConfigError("decision", [
-            f"decision.quiet_devices: {', '.join(map(repr, unknown))} is neither the name nor "
-            f"the kind of a deterrent (names: {', '.join(d.name for d in deterrents) or 'none'})"
+            f"decision.quiet_devices: {', '.join(map(repr, unknown))} is neither a deterrent "
+            f"kind ({', '.join(KINDS)}) nor a name ({', '.join(d.name for d in deterrents)})"
         ])
     return tuple(d.name for d in deterrents if d.name in cfg.quiet_devices
                  or d.kind in cfg.quiet_devices)

@@ -9,12 +9,14 @@ again, so a stream of detections can neither restart a burst nor hold a valve or
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 
+Kind = Literal["siren", "tonal_siren", "floodlight", "sprinkler"]
+KINDS: tuple[str, ...] = get_args(Kind)
 _PIN_NAME = re.compile(r"^(?:GPIO|BCM)?(\d+)$", re.IGNORECASE)
 
 
@@ -52,7 +54,7 @@ class DeterrentConfig(Section):
     """One deterrent. ``active_high: false`` for relay boards that switch on a low input."""
 
     name: str = Field(pattern=r"^[a-z0-9_-]{1,32}$", description="Unique name, used in events")
-    kind: Literal["siren", "tonal_siren", "floodlight", "sprinkler"] = Field(
+    kind: Kind = Field(
         description="siren: buzzer or siren driver; tonal_siren: piezo on a PWM pin; "
         "floodlight: LED or relay; sprinkler: relay or valve driver"
     )

@@ -95,7 +95,8 @@ def idle(bank: DeterrentBank) -> bool:
 # -- patterns ---------------------------------------------------------------------------------
 
 def test_every_pin_is_driven_off_at_start(factory: MockFactory) -> None:
-    cfg = GpioConfig(deterrents=[deterrent(), deterrent("valve", "sprinkler", 5, active_high=False)])
+    valve = deterrent("valve", "sprinkler", 5, active_high=False)
+    cfg = GpioConfig(deterrents=[deterrent(), valve])
     with DeterrentBank(cfg, pin_factory=factory) as bank:
         assert factory.pin(17).function == "output" and factory.pin(17).state == 0
         assert factory.pin(5).function == "output" and factory.pin(5).state == 1  # active low

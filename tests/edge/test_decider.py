@@ -1,0 +1,169 @@
+"""The decider: N-of-M confirmation in a window, chicken veto, cooldown, arming, quiet hours,
+and the reason every decision carries."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import time
+from typing import Any
+
+import pytest
+
+from classifier.verdict import Classification, Verdict
+from edge.config import ConfigError, DecisionConfig, DeterrentConfig, QuietHours, parse_config
+from edge.decider import Decider
+
+DETERRENTS = [
+    DeterrentConfig(name="siren", kind="siren", pin=17),
+    DeterrentConfig(name="light", kind="floodlight", pin=27),
+    DeterrentConfig(name="water", kind="sprinkler", pin=5, active_high=False, chicken_veto=True),
+]
+ALL = ("siren", "light", "water")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def frame(predator: float = 0.0, chicken: float = 0.0) -> Classification:
+    verdict = Verdict.PREDATOR if predator >= chicken else Verdict.CHICKEN
+    return Classification(verdict=verdict, score=max(predator, chicken), predator_score=predator,
+                          chicken_score=chicken, label="red fox", decided_by="mobilenet")
+
+
+def decider(clock: Clock | None = None, at: time = time(12, 0), **cfg: Any) -> Decider:
+    cfg.setdefault("cooldown_s", 0)
+    return Decider(DecisionConfig(**cfg), DETERRENTS, clock=clock or Clock(),
+                   local_time=lambda: at)
+
+
+def rules(d: Decider, scores: list[float], camera: str = "coop") -> list[str]:
+    return [d.decide(camera, frame(s)).rule for s in scores]
+
+
+# -- confirmation -----------------------------------------------------------------------------
+
+def test_n_of_m_confirmation() -> None:
+    d = decider(confirm_n=2, confirm_m=3, predator_threshold=0.5)
+    assert rules(d, [0.9, 0.1, 0.1, 0.9, 0.2, 0.8]) == [
+        "unconfirmed", "no_predator", "no_predator",
+        "unconfirmed",  # the first 0.9 has left the last three frames
+        "no_predator", "confirmed",
+    ]
+
+
+def test_one_frame_is_enough_with_n_1() -> None:
+    decision = decider(confirm_n=1, confirm_m=1).decide("coop", frame(0.6))
+    assert decision.fire and decision.devices == ALL and decision.rule == "confirmed"
+
+
+def test_the_threshold_is_inclusive_and_unrounded() -> None:
+    d = decider(confirm_n=1, predator_threshold=0.5)
+    assert rules(d, [0.49996, 0.5]) == ["no_predator", "confirmed"]
+
+
+def test_frames_outside_the_window_do_not_count() -> None:
+    clock = Clock()
+    d = decider(clock, confirm_n=2, confirm_m=3, window_s=2.0)
+    assert rules(d, [0.9]) == ["unconfirmed"]
+    clock.now += 2.01
+    assert rules(d, [0.9]) == ["unconfirmed"]
+    clock.now += 1.0
+    assert rules(d, [0.9]) == ["confirmed"]
+
+
+def test_cameras_are_confirmed_separately() -> None:
+    d = decider(confirm_n=2, confirm_m=3)
+    assert rules(d, [0.9], "yard") == ["unconfirmed"]
+    assert rules(d, [0.9], "coop") == ["unconfirmed"]
+    assert rules(d, [0.9], "coop") == ["confirmed"]
+
+
+# -- veto, cooldown, arming, quiet hours ------------------------------------------------------
+
+def test_a_chicken_in_view_vetoes_the_sprinkler_only() -> None:
+    d = decider(confirm_n=1, chicken_veto=0.4)
+    decision = d.decide("coop", frame(0.7, chicken=0.45))
+    assert decision.devices == ("siren", "light")
+    assert decision.reason["vetoed"] == ["water"]
+
+
+def test_a_chicken_seen_a_moment_ago_still_vetoes() -> None:
+    d = decider(confirm_n=2, confirm_m=3, chicken_veto=0.4)
+    d.decide("coop", frame(0.6, chicken=0.5))
+    assert d.decide("coop", frame(0.9, chicken=0.0)).devices == ("siren", "light")
+
+
+def test_held_when_every_deterrent_is_vetoed_or_silenced() -> None:
+    d = Decider(DecisionConfig(confirm_n=1, cooldown_s=0, quiet_hours=[QuietHours(
+        start="00:00", end="23:59")], quiet_devices=["siren", "floodlight"]), DETERRENTS,
+        local_time=lambda: time(3, 0))
+    decision = d.decide("coop", frame(0.8, chicken=0.6))
+    assert (decision.fire, decision.devices, decision.rule) == (False, (), "held")
+
+
+def test_cooldown_after_a_firing() -> None:
+    clock = Clock()
+    d = decider(clock, confirm_n=1, cooldown_s=20)
+    assert d.decide("coop", frame(0.9)).fire
+    clock.now += 19.5
+    late = d.decide("yard", frame(0.9))  # one cooldown for every camera: the devices are shared
+    assert (late.fire, late.rule, late.reason["cooldown_left_s"]) == (False, "cooldown", 0.5)
+    clock.now += 0.5
+    assert d.decide("coop", frame(0.9)).rule == "confirmed"
+
+
+def test_disarmed_from_config_and_armed_from_mqtt(caplog: pytest.LogCaptureFixture) -> None:
+    d = decider(confirm_n=1, armed=False)
+    assert not d.armed
+    assert d.decide("coop", frame(0.9)).rule == "disarmed"
+    with caplog.at_level(logging.INFO, logger="edge.decider"):
+        worker = threading.Thread(target=d.set_armed, args=(True, "mqtt"))
+        worker.start()
+        worker.join()
+    assert d.armed and "deterrents armed by mqtt" in caplog.text
+    assert d.decide("coop", frame(0.9)).rule == "confirmed"
+    d.set_armed(False, "command line")
+    assert d.decide("coop", frame(0.9)).rule == "disarmed"
+
+
+@pytest.mark.parametrize(("now", "quiet"), [
+    (time(21, 59), False), (time(22, 0), True), (time(3, 0), True), (time(5, 29), True),
+    (time(5, 30), False), (time(12, 0), False),
+])
+def test_quiet_hours_across_midnight_silence_the_siren(now: time, quiet: bool) -> None:
+    d = decider(at=now, confirm_n=1, quiet_hours=[QuietHours(start="22:00", end="05:30")])
+    decision = d.decide("coop", frame(0.9))
+    assert decision.reason["quiet_hours"] is quiet
+    assert decision.devices == (("light", "water") if quiet else ALL)
+
+
+def test_quiet_devices_must_name_a_deterrent_or_a_kind() -> None:
+    with pytest.raises(ConfigError, match=r"decision.quiet_devices: 'horn' is neither"):
+        Decider(DecisionConfig(quiet_devices=["siren", "horn"]), DETERRENTS)
+
+
+def test_quiet_hours_must_not_be_empty() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"decision": {"quiet_hours": [{"start": "22:00", "end": "22:00"}]}})
+    assert info.value.problems == [
+        "decision.quiet_hours.0: start and end are both 22:00: the span would be empty"]
+
+
+# -- the record ---------------------------------------------------------------------------------
+
+def test_every_decision_says_why() -> None:
+    d = decider(confirm_n=2, confirm_m=3, window_s=3)
+    d.decide("coop", frame(0.8))
+    decision = d.decide("coop", frame(0.75, chicken=0.1))
+    assert decision.reason == {
+        "camera": "coop", "verdict": "predator", "label": "red fox", "decided_by": "mobilenet",
+        "predator_score": 0.75, "chicken_score": 0.1, "threshold": 0.5, "hits": 2,
+        "confirm": "2 of 3 in 3 s", "chicken_max": 0.1, "armed": True,
+        "quiet_hours": False, "vetoed": [], "silenced": [],
+    }
