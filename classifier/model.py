@@ -156,43 +156,42 @@ class TFLiteModel:
         return dequantize(raw.reshape(-1), self.output.scale, self.output.zero_point), invoke_ms
 
     def _check_tensors(self) -> tuple[TensorInfo, TensorInfo]:
-        inputs = self._interpreter.get_input_details()
-        outputs = self._interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            self._fail(f"has {len(inputs)} inputs and {len(outputs)} outputs, expected 1 and 1")
-        info_in, info_out = tensor_info(inputs[0]), tensor_info(outputs[0])
-        declared = self.spec.input
-        if info_in.shape != declared.shape:
-            self._fail(
-                f"input shape is {list(info_in.shape)}, the manifest says {list(declared.shape)}"
-            )
-        if info_in.shape[1] != info_in.shape[2] or info_in.shape[3] != 3:
-            self._fail(f"input shape {list(info_in.shape)} is not a square 3-channel picture")
-        if info_in.dtype.name != declared.dtype:
-            self._fail(f"input dtype is {info_in.dtype.name}, the manifest says {declared.dtype}")
-        self._check_quantised("input", info_in)
-        self._check_quantised("output", info_out)
-        expected = len(self.labels) + self.spec.label_offset if self.labels else self.spec.outputs
-        size = int(np.prod(info_out.shape[1:]))
-        if expected is not None and size != expected:
-            self._fail(
-                f"output has {size} values but {self.spec.labels or 'the manifest'} "
-                f"gives {expected}"
-                f" ({len(self.labels)} labels + offset {self.spec.label_offset})"
-            )
-        return info_in, info_out
+        return check_tensors(
+            self.spec, self.path, self._interpreter.get_input_details(),
+            self._interpreter.get_output_details(), len(self.labels),
+        )
 
-    def _check_quantised(self, what: str, info: TensorInfo) -> None:
-        is_quantised = info.dtype in (np.dtype(np.uint8), np.dtype(np.int8)) and info.scale > 0
-        if self.spec.quantised and not is_quantised:
-            self._fail(
-                f"the manifest declares a quantised model but its {what} is {info.dtype.name} "
-                f"with scale {info.scale} (a float model, or quantisation parameters missing)"
-            )
-        if not self.spec.quantised and is_quantised:
-            self._fail(
-                f"the manifest declares a float model but its {what} is quantised {info.dtype.name}"
-            )
 
-    def _fail(self, problem: str) -> None:
-        raise ModelError(f"{self.path} (model {self.spec.name}): {problem}")
+
+def check_tensors(
+    spec: ModelSpec, path: Path, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+    n_labels: int,
+) -> tuple[TensorInfo, TensorInfo]:
+    """The input and output tensors, checked against the manifest; ModelError naming the file."""
+
+    def fail(problem: str) -> None:
+        raise ModelError(f"{path} (model {spec.name}): {problem}")
+
+    if len(inputs) != 1 or len(outputs) != 1:
+        fail(f"has {len(inputs)} inputs and {len(outputs)} outputs, expected 1 and 1")
+    info_in, info_out = tensor_info(inputs[0]), tensor_info(outputs[0])
+    declared = spec.input
+    if info_in.shape != declared.shape:
+        fail(f"input shape is {list(info_in.shape)}, the manifest says {list(declared.shape)}")
+    if info_in.shape[1] != info_in.shape[2] or info_in.shape[3] != 3:
+        fail(f"input shape {list(info_in.shape)} is not a square 3-channel picture")
+    if info_in.dtype.name != declared.dtype:
+        fail(f"input dtype is {info_in.dtype.name}, the manifest says {declared.dtype}")
+    for what, info in (("input", info_in), ("output", info_out)):
+        quantised = info.dtype in (np.dtype(np.uint8), np.dtype(np.int8)) and info.scale > 0
+        if spec.quantised and not quantised:
+            fail(f"the manifest declares a quantised model but its {what} is "
+                 f"{info.dtype.name} with scale {info.scale} (a float model?)")
+        if not spec.quantised and quantised:
+            fail(f"the manifest declares a float model but its {what} is quantised")
+    expected = n_labels + spec.label_offset if n_labels else spec.outputs
+    size = int(np.prod(info_out.shape[1:]))
+    if expected is not None and size != expected:
+        fail(f"output has {size} values but {spec.labels or 'the manifest'} gives {expected}"
+             f" ({n_labels} labels + label_offset {spec.label_offset})")
+    return info_in, info_out
