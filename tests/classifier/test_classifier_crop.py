@@ -13,7 +13,7 @@ from classifier.crop import MIN_SIDE, PAD_VALUE
 def _frame(width: int = 1920, height: int = 1080) -> np.ndarray:
     """BGR frame whose pixel (y, x) encodes x and y, so a crop's position can be read back."""
     frame = np.zeros((height, width, 3), np.uint8)
-    frame[..., 0] = (np.arange(width) % 256)[None, :]   # blue = x mod 256
+    frame[..., 0] = (np.arange(width) % 256)[None, :]  # blue = x mod 256
     frame[..., 1] = (np.arange(height) % 256)[:, None]  # green = y mod 256
     return frame
 
@@ -56,8 +56,8 @@ def test_tall_region_taller_than_frame_is_padded_not_cut() -> None:
 def test_whole_frame_is_padded_to_a_square(regions: list[Box]) -> None:
     crop = crop_square(_frame(), regions)
     assert crop.shape == (1920, 1920, 3)
-    assert crop[0, 0].tolist() == [PAD_VALUE] * 3       # letterbox above
-    assert crop[420, 5].tolist() == [0, 0, 5]            # frame row 0 starts at (1920-1080)/2
+    assert crop[0, 0].tolist() == [PAD_VALUE] * 3  # letterbox above
+    assert crop[420, 5].tolist() == [0, 0, 5]  # frame row 0 starts at (1920-1080)/2
 
 
 def test_size_resizes_and_keeps_padding_in_place() -> None:

@@ -1,4 +1,4 @@
-"""Loading models safely: every wrong file fails at load with a message naming it and the problem."""
+"""Loading models safely: each wrong file fails at load with a message naming it and the problem."""
 
 from __future__ import annotations
 
@@ -23,13 +23,22 @@ def _store(tmp_path: Path, files: dict[str, Path]) -> AssetStore:
     """An asset store over local files, each entered in the manifest with its real sha256."""
     manifest = dict(MANIFEST)
     for name, src in files.items():
-        manifest[name] = AssetFile(name, name, "https://invalid.example/" + name,
-                                   sha256_of(src), src.stat().st_size, "models", "test")
+        manifest[name] = AssetFile(
+            name,
+            name,
+            "https://invalid.example/" + name,
+            sha256_of(src),
+            src.stat().st_size,
+            "models",
+            "test",
+        )
     mirror = tmp_path / "mirror"
     mirror.mkdir(exist_ok=True)
     for name, src in files.items():
         shutil.copyfile(src, mirror / name)
-    return AssetStore(tmp_path / "assets", mirrors=[mirror, *AssetStore().mirrors], manifest=manifest)
+    return AssetStore(
+        tmp_path / "assets", mirrors=[mirror, *AssetStore().mirrors], manifest=manifest
+    )
 
 
 def _spec(name: str, **changes: object) -> ModelSpec:
@@ -37,7 +46,7 @@ def _spec(name: str, **changes: object) -> ModelSpec:
 
 
 def test_every_classifier_in_the_manifest_loads(asset_store: AssetStore) -> None:
-    for name, spec in SPECS.items():
+    for spec in SPECS.values():
         if spec.member is not None:
             continue  # Inception: no published sha256, cannot be fetched here
         model = load_model(spec, asset_store, threads=1)
@@ -53,7 +62,9 @@ def test_damaged_file_fails_its_sha256(tmp_path: Path, asset_store: AssetStore) 
         load_model(SPECS["mobilenet_v1_025_imagenet"], store, threads=1)
 
 
-def test_truncated_file_the_manifest_trusts_fails_to_load(tmp_path: Path, asset_store: AssetStore) -> None:
+def test_truncated_file_the_manifest_trusts_fails_to_load(
+    tmp_path: Path, asset_store: AssetStore
+) -> None:
     cut = tmp_path / "cut.tflite"
     cut.write_bytes(asset_store.path("mobilenet_v1_0.25_128_quant.tflite").read_bytes()[:200_000])
     store = _store(tmp_path, {"cut.tflite": cut})
@@ -63,13 +74,21 @@ def test_truncated_file_the_manifest_trusts_fails_to_load(tmp_path: Path, asset_
 
 def test_wrong_model_fails_on_its_input_shape(asset_store: AssetStore) -> None:
     spec = _spec("mobilenet_v2_imagenet", file="mobilenet_v1_0.25_128_quant.tflite")
-    with pytest.raises(ModelError, match=r"0.25_128_quant.tflite.*input shape is \[1, 128, 128, 3\]"):
+    with pytest.raises(
+        ModelError, match=r"0.25_128_quant.tflite.*input shape is \[1, 128, 128, 3\]"
+    ):
         load_model(spec, asset_store, threads=1)
 
 
-def test_embedding_model_declared_as_classifier_fails_on_output_size(asset_store: AssetStore) -> None:
-    spec = _spec("mobilenet_v2_imagenet", file="mobilenet_v1_1.0_224_quant_embedding_extractor.tflite")
-    with pytest.raises(ModelError, match=r"output has 1024 values but imagenet_labels.txt gives 1001"):
+def test_embedding_model_declared_as_classifier_fails_on_output_size(
+    asset_store: AssetStore,
+) -> None:
+    spec = _spec(
+        "mobilenet_v2_imagenet", file="mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
+    )
+    with pytest.raises(
+        ModelError, match=r"output has 1024 values but imagenet_labels.txt gives 1001"
+    ):
         load_model(spec, asset_store, threads=1)
 
 
@@ -82,7 +101,10 @@ def test_labels_of_the_wrong_length(tmp_path: Path, asset_store: AssetStore) -> 
     with pytest.raises(ModelError, match=r"output has 1001 values but short_labels.txt gives 1000"):
         load_model(spec, store, threads=1)
     # The same file is right when the manifest says the labels start at output 1.
-    assert load_model(spec.model_copy(update={"label_offset": 1}), store, threads=1).labels[0] != "background"
+    assert (
+        load_model(spec.model_copy(update={"label_offset": 1}), store, threads=1).labels[0]
+        != "background"
+    )
 
 
 def test_float_model_where_a_quantised_one_is_declared(asset_store: AssetStore) -> None:
@@ -95,7 +117,9 @@ def test_float_model_where_a_quantised_one_is_declared(asset_store: AssetStore) 
     as_float = [{**d, "dtype": np.float32, "quantization": (0.0, 0)} for d in details_in]
     with pytest.raises(ModelError, match=r"0.25_128_quant.tflite.*input dtype is float32"):
         check_tensors(spec, model.path, as_float, details_out, len(model.labels))
-    float_spec = spec.model_copy(update={"input": spec.input.model_copy(update={"dtype": "float32"})})
+    float_spec = spec.model_copy(
+        update={"input": spec.input.model_copy(update={"dtype": "float32"})}
+    )
     with pytest.raises(ModelError, match=r"declares a quantised model but its input is float32"):
         check_tensors(float_spec, model.path, as_float, details_out, len(model.labels))
     declared_float = spec.model_copy(update={"quantised": False})
@@ -108,20 +132,30 @@ def test_model_missing_from_files_list(asset_store: AssetStore) -> None:
         load_model(SPECS["inception_v3_imagenet"], asset_store, threads=1)
 
 
-def test_archive_member_goes_through_the_same_checks(tmp_path: Path, asset_store: AssetStore) -> None:
+def test_archive_member_goes_through_the_same_checks(
+    tmp_path: Path, asset_store: AssetStore
+) -> None:
     archive = tmp_path / "small.tgz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(asset_store.path("mobilenet_v1_0.25_128_quant.tflite"), arcname="small/model.tflite")
+        tar.add(
+            asset_store.path("mobilenet_v1_0.25_128_quant.tflite"), arcname="small/model.tflite"
+        )
     store = _store(tmp_path, {"small.tgz": archive})
-    spec = _spec("mobilenet_v1_025_imagenet", file="small.tgz", member="model.tflite",
-                 member_sha256=MANIFEST["mobilenet_v1_0.25_128_quant.tflite"].sha256)
+    spec = _spec(
+        "mobilenet_v1_025_imagenet",
+        file="small.tgz",
+        member="model.tflite",
+        member_sha256=MANIFEST["mobilenet_v1_0.25_128_quant.tflite"].sha256,
+    )
     model = load_model(spec, store, threads=1)
     assert isinstance(model, TFLiteModel) and model.path.name == "model.tflite"
     wrong = spec.model_copy(update={"member_sha256": "0" * 64})
     with pytest.raises(ModelError, match=r"model.tflite: sha256 is"):
         load_model(wrong, store, threads=1)
     with pytest.raises(ModelError, match=r"small.tgz: holds no regular file named other.tflite"):
-        load_model(spec.model_copy(update={"member": "other.tflite", "member_sha256": None}), store, 1)
+        load_model(
+            spec.model_copy(update={"member": "other.tflite", "member_sha256": None}), store, 1
+        )
 
 
 def test_input_preparation_follows_the_tensor(asset_store: AssetStore) -> None:

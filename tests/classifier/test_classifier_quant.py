@@ -9,7 +9,8 @@ from classifier.quant import dequantize, pixel_table, quantize
 
 
 def test_quantize_uint8_by_hand() -> None:
-    # MobileNet input: scale 1/128, zero point 128. real -1 -> 0, 0 -> 128, 0.5 -> 192, 1 -> 256 -> 255.
+    # MobileNet input: scale 1/128, zero point 128: real -1 -> 0, 0 -> 128, 0.5 -> 192,
+    # 1 -> 256, clipped to 255.
     q = quantize(np.array([-1.0, 0.0, 0.5, 1.0]), 1 / 128, 128, np.dtype(np.uint8))
     assert q.tolist() == [0, 128, 192, 255]
     assert q.dtype == np.uint8

@@ -23,7 +23,9 @@ def test_every_listed_label_exists(name: str, asset_store: AssetStore) -> None:
     labels = read_labels(asset_store.path(spec.labels))
     path = verdicts_dir() / spec.verdicts
     vm = load_verdict_map(path, labels, spec.label_offset)  # raises on a label not in the file
-    listed = [label for groups in read_groups(path).values() for ls in groups.values() for label in ls]
+    listed = [
+        label for groups in read_groups(path).values() for ls in groups.values() for label in ls
+    ]
     assert set(listed) <= set(labels)
     assert len(vm.chicken) >= 2 and len(vm.predator) >= 10
     assert not set(vm.chicken) & set(vm.predator)
@@ -33,19 +35,32 @@ def test_maps_hold_the_named_labels(asset_store: AssetStore) -> None:
     imagenet = read_labels(asset_store.path("imagenet_labels.txt"))
     vm = load_verdict_map(verdicts_dir() / "mobilenet_v2_imagenet.yaml", imagenet)
     assert vm.verdict_of("hen") is Verdict.CHICKEN and vm.verdict_of("cock") is Verdict.CHICKEN
-    for label in ("jay", "magpie", "red fox, Vulpes vulpes", "weasel", "skunk, polecat, wood pussy",
-                  "tabby, tabby cat", "beagle", "American black bear, black bear, Ursus americanus, "
-                  "Euarctos americanus", "king snake, kingsnake", "great grey owl, great gray owl, "
-                  "Strix nebulosa"):
+    for label in (
+        "jay",
+        "magpie",
+        "red fox, Vulpes vulpes",
+        "weasel",
+        "skunk, polecat, wood pussy",
+        "tabby, tabby cat",
+        "beagle",
+        "American black bear, black bear, Ursus americanus, Euarctos americanus",
+        "king snake, kingsnake",
+        "great grey owl, great gray owl, Strix nebulosa",
+    ):
         assert vm.verdict_of(label) is Verdict.PREDATOR, label
     assert vm.verdict_of("ruffed grouse, partridge, Bonasa umbellus") is Verdict.BACKGROUND
     assert imagenet.index("ruffed grouse, partridge, Bonasa umbellus") in vm.birds
     inat = read_labels(asset_store.path("inat_bird_labels.txt"))
     vb = load_verdict_map(verdicts_dir() / "mobilenet_v2_inat_birds.yaml", inat)
     assert vb.verdict_of("Gallus gallus domesticus (Domestic Chicken)") is Verdict.CHICKEN
-    for label in ("Aphelocoma californica (California Scrub-Jay)", "Corvus corax (Common Raven)",
-                  "Pica pica (Eurasian Magpie)", "Accipiter cooperii (Cooper's Hawk)",
-                  "Falco peregrinus (Peregrine Falcon)", "Athene cunicularia (Burrowing Owl)"):
+    for label in (
+        "Aphelocoma californica (California Scrub-Jay)",
+        "Corvus corax (Common Raven)",
+        "Pica pica (Eurasian Magpie)",
+        "Accipiter cooperii (Cooper's Hawk)",
+        "Falco peregrinus (Peregrine Falcon)",
+        "Athene cunicularia (Burrowing Owl)",
+    ):
         assert vb.verdict_of(label) is Verdict.PREDATOR, label
     assert vb.verdict_of("background") is Verdict.BACKGROUND
     assert vb.birds.size == 0 and isinstance(vb.predator, np.ndarray)
@@ -68,5 +83,5 @@ def test_a_label_listed_twice_is_an_error(tmp_path: Path) -> None:
 def test_unknown_section_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "extra.yaml"
     path.write_text("chicken: {}\nfriends:\n  dogs: [hen]\n")
-    with pytest.raises(ModelError, match="extra.yaml: a verdict map has only"):
+    with pytest.raises(ModelError, match=r"extra\.yaml: a verdict map has only"):
         load_verdict_map(path, ["hen"])
