@@ -1,0 +1,144 @@
+"""The classifier over real models and photos, and how the models' answers are combined."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera.box import Box
+from classifier import (
+    Classifier,
+    ModelError,
+    Verdict,
+    combine,
+    crop_square,
+    load_classifier,
+    load_image,
+)
+from classifier.ensemble import Evidence, Thresholds
+from edge.assets import AssetStore
+from edge.config import ModelsConfig, ModelUse
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "images"
+OWL = DATA / "predator" / "coral__owl.jpg"
+HEN = DATA / "chicken" / "c4f__47.png"  # a backyard hen (name banner over the bottom third)
+
+
+def _uses(*pairs: tuple[str, str]) -> ModelsConfig:
+    return ModelsConfig(use=[ModelUse(name=n, role=r, threads=1) for n, r in pairs])  # type: ignore[call-arg, arg-type]
+
+
+def test_golden_inat_owl_is_predator_hen_is_chicken(default_classifier: Classifier) -> None:
+    owl = default_classifier.classify(load_image(OWL))
+    inat = owl.models["mobilenet_v2_inat_birds"]
+    assert inat.verdict is Verdict.PREDATOR and inat.label.startswith("Athene cunicularia")
+    assert owl.verdict is Verdict.PREDATOR
+    hen = default_classifier.classify(load_image(HEN))
+    assert hen.models["mobilenet_v2_inat_birds"].verdict is Verdict.CHICKEN
+    assert hen.verdict is Verdict.CHICKEN and hen.models["mobilenet_v2_imagenet"].label == "hen"
+
+
+def test_classification_carries_every_model(default_classifier: Classifier) -> None:
+    result = default_classifier.classify(load_image(OWL))
+    assert default_classifier.model_names == ("mobilenet_v2_imagenet", "mobilenet_v2_inat_birds")
+    assert set(result.models) == set(default_classifier.model_names)
+    assert result.decided_by in result.models
+    for score in result.models.values():
+        assert len(score.top) == 3 and score.top[0][1] >= score.top[1][1]
+        assert 0 < score.invoke_ms <= score.total_ms
+
+
+def test_crop_of_a_small_bird_in_a_wide_frame(default_classifier: Classifier) -> None:
+    # The owl pasted small into a wide empty frame: classified whole it is a few pixels; the crop
+    # around its box gives it back to the model.
+    owl_bgr = load_image(OWL)[..., ::-1]
+    frame = np.full((1080, 1920, 3), 100, np.uint8)
+    frame[400 : 400 + 150, 900 : 900 + 108] = cv2.resize(owl_bgr, (108, 150))
+    box = Box(900 / 1920, 400 / 1080, 108 / 1920, 150 / 1080)
+    crop = crop_square(frame, [box], size=224)
+    assert default_classifier.classify(crop).verdict is Verdict.PREDATOR
+
+
+def test_thread_safe_same_answers(default_classifier: Classifier) -> None:
+    pictures = [load_image(OWL), load_image(HEN)]
+    expected = [default_classifier.classify(p).predator_score for p in pictures]
+    got: dict[int, list[float]] = {0: [], 1: []}
+
+    def work(i: int) -> None:
+        for _ in range(5):
+            got[i].append(default_classifier.classify(pictures[i]).predator_score)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {0: [expected[0]] * 5, 1: [expected[1]] * 5}
+
+
+def test_combination_asks_the_specialist_only_about_birds() -> None:
+    gen = Evidence("gen", predator=0.1, chicken=0.0, birds=0.8, background=0.0, specialist=False)
+    owl = Evidence("spec", predator=0.9, chicken=0.0, birds=0.0, background=0.1, specialist=True)
+    c = combine([gen, owl], "gen")
+    assert c.predator == pytest.approx(0.1 + 0.8 * 1.0) and c.decided_by == "spec"
+    # An empty yard: the generalist sees no bird, so the specialist's "hawk" does not count.
+    yard = Evidence("gen", predator=0.0, chicken=0.0, birds=0.01, background=0.9, specialist=False)
+    hawk = Evidence("spec", predator=0.5, chicken=0.0, birds=0.0, background=0.0, specialist=True)
+    assert combine([yard, hawk], "gen").predator == pytest.approx(0.005)
+    # A hen the specialist takes for an owl: the generalist's chicken leaves no bird mass.
+    hen = Evidence("gen", predator=0.0, chicken=0.97, birds=0.02, background=0.0, specialist=False)
+    assert combine([hen, owl], "gen").predator < 0.03
+
+
+def test_combination_without_a_generalist_is_the_specialist() -> None:
+    spec = Evidence("spec", predator=0.4, chicken=0.2, birds=0.0, background=0.3, specialist=True)
+    c = combine([spec], "spec")
+    assert (c.predator, c.chicken, c.decided_by) == (0.4, 0.2, "spec")
+
+
+def test_single_model_classifier(asset_store: AssetStore) -> None:
+    with load_classifier(_uses(("mobilenet_v2_imagenet", "primary")), asset_store) as c:
+        result = c.classify(load_image(HEN))
+        assert c.model_names == ("mobilenet_v2_imagenet",) and result.verdict is Verdict.CHICKEN
+        assert result.models["mobilenet_v2_imagenet"].verdict is Verdict.CHICKEN
+    with pytest.raises(RuntimeError, match="closed"):
+        c.classify(load_image(HEN))
+
+
+def test_deadline_skips_late_critical_models(asset_store: AssetStore) -> None:
+    ticks = itertools.count(step=0.6)  # every clock reading is 600 ms after the last
+    base = load_classifier(
+        _uses(("mobilenet_v1_025_imagenet", "primary"), ("mobilenet_v2_inat_birds", "critical")),
+        asset_store,
+    )
+    slow = Classifier(base.models, Thresholds(), deadline_ms=1000, clock=lambda: next(ticks))
+    result = slow.classify(load_image(HEN))
+    assert list(result.models) == ["mobilenet_v1_025_imagenet"]
+
+
+@pytest.mark.parametrize(
+    ("use", "message"),
+    [
+        (("mobilenet_v1_025_imagenet", "shadow"), r"role 'shadow': off-path roles"),
+        (("mobilenet_v1_025_imagenet", "canary"), r"role 'canary'"),
+        (("mobilenet_v1_embedding", "critical"), r"embedding model, not a classifier"),
+        (("no_such_model", "critical"), r"'no_such_model' is not in the manifest"),
+    ],
+)
+def test_refused_at_load(asset_store: AssetStore, use: tuple[str, str], message: str) -> None:
+    cfg = _uses(
+        (
+            "mobilenet_v1_025_imagenet"
+            if use[0] != "mobilenet_v1_025_imagenet"
+            else "mobilenet_v2_imagenet",
+            "primary",
+        ),
+        use,
+    )
+    with pytest.raises(ModelError, match=message):
+        load_classifier(cfg, asset_store)
