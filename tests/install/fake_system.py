@@ -15,6 +15,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 NUMPY_VERSION = "1.24.2"  # what apt's python3-numpy is on Bookworm
 COMMANDS = (
@@ -47,11 +48,14 @@ class State:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / "state.json"
-        default: dict[str, dict[str, object]] = {
+        default: dict[str, dict[str, Any]] = {
             "packages": {"python3-picamera2": False}, "groups": {"video": []},
             "users": {}, "enabled": {}, "active": {},
         }
-        self.data = json.loads(self.path.read_text()) if self.path.exists() else default
+        saved = self.path.exists()
+        self.data: dict[str, dict[str, Any]] = (
+            json.loads(self.path.read_text()) if saved else default
+        )
 
     def save(self) -> None:
         self.path.write_text(json.dumps(self.data))
