@@ -1,0 +1,160 @@
+"""Arrivals (real photos over a real background), photo-folder replay and OpenCV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera.box import Box
+from camera.errors import CameraOpenError, EndOfStream, SourceConfigError
+from camera.frame import Frame
+from camera.replay import ArrivalsSource
+from camera.source import FrameSource, grey_size, open_source
+from edge.config.camera import ArrivalConfig, CameraConfig
+
+BOX = (0.5, 0.25, 0.4, 0.5)
+ARRIVAL = ArrivalConfig(image="asset:raccoon__raccoon-7.jpg", at_s=1.0, for_s=0.5, box=BOX,
+                        label="raccoon")
+CFG = CameraConfig(kind="arrivals", address="asset:speciesnet__blank2.jpg", width=320,
+                   height=240, fps=10, realtime=False, loop=False, arrivals=[ARRIVAL])
+
+
+def read_all(source: FrameSource, limit: int = 1000) -> list[Frame]:
+    frames: list[Frame] = []
+    while len(frames) < limit:
+        try:
+            frame = source.read()
+        except EndOfStream:
+            break
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def changed_rect(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(np.any(a != b, axis=2))
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def test_photo_appears_at_the_right_time_and_place(asset_store) -> None:  # type: ignore[no-untyped-def]
+    resolved: list[str] = []
+
+    def resolve(address: str) -> str:
+        resolved.append(address)
+        return asset_store.resolve(address)
+
+    source = open_source(CFG, resolve)
+    assert sorted(resolved) == ["asset:raccoon__raccoon-7.jpg", "asset:speciesnet__blank2.jpg"]
+    source.open()
+    frames = read_all(source)
+    source.close()
+    # 1.0 s empty, 0.5 s raccoon, then one for_s (0.5 s) empty: 20 frames at 10 fps.
+    assert len(frames) == 20
+    empty = frames[0].image
+    for i, frame in enumerate(frames):
+        assert frame.image.shape == (240, 320, 3) and frame.grey.shape[::-1] == grey_size(CFG)
+        showing = 10 <= i < 15
+        assert (not np.array_equal(frame.image, empty)) == showing, f"frame {i}"
+    # The raccoon is inside its box, scaled to fit it, with its own aspect ratio.
+    x0, y0, x1, y1 = changed_rect(frames[12].image, empty)
+    bx, by, bw, bh = Box(*BOX).to_pixels(320, 240)
+    assert bx <= x0 and by <= y0 and x1 <= bx + bw and y1 <= by + bh
+    assert (x1 - x0) >= bw - 2 or (y1 - y0) >= bh - 2  # fills the box one way
+    photo = cv2.imread(asset_store.resolve(ARRIVAL.image))
+    assert (x1 - x0) / (y1 - y0) == pytest.approx(photo.shape[1] / photo.shape[0], rel=0.05)
+
+
+def test_looping_schedule_repeats(asset_store) -> None:  # type: ignore[no-untyped-def]
+    source = open_source(CFG.model_copy(update={"loop": True}), asset_store.resolve)
+    source.open()
+    frames = read_all(source, limit=45)
+    source.close()
+    empty = frames[0].image
+    showing = [i for i, f in enumerate(frames) if not np.array_equal(f.image, empty)]
+    assert showing == [10, 11, 12, 13, 14, 30, 31, 32, 33, 34]
+
+
+def test_transparent_png_is_blended_over_the_background(tmp_path: Path) -> None:
+    background = tmp_path / "bg.png"
+    cv2.imwrite(str(background), np.full((240, 320, 3), 60, np.uint8))
+    sticker = np.zeros((100, 100, 4), np.uint8)
+    sticker[:, 50:] = (0, 0, 255, 255)  # right half opaque red, left half transparent
+    cv2.imwrite(str(tmp_path / "sticker.png"), sticker)
+    arrival = ArrivalConfig(image=str(tmp_path / "sticker.png"), at_s=0, for_s=1,
+                            box=(0.0, 0.0, 0.5, 0.5))
+    cfg = CFG.model_copy(update={"address": str(background), "arrivals": [arrival]})
+    source = open_source(cfg)
+    source.open()
+    image = read_all(source, limit=1)[0].image
+    assert tuple(image[60, 30]) == (60, 60, 60)  # transparent: background shows
+    assert tuple(image[60, 110]) == (0, 0, 255)
+
+
+def test_a_missing_arrival_photo_is_named_at_open(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "bg.png"), np.zeros((48, 64, 3), np.uint8))
+    cfg = CFG.model_copy(update={
+        "address": str(tmp_path / "bg.png"),
+        "arrivals": [ARRIVAL.model_copy(update={"image": str(tmp_path / "fox.jpg")})],
+    })
+    with pytest.raises(CameraOpenError, match=r"fox\.jpg"):
+        ArrivalsSource(cfg, cfg.address, [cfg.arrivals[0].image]).open()
+
+
+def test_photo_folder_replays_every_format_at_the_configured_size(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "1_grey.jpg"), np.full((100, 100), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "2_rgba.png"), np.full((50, 200, 4), 200, np.uint8))
+    (tmp_path / "notes.txt").write_text("not a photo")
+    cfg = CFG.model_copy(update={"kind": "replay", "address": str(tmp_path)})
+    source = open_source(cfg)
+    source.open()
+    frames = read_all(source)
+    assert [f.image.shape for f in frames] == [(240, 320, 3)] * 2
+    # A square photo in a 4:3 frame is letterboxed, not stretched.
+    assert frames[0].image[120, 0].sum() == 0 and frames[0].image[120, 160].sum() > 0
+
+
+def test_opencv_file_source_plays_once_or_loops(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for value in range(0, 250, 50):
+        writer.write(np.full((48, 64, 3), value, np.uint8))
+    writer.release()
+    once = CFG.model_copy(update={"kind": "replay", "address": str(clip)})
+    source = open_source(once)
+    source.open()
+    frames = read_all(source)
+    source.close()
+    assert len(frames) == 5 and frames[0].image.shape == (240, 320, 3)
+    looping = open_source(once.model_copy(update={"loop": True}))
+    looping.open()
+    assert len(read_all(looping, limit=12)) == 12
+    looping.close()
+
+
+def test_real_clip_frames_are_resized_and_stamped_now() -> None:
+    clip = Path(__file__).parents[3] / "shared" / "data" / "video" / "dlc__m3v1mp4.mp4"
+    if not clip.is_file():
+        pytest.skip("shared clip not here")
+    cfg = CFG.model_copy(update={"kind": "opencv", "address": str(clip)})
+    source = open_source(cfg)
+    source.open()
+    frame = source.read()
+    source.close()
+    assert frame is not None and frame.image.shape == (240, 320, 3)
+
+
+def test_bad_addresses_are_clear_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 1000)
+    source = open_source(CFG.model_copy(update={"kind": "opencv", "address": str(junk)}))
+    with pytest.raises(CameraOpenError, match=r"junk\.mp4"):
+        source.open()
+    with pytest.raises(SourceConfigError, match="neither a video file nor a folder"):
+        open_source(CFG.model_copy(update={"kind": "replay", "address": str(tmp_path / "no")}))
+    (tmp_path / "e").mkdir()
+    empty = open_source(CFG.model_copy(update={"kind": "replay", "address": str(tmp_path / "e")}))
+    with pytest.raises(CameraOpenError, match="no photos"):
+        empty.open()
