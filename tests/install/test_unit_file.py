@@ -16,12 +16,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edge.secrets import KNOWN
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "tensorchicken.service"
-UNIT_DEST = Path("etc/systemd/system/tensorchicken.service")
+FIRSTBOOT = REPO / "scripts" / "firstboot"
+UNIT_DIR = Path("etc/systemd/system")
 ANALYZE = shutil.which("systemd-analyze")
 
 needs_analyze = pytest.mark.skipif(
@@ -39,13 +41,13 @@ def settings(text: str) -> dict[str, list[str]]:
     return out
 
 
-def make_root(tmp_path: Path, unit_text: str) -> Path:
+def make_root(tmp_path: Path, unit_text: str, name: str = UNIT.name) -> Path:
     root = tmp_path / "root"
     stock = next(p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
                  if p.is_dir())
     shutil.copytree(stock, root / "usr/lib/systemd/system", symlinks=True)
-    (root / UNIT_DEST).parent.mkdir(parents=True)
-    (root / UNIT_DEST).write_text(unit_text)
+    (root / UNIT_DIR).mkdir(parents=True)
+    (root / UNIT_DIR / name).write_text(unit_text)
     for binary in {v.split()[0] for k in ("ExecStart", "ExecStartPre")
                    for v in settings(unit_text)[k]}:
         stub = root / binary.lstrip("/")
@@ -55,17 +57,19 @@ def make_root(tmp_path: Path, unit_text: str) -> Path:
     return root
 
 
-def analyze(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def analyze(root: Path, *args: str, name: str = UNIT.name) -> subprocess.CompletedProcess[str]:
     assert ANALYZE is not None
     return subprocess.run(
-        [ANALYZE, f"--root={root}", *args, f"/{UNIT_DEST}"],
+        [ANALYZE, f"--root={root}", *args, f"/{UNIT_DIR / name}"],
         capture_output=True, text=True, timeout=60, check=False,
     )
 
 
 @needs_analyze
-def test_systemd_analyze_verify_passes_without_warnings(tmp_path: Path) -> None:
-    result = analyze(make_root(tmp_path, UNIT.read_text()), "verify")
+@pytest.mark.parametrize("unit", [UNIT, FIRSTBOOT / "tensorchicken-firstboot.service"],
+                         ids=lambda p: p.name)
+def test_systemd_analyze_verify_passes_without_warnings(tmp_path: Path, unit: Path) -> None:
+    result = analyze(make_root(tmp_path, unit.read_text(), unit.name), "verify", name=unit.name)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
 
@@ -107,3 +111,16 @@ def test_the_unit_has_what_the_appliance_relies_on() -> None:
     assert s["SupplementaryGroups"] == ["gpio video"]
     # Every secret the app can read is offered as a credential, and nothing else.
     assert sorted(s["LoadCredential"]) == sorted(KNOWN)
+
+
+def test_cloud_init_user_data_installs_the_shipped_first_boot_files() -> None:
+    text = (FIRSTBOOT / "user-data").read_text()
+    assert text.startswith("#cloud-config\n")
+    runcmd = yaml.safe_load(text)["runcmd"]
+    copied = [cmd[3] for cmd in runcmd if cmd[0] == "install"]
+    assert copied, runcmd
+    for path in copied:  # /boot/firmware/tensorchicken/NAME ← scripts/firstboot/NAME
+        assert path.startswith("/boot/firmware/tensorchicken/")
+        assert (FIRSTBOOT / Path(path).name).is_file(), path
+    enable = ["systemctl", "enable", "--now", "--no-block", "tensorchicken-firstboot.service"]
+    assert enable in runcmd
