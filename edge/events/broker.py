@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import getpass
 import logging
 import shutil
 import signal
@@ -44,7 +45,8 @@ def free_port() -> int:
 class MosquittoBroker:
     """One mosquitto process; :meth:`kill` and :meth:`start` again keep the same port."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, extra_config: str = "") -> None:
+    def __init__(self, folder: Path, *, port: int | None = None,
+                 users: dict[str, str] | None = None) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
@@ -54,11 +56,24 @@ class MosquittoBroker:
         self.host = HOST
         self.port = port or free_port()
         self.config = self.folder / "mosquitto.conf"
+        access = "allow_anonymous true\n"
+        if users:
+            access = f"allow_anonymous false\npassword_file {self._password_file(users)}\n"
         self.config.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\n"
+            # Run as us: as root, mosquitto would switch to its own user and not read our files.
+            f"user {getpass.getuser()}\nlistener {self.port} {HOST}\n{access}"
             f"persistence true\npersistence_location {self.folder}/\nautosave_interval 1\n"
-            f"log_dest file {self.folder}/mosquitto.log\n{extra_config}")
+            f"log_dest file {self.folder}/mosquitto.log\n")
         self.process: subprocess.Popen[bytes] | None = None
+
+    def _password_file(self, users: dict[str, str]) -> Path:
+        path = self.folder / "passwords"
+        path.write_text("")
+        for user, password in users.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(path), user, password], check=True,
+                           capture_output=True)
+        path.chmod(0o600)
+        return path
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start mosquitto and wait until it accepts connections."""

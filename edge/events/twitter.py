@@ -41,6 +41,10 @@ from edge.events.errors import DeliveryError, EventRejected, SinkStopped
 from edge.events.log import EventLog
 
 logger = logging.getLogger(__name__)
+# requests-oauthlib logs the signed Authorization header (consumer key, access token) at DEBUG:
+# keep those two loggers above DEBUG so that --verbose never writes a key to the journal.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 MAX_CHARS = 280
 DAY_S = 86400.0

@@ -1,0 +1,92 @@
+"""Fixtures for the event tests: a real Mosquitto broker and an MQTT watcher."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.events.broker import MosquittoBroker
+
+
+@pytest.fixture()
+def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A mosquitto of our own on a free loopback port, stopped after the test."""
+    running = MosquittoBroker(tmp_path / "broker")
+    running.start()
+    yield running
+    running.stop()
+
+
+@dataclass
+class Watcher:
+    """A subscriber that records every message; ``persistent`` keeps its session on the broker
+    (clean_session off, QoS 1), so nothing published while it is away is lost to it."""
+
+    broker: MosquittoBroker
+    topic: str
+    persistent: bool = False
+    messages: list[tuple[str, bytes, bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+        name = f"watch-{id(self)}"
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name,
+                                  clean_session=not self.persistent)
+        self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=1)
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(1, 1)
+        self.client.connect(self.broker.host, self.broker.port, keepalive=5)
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object,
+                    message: mqtt.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+            self._cond.notify_all()
+
+    def on(self, topic: str) -> list[bytes]:
+        """Payloads received on ``topic``, in order."""
+        with self._cond:
+            return [p for t, p, _ in self.messages if t == topic]
+
+    def event_ids(self, topic: str = "tensorchicken/events") -> list[int]:
+        """Ids of the events received, in arrival order (duplicates kept)."""
+        return [json.loads(p)["id"] for p in self.on(topic)]
+
+    def wait(self, check: Callable[[], bool], timeout: float = 20.0) -> bool:
+        """Wait until ``check()`` holds; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not check():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.2))
+        return True
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture()
+def watch() -> Iterator[Callable[..., Watcher]]:
+    """Make watchers: ``watch(broker, "topic/#", persistent=False)``; all closed after."""
+    made: list[Watcher] = []
+
+    def make(broker: MosquittoBroker, topic: str, persistent: bool = False) -> Watcher:
+        watcher = Watcher(broker, topic, persistent)
+        made.append(watcher)
+        return watcher
+
+    yield make
+    for watcher in made:
+        watcher.close()
