@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from camera.box import Box
+from classifier.resize import resize
 
 # Padding colour: mid-grey is zero after MobileNet's normalisation, so padding carries no signal.
 PAD_VALUE = 128
@@ -92,8 +93,7 @@ def _cut(image_bgr: np.ndarray, x0: int, y0: int, side: int, size: int | None) -
     if size is not None and size != side:
         new_w = max(1, round(inside.shape[1] * scale))
         new_h = max(1, round(inside.shape[0] * scale))
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        inside = cv2.resize(inside, (new_w, new_h), interpolation=interp)
+        inside = resize(inside, new_w, new_h)
     out_side = size if size is not None else side
     top, left = round((cy0 - y0) * scale), round((cx0 - x0) * scale)
     bottom = out_side - top - inside.shape[0]

@@ -19,6 +19,7 @@ import numpy as np
 
 from classifier.errors import ModelError
 from classifier.quant import dequantize, pixel_table
+from classifier.resize import resize
 from classifier.runtime import make_interpreter
 from classifier.spec import InputSpec, ModelSpec
 from classifier.verdict_map import VerdictMap
@@ -65,8 +66,7 @@ def fit_square(rgb: np.ndarray, side: int, fit: str) -> np.ndarray:
         return rgb
     scale = side / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(rgb, (new_w, new_h), interpolation=interp)
+    resized = resize(rgb, new_w, new_h)
     if new_w == new_h == side:
         return resized
     top, left = (side - new_h) // 2, (side - new_w) // 2
