@@ -87,16 +87,18 @@ class DeterrentBank:
         starting: list[Deterrent] = []
         high: dict[str, int] = {}
         with self._lock:
-            for name in names:
-                why = self._refusal(name, starting)
-                if why:
-                    refused[name] = why
-                    continue
-                device = self._devices[name]
-                high[name] = device.switch_on()  # every pin first, then the threads behind
-                starting.append(device)
-            for device in starting:
-                device.play()
+            try:
+                for name in names:
+                    why = self._refusal(name, starting)
+                    if why:
+                        refused[name] = why
+                        continue
+                    device = self._devices[name]
+                    high[name] = device.switch_on()  # every pin first, then the threads behind
+                    starting.append(device)
+            finally:  # even if a pin write failed, what is on gets its pattern (and its end)
+                for device in starting:
+                    device.play()
         if refused:
             log.debug("not fired: %s", refused)
         return FireReport(tuple(d.name for d in starting), refused, high)
