@@ -9,6 +9,7 @@ without real time sees exactly what a live run would.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,14 +28,17 @@ from camera.source import (
     grey_size,
     interpolation_for,
     make_frame,
-    paste_fit,
+    paste_at,
+    scale_to_fit,
     to_bgr,
 )
 from edge.config.camera import ArrivalConfig, CameraConfig
 
 log = logging.getLogger(__name__)
 
-_SCENES_KEPT = 4
+# Arrivals sway on a circle of this radius (fraction of the frame width) once a second.
+_SWAY = 0.015
+_SWAY_PERIOD_S = 1.0
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 
@@ -127,8 +131,11 @@ class ArrivalsSource(_StillSource):
     """Photos that appear over a still background, each in its box for ``for_s`` seconds.
 
     Each photo is scaled to fit its box with its aspect ratio kept (transparent PNGs are
-    blended). Without ``loop`` the source ends one ``for_s`` of empty scene after the last
-    arrival has gone; with it the schedule repeats.
+    blended), and sways a little inside it (a small circle, once a second), as a live animal
+    never stands pixel-still: the motion detector follows recent change, and a frozen
+    picture would fade into the background within a second, like a parked wheelbarrow.
+    Without ``loop`` the source ends one ``for_s`` of empty scene after the last arrival
+    has gone; with it the schedule repeats.
     """
 
     def __init__(
@@ -145,22 +152,32 @@ class ArrivalsSource(_StillSource):
         self.background_path = background
         self.image_paths = list(images)
         self.period_s = schedule_length(cfg.arrivals)
-        self._background: np.ndarray | None = None
-        self._photos: list[np.ndarray] = []
-        self._scenes: dict[tuple[int, ...], Frame] = {}
+        self.sway_px = max(1, round(_SWAY * cfg.width))
+        self._empty: Frame | None = None
+        self._photos: list[tuple[np.ndarray, int, int]] = []  # scaled photo, its x, y
 
     def open(self) -> None:
         """Load the background and every photo; :class:`CameraOpenError` names a bad file."""
         try:
             background = read_image(self.background_path)
-            self._photos = [read_image(p, keep_alpha=True) for p in self.image_paths]
+            photos = [read_image(p, keep_alpha=True) for p in self.image_paths]
         except BadFrameError as exc:
             raise CameraOpenError(f"camera {self.cfg.name}: {exc}") from None
-        self._background = cover(background, self.cfg.width, self.cfg.height)
-        self._scenes = {}
+        empty = cover(background, self.cfg.width, self.cfg.height)
+        empty.flags.writeable = False
+        self._empty = self._frame(empty)
+        self._photos = [self._placed(photo, arrival) for photo, arrival in
+                        zip(photos, self.cfg.arrivals, strict=True)]
         self._index = 0
         self._pacer.restart()
         self._open = True
+
+    def _placed(self, photo: np.ndarray, arrival: ArrivalConfig) -> tuple[np.ndarray, int, int]:
+        # Scaled once, to the box less the sway on each side, so the photo never leaves it.
+        x, y, w, h = Box(*arrival.box).to_pixels(self.cfg.width, self.cfg.height)
+        margin = self.sway_px
+        scaled = scale_to_fit(photo, max(1, w - 2 * margin), max(1, h - 2 * margin))
+        return scaled, x + (w - scaled.shape[1]) // 2, y + (h - scaled.shape[0]) // 2
 
     def arrivals_at(self, t_s: float) -> list[int]:
         """Indexes of the arrivals on show ``t_s`` seconds after the start."""
@@ -175,23 +192,22 @@ class ArrivalsSource(_StillSource):
         if self._open and not self.cfg.loop and self._index / self.cfg.fps >= self.period_s:
             raise EndOfStream(f"camera {self.cfg.name}: the last arrival has gone")
         index = self._next_index()
-        scene = self._scene(tuple(self.arrivals_at(index / self.cfg.fps)))
-        # The picture is shared between frames of the same scene: only the stamp is new.
-        return make_frame(scene.image, scene.grey)
+        t_s = index / self.cfg.fps
+        showing = self.arrivals_at(t_s)
+        assert self._empty is not None
+        if not showing:
+            # The empty scene is composed once: an idle demo costs no CPU per frame.
+            return make_frame(self._empty.image, self._empty.grey)
+        canvas = self._empty.image.copy()
+        dx, dy = self._sway(t_s)
+        for i in showing:
+            photo, x, y = self._photos[i]
+            paste_at(canvas, photo, x + dx, y + dy)
+        return self._frame(canvas)
 
-    def _scene(self, showing: tuple[int, ...]) -> Frame:
-        # Scenes are composed once and a few kept: a still demo costs no CPU per frame.
-        if showing not in self._scenes:
-            assert self._background is not None
-            canvas = self._background.copy()
-            for i in showing:
-                rect = Box(*self.cfg.arrivals[i].box).to_pixels(self.cfg.width, self.cfg.height)
-                paste_fit(canvas, self._photos[i], rect)
-            canvas.flags.writeable = False
-            if len(self._scenes) >= _SCENES_KEPT:
-                del self._scenes[next(iter(self._scenes))]  # the oldest
-            self._scenes[showing] = self._frame(canvas)
-        return self._scenes[showing]
+    def _sway(self, t_s: float) -> tuple[int, int]:
+        angle = 2 * math.pi * t_s / _SWAY_PERIOD_S
+        return round(self.sway_px * math.cos(angle)), round(self.sway_px * math.sin(angle))
 
 
 def schedule_length(arrivals: Sequence[ArrivalConfig]) -> float:

@@ -120,18 +120,33 @@ def paste_fit(canvas: np.ndarray, image: np.ndarray, rect: tuple[int, int, int, 
     """Paste ``image`` (B,G,R or B,G,R,A) into ``rect`` (x, y, w, h px) of ``canvas``,
     scaled to fit with its aspect ratio kept and centred; alpha is honoured."""
     x, y, w, h = rect
+    scaled = scale_to_fit(image, w, h)
+    paste_at(canvas, scaled, x + (w - scaled.shape[1]) // 2, y + (h - scaled.shape[0]) // 2)
+
+
+def scale_to_fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled (aspect ratio kept) to the largest size inside ``width`` x ``height``."""
     ih, iw = image.shape[:2]
-    scale = min(w / iw, h / ih)
-    nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
-    scaled = cv2.resize(image, (nw, nh), interpolation=interpolation_for(iw, nw))
-    x0, y0 = x + (w - nw) // 2, y + (h - nh) // 2
-    target = canvas[y0 : y0 + nh, x0 : x0 + nw]
-    if scaled.ndim == 3 and scaled.shape[2] == 4:
-        alpha = scaled[:, :, 3:4].astype(np.float32) / 255.0
-        blended = scaled[:, :, :3] * alpha + target * (1.0 - alpha)
-        target[:] = blended.astype(np.uint8)
+    scale = min(width / iw, height / ih)
+    size = (max(1, round(iw * scale)), max(1, round(ih * scale)))
+    return cv2.resize(image, size, interpolation=interpolation_for(iw, size[0]))
+
+
+def paste_at(canvas: np.ndarray, image: np.ndarray, x: int, y: int) -> None:
+    """Copy ``image`` (B,G,R, grey, or B,G,R,A blended by its alpha) onto ``canvas`` with its
+    top-left corner at ``x, y``; whatever falls outside the canvas is cut off."""
+    h, w = image.shape[:2]
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(canvas.shape[1], x + w), min(canvas.shape[0], y + h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    part = image[y0 - y : y1 - y, x0 - x : x1 - x]
+    target = canvas[y0:y1, x0:x1]
+    if part.ndim == 3 and part.shape[2] == 4:
+        alpha = part[:, :, 3:4].astype(np.float32) / 255.0
+        target[:] = (part[:, :, :3] * alpha + target * (1.0 - alpha)).astype(np.uint8)
     else:
-        target[:] = to_bgr(scaled)
+        target[:] = to_bgr(part)
 
 
 def interpolation_for(src: int, dst: int) -> int:
