@@ -146,6 +146,8 @@ class Courier:
             try:
                 self.sink.open(self.wake)
                 return True
+            except SinkStopped:
+                raise  # a PermissionError, so an OSError: not one to retry
             except (DeliveryError, OSError) as exc:
                 self._failed(exc)
         return False

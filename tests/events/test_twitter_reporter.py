@@ -291,3 +291,21 @@ def _wait(check: object, timeout: float = 20.0) -> bool:
             return True
         done.wait(0.05)
     return False
+
+
+class _RefusingSink:
+    """A sink whose far end refuses us as soon as we open it."""
+
+    name = "refusing"
+
+    def open(self, wake: object) -> None:
+        raise SinkStopped("HTTP 401 at open")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_sink_refused_at_open_stops_at_once(log: EventLog) -> None:
+    sink = _RefusingSink()
+    Courier(sink, log, threading.Event(), sleep=lambda s: pytest.fail("it retried")).run()  # type: ignore[arg-type]
+    assert log.sink_status()[0].stopped_reason == "HTTP 401 at open" and sink.closed
