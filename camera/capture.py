@@ -80,6 +80,7 @@ class Capture:
         self._lock = threading.Lock()
         self._generation = 0
         self._reader: threading.Thread | None = None
+        self._readers: list[threading.Thread] = []  # the current one, and any abandoned
         self._watchdog: threading.Thread | None = None
         self._bad_frames = 0
         self._reopens = 0
@@ -107,7 +108,7 @@ class Capture:
         """Stop both threads and close the source; idempotent."""
         self._closing.set()
         self.ring.close()
-        for thread in (self._watchdog, self._reader):
+        for thread in [self._watchdog, *self._readers]:
             if thread is not None and thread is not threading.current_thread():
                 thread.join(_JOIN_S)
                 if thread.is_alive():
@@ -155,6 +156,7 @@ class Capture:
             name=f"capture-{self.cfg.name}-{generation}", daemon=True,
         )
         self._reader.start()
+        self._readers = [t for t in self._readers if t.is_alive()] + [self._reader]
 
     def _read_loop(self, generation: int, source: FrameSource) -> None:
         try:
