@@ -118,12 +118,21 @@ class Deterrent:
             self._end_burst()
 
     def close(self) -> None:
-        """Off, stop the pattern thread, release the pin. Idempotent."""
+        """Off, stop the pattern thread, release the pin. Idempotent.
+
+        gpiozero leaves a released pin an input with no pull, floating; we then pull it towards
+        "off" (up for an active-low relay) with the Pi's own resistor, so the device stays off
+        until the process ends. Beyond that only an external resistor holds (docs/wiring.md).
+        """
         self.force_off()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.stop()
+        pin = self._part.pin
         self._part.close()
+        if pin is not None:
+            with contextlib.suppress(GPIOZeroError):  # a fixed pull, or a factory without pulls
+                pin.pull = "down" if self.cfg.active_high else "up"
 
     def _run(self, token: int, started_at: float) -> None:
         stopping = cast(GPIOThread, threading.current_thread()).stopping

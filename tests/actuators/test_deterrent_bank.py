@@ -289,14 +289,18 @@ def test_no_hang_is_declared_before_the_first_heartbeat(
 
 # -- set-up and teardown ----------------------------------------------------------------------
 
-def test_close_is_idempotent_and_releases_the_pins(factory: MockFactory) -> None:
-    bank = DeterrentBank(GpioConfig(deterrents=[deterrent()]), pin_factory=factory)
-    bank.fire(["siren"])
+def test_close_is_idempotent_and_releases_the_pins_pulled_off(factory: MockFactory) -> None:
+    valve = deterrent("valve", "sprinkler", 5, active_high=False)
+    cfg = GpioConfig(deterrents=[deterrent(), valve])
+    bank = DeterrentBank(cfg, pin_factory=factory)
+    bank.fire(["siren", "valve"])
     bank.close()
     bank.close()
-    assert bank.states() == {"siren": False}
-    assert factory.pin(17).function == "input"
-    DeterrentBank(GpioConfig(deterrents=[deterrent()]), pin_factory=factory).close()  # pin free
+    assert bank.states() == {"siren": False, "valve": False}
+    siren_pin, valve_pin = factory.pin(17), factory.pin(5)
+    assert (siren_pin.function, siren_pin.pull, siren_pin.state) == ("input", "down", 0)
+    assert (valve_pin.function, valve_pin.pull, valve_pin.state) == ("input", "up", 1)
+    DeterrentBank(cfg, pin_factory=factory).close()  # the pins are free again
 
 
 def test_a_bad_pin_is_a_setup_error_naming_the_deterrent(factory: MockFactory) -> None:
