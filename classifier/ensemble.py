@@ -158,6 +158,12 @@ class Classifier:
         """The loaded models, primary first."""
         return tuple(self._critical)
 
+    @property
+    def crop_side(self) -> int:
+        """The side to size a crop to once, in the crop stage: the primary model's input, so
+        that its own pre-processing is a table look-up (other models resize from there)."""
+        return self._critical[0].prepare.side
+
     def classify(self, rgb: np.ndarray) -> Classification:
         """The verdict for one RGB uint8 picture (a crop), with every model's own answer."""
         if self._closed.is_set():

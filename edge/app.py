@@ -20,6 +20,8 @@ from edge.events.archive import Archive
 from edge.events.log import EventLog
 from edge.events.recorder import Recorder
 from edge.events.reporters import start_reporters
+from edge.health.appliance_metrics import ApplianceMetrics
+from edge.health.metrics import MetricsServer
 from edge.health.notify import Notifier
 from edge.latency import LatencyStats
 from edge.paths import default_state_dir
@@ -61,6 +63,7 @@ class Appliance:
         self.event_log: Any = None
         self.recorder: Any = None
         self.reporters: Any = None
+        self.metrics_server: MetricsServer | None = None
         self.loops: list[CameraLoop] = []
         try:
             self._build(store, state_dir, armed)
@@ -74,16 +77,18 @@ class Appliance:
         self.decider = Decider(config.decision, config.gpio.deterrents)
         if armed is not None:
             self.decider.set_armed(armed, "command line")
-        state = Path(config.paths.state_dir) if config.paths.state_dir else (state_dir or default_state_dir())
+        state = (Path(config.paths.state_dir) if config.paths.state_dir
+                 else state_dir or default_state_dir())
         state.mkdir(parents=True, exist_ok=True)
         self.event_log = EventLog(state / "events.sqlite3")
         archive_cfg = config.reporters.archive
         archive = Archive(state / "archive", archive_cfg) if archive_cfg.enabled else None
         self.recorder = Recorder(self.event_log, archive)
         self.latency = LatencyStats()
+        self.metrics = ApplianceMetrics.create()
         self._progress: dict[str, float] = {}
         parts = Parts(self.classifier, self.decider, self.bank, self.recorder, self.latency,
-                      on_progress=self._progress_marker())
+                      self.metrics, on_progress=self._progress_marker())
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
 
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
@@ -109,6 +114,11 @@ class Appliance:
             self.config.reporters, self.event_log, self.stop,
             on_arm=self.decider.set_armed, armed=lambda: self.decider.armed,
         )
+        address = self.config.health.metrics_address
+        if address:
+            self.metrics_server = MetricsServer(address, self.metrics.registry)
+            self.metrics_server.start()
+        self.metrics.up.set(1)
         threads = []
         for loop in self.loops:
             loop.capture.start()
@@ -117,7 +127,8 @@ class Appliance:
             thread.start()
             threads.append(thread)
         self.notifier.ready()
-        log.info("running: %d camera(s), models %s", len(threads), ", ".join(self.classifier.model_names))
+        log.info("running: %d camera(s), models %s", len(threads),
+                 ", ".join(self.classifier.model_names))
         try:
             self._supervise(threads, started, duration_s)
         finally:
@@ -172,8 +183,9 @@ class Appliance:
         log), the log, the models, and last the pins. Idempotent."""
         self.stop.set()
         self.bank.all_off()
-        parts = [loop.capture for loop in self.loops]
-        parts += [self.reporters, self.recorder, self.event_log, self.classifier, self.bank]
+        parts: list[Any] = [loop.capture for loop in self.loops]
+        parts += [self.metrics_server, self.reporters, self.recorder, self.event_log,
+                  self.classifier, self.bank]
         for part in parts:
             if part is None:
                 continue

@@ -24,6 +24,7 @@ from edge.decider import Decider, Decision
 from edge.episode import Episode, event_from, worth_logging
 from edge.event import Event
 from edge.events.recorder import Recorder
+from edge.health.appliance_metrics import ApplianceMetrics
 from edge.latency import LatencyStats
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Parts:
     bank: DeterrentBank
     recorder: Recorder
     latency: LatencyStats
+    metrics: ApplianceMetrics
     on_progress: Callable[[], None]
 
 
@@ -98,6 +100,10 @@ class CameraLoop:
         self._last_seq = frame.seq
         self.counters.frames += 1
         self.counters.skipped += skipped
+        metrics = self.parts.metrics
+        metrics.frame_done(self.camera.name, frame.capture_ns)
+        if skipped:
+            metrics.frames_skipped.inc(skipped, camera=self.camera.name, reason="stale")
         self.process(frame)
 
     def process(self, frame: Frame) -> None:
@@ -108,19 +114,24 @@ class CameraLoop:
         t_motion = clock()
         stages = {"capture": (t_ready - frame.capture_ns) / NS_PER_MS,
                   "motion": (t_motion - t_ready) / NS_PER_MS}
+        metrics = self.parts.metrics
+        metrics.motion_seconds.observe((t_motion - t_ready) / 1e9, camera=self.camera.name)
         if not motion.moving:
             self.parts.latency.add(stages)
             self._close_episode_if_quiet()
             return
         self.counters.motion_frames += 1
         whole = motion.area >= self.camera.motion.whole_frame_above
-        crop = crop_square(frame.image, motion.regions, whole_frame=whole)
+        crop = crop_square(frame.image, motion.regions, whole_frame=whole,
+                           size=self.parts.classifier.crop_side)
         t_crop = clock()
         classification = self.parts.classifier.classify(crop)
         t_inference = clock()
         decision = self.parts.decider.decide(self.camera.name, classification)
         t_decision = clock()
-        report = self.parts.bank.fire(decision.devices) if decision.fire else None
+        # A stop (SIGTERM) between the decision and here must not switch anything on.
+        firing = decision.fire and not self.stop.is_set()
+        report = self.parts.bank.fire(decision.devices) if firing else None
         stages |= {"crop": (t_crop - t_motion) / NS_PER_MS,
                    "inference": (t_inference - t_crop) / NS_PER_MS,
                    "decision": (t_decision - t_inference) / NS_PER_MS}
@@ -130,6 +141,10 @@ class CameraLoop:
             stages["pin"] = (acted_ns - t_decision) / NS_PER_MS
         stages["total"] = (acted_ns - frame.capture_ns) / NS_PER_MS
         self.parts.latency.add(stages)
+        for score in classification.models.values():
+            metrics.inference_seconds.observe(score.total_ms / 1000, model=score.model)
+        metrics.decision_latency_seconds.observe((t_decision - frame.capture_ns) / 1e9,
+                                                 camera=self.camera.name)
         self.counters.verdicts[classification.verdict.value] += 1
         episode = self._open_episode(frame)
         episode.consider(frame, classification, crop, stages)
@@ -147,6 +162,8 @@ class CameraLoop:
     def _report_firing(self, episode: Episode, decision: Decision, report: FireReport,
                        stages: dict[str, float]) -> None:
         self.counters.firings += 1
+        for name in report.fired:
+            self.parts.metrics.deterrent_firings.inc(deterrent=name)
         self.counters.fired_at.append(time.time())
         log.warning("camera %s: %s → fired %s (%s)", self.camera.name,
                     episode.best.classification.label if episode.best else "?",
@@ -154,6 +171,8 @@ class CameraLoop:
         reason = {"rule": decision.rule, **decision.reason, "refused": report.refused}
         self._submit(event_from(episode, time.time(), list(report.fired), reason, stages), episode)
         episode.events += 1
+        # A later firing in the same visit reports what is seen then, not this sighting again.
+        episode.best = None
 
     def _close_episode_if_quiet(self) -> None:
         episode = self._episode
@@ -172,4 +191,5 @@ class CameraLoop:
         # Every model saw the same crop; the archive keeps what each one was given.
         crops = {name: best.crop for name in event.scores} if best else {}
         self.parts.recorder.submit(event, best.snapshot if best else None, crops)
+        self.parts.metrics.events.inc(verdict=event.verdict)
         self.counters.events += 1

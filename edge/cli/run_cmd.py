@@ -34,13 +34,14 @@ def build_appliance(args: argparse.Namespace, **overrides: Any) -> Any:
     from classifier.errors import ModelError
     from edge.app import Appliance
     from edge.assets import AssetError
+    from edge.config import ConfigError
 
     config = config_from(args)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.logging.level)
     store = store_from(args, config)
     try:
         return Appliance(config, store, **overrides)
-    except (AssetError, CameraError, ModelError, DeterrentError, OSError) as exc:
+    except (AssetError, CameraError, ConfigError, ModelError, DeterrentError, OSError) as exc:
         raise CliError(f"cannot start: {exc}") from None
 
 

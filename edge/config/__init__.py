@@ -35,8 +35,8 @@ class Config(Section):
         default_factory=lambda: [CameraConfig()], min_length=1  # type: ignore[call-arg]
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)  # type: ignore[arg-type]
-    decision: DecisionConfig = Field(default_factory=DecisionConfig)  # type: ignore[arg-type]
-    gpio: GpioConfig = Field(default_factory=GpioConfig)  # type: ignore[arg-type]
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    gpio: GpioConfig = Field(default_factory=GpioConfig)
     reporters: ReportersConfig = Field(default_factory=ReportersConfig)  # type: ignore[arg-type]
     paths: PathsConfig = Field(default_factory=PathsConfig)  # type: ignore[arg-type]
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
