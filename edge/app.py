@@ -47,9 +47,16 @@ class Appliance:
     models and cameras. Teardown turns the deterrents off before anything else.
     """
 
-    def __init__(self, config: Config, store: AssetStore, *, pin_factory: Any = None,
-                 state_dir: Path | None = None, notifier: Notifier | None = None,
-                 armed: bool | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: AssetStore,
+        *,
+        pin_factory: Any = None,
+        state_dir: Path | None = None,
+        notifier: Notifier | None = None,
+        armed: bool | None = None,
+    ) -> None:
         self.config = config
         self.stop = threading.Event()
         self.stop_reason = ""
@@ -77,8 +84,11 @@ class Appliance:
         self.decider = Decider(config.decision, config.gpio.deterrents)
         if armed is not None:
             self.decider.set_armed(armed, "command line")
-        state = (Path(config.paths.state_dir) if config.paths.state_dir
-                 else state_dir or default_state_dir())
+        state = (
+            Path(config.paths.state_dir)
+            if config.paths.state_dir
+            else state_dir or default_state_dir()
+        )
         state.mkdir(parents=True, exist_ok=True)
         self.event_log = EventLog(state / "events.sqlite3")
         archive_cfg = config.reporters.archive
@@ -87,8 +97,15 @@ class Appliance:
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()
         self._progress: dict[str, float] = {}
-        parts = Parts(self.classifier, self.decider, self.bank, self.recorder, self.latency,
-                      self.metrics, on_progress=self._progress_marker())
+        parts = Parts(
+            self.classifier,
+            self.decider,
+            self.bank,
+            self.recorder,
+            self.latency,
+            self.metrics,
+            on_progress=self._progress_marker(),
+        )
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
 
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
@@ -98,7 +115,14 @@ class Appliance:
     def _progress_marker(self) -> Any:
         def mark() -> None:
             self._progress[threading.current_thread().name] = time.monotonic()
+
         return mark
+
+    def _backlog_of(self, sink: str) -> Any:
+        def backlog() -> int | None:
+            return next((s.backlog for s in self.event_log.sink_status() if s.name == sink), None)
+
+        return backlog
 
     def request_stop(self, reason: str) -> None:
         """Stop every loop; deterrents off at once. Safe from a signal handler."""
@@ -111,9 +135,14 @@ class Appliance:
         started = time.monotonic()
         self.recorder.start()
         self.reporters = start_reporters(
-            self.config.reporters, self.event_log, self.stop,
-            on_arm=self.decider.set_armed, armed=lambda: self.decider.armed,
+            self.config.reporters,
+            self.event_log,
+            self.stop,
+            on_arm=self.decider.set_armed,
+            armed=lambda: self.decider.armed,
         )
+        for sink in self.reporters.status():
+            self.metrics.watch_backlog(sink.name, self._backlog_of(sink.name))
         address = self.config.health.metrics_address
         if address:
             self.metrics_server = MetricsServer(address, self.metrics.registry)
@@ -127,8 +156,9 @@ class Appliance:
             thread.start()
             threads.append(thread)
         self.notifier.ready()
-        log.info("running: %d camera(s), models %s", len(threads),
-                 ", ".join(self.classifier.model_names))
+        log.info(
+            "running: %d camera(s), models %s", len(threads), ", ".join(self.classifier.model_names)
+        )
         try:
             self._supervise(threads, started, duration_s)
         finally:
@@ -138,8 +168,9 @@ class Appliance:
                 thread.join(timeout=5)
         return self._summary(time.monotonic() - started)
 
-    def _supervise(self, threads: list[threading.Thread], started: float,
-                   duration_s: float | None) -> None:
+    def _supervise(
+        self, threads: list[threading.Thread], started: float, duration_s: float | None
+    ) -> None:
         hung_after = self.config.health.hung_after_s
         while not self.stop.wait(0.5):
             now = time.monotonic()
@@ -159,16 +190,23 @@ class Appliance:
             self.notifier.watchdog()
 
     def _summary(self, seconds: float) -> RunSummary:
-        summary = RunSummary(seconds=seconds, latency_ms=self.latency.summary(),
-                             stop_reason=self.stop_reason)
+        summary = RunSummary(
+            seconds=seconds, latency_ms=self.latency.summary(), stop_reason=self.stop_reason
+        )
         for loop in self.loops:
             c = loop.counters
             stats = loop.capture.stats
             summary.cameras[loop.camera.name] = {
-                "frames": c.frames, "skipped": c.skipped, "motion_frames": c.motion_frames,
-                "episodes": c.episodes, "events": c.events, "firings": c.firings,
-                "verdicts": dict(c.verdicts), "fired_at": list(c.fired_at),
-                "bad_frames": stats.bad_frames, "reopens": stats.reopens,
+                "frames": c.frames,
+                "skipped": c.skipped,
+                "motion_frames": c.motion_frames,
+                "episodes": c.episodes,
+                "events": c.events,
+                "firings": c.firings,
+                "verdicts": dict(c.verdicts),
+                "fired_at": list(c.fired_at),
+                "bad_frames": stats.bad_frames,
+                "reopens": stats.reopens,
                 "error": repr(loop.error) if loop.error else None,
             }
         return summary
@@ -179,13 +217,19 @@ class Appliance:
         return any(loop.error for loop in self.loops)
 
     def close(self) -> None:
-        """Deterrents off first; then cameras, reporters, the recorder (which drains into the
-        log), the log, the models, and last the pins. Idempotent."""
+        """Deterrents off first; then cameras, the recorder (which drains into the log), the
+        reporters, the log, the models, and last the pins. Idempotent."""
         self.stop.set()
         self.bank.all_off()
         parts: list[Any] = [loop.capture for loop in self.loops]
-        parts += [self.metrics_server, self.reporters, self.recorder, self.event_log,
-                  self.classifier, self.bank]
+        parts += [
+            self.metrics_server,
+            self.recorder,
+            self.reporters,
+            self.event_log,
+            self.classifier,
+            self.bank,
+        ]
         for part in parts:
             if part is None:
                 continue

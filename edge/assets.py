@@ -8,6 +8,7 @@ mid-copy never leaves a half file that looks whole.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -81,6 +82,10 @@ def mirrors_from_env(environ: dict[str, str] | None = None) -> list[Path]:
 Downloader = Callable[[str, Path], None]
 
 
+def _copy(src: Path, dest: Path) -> None:
+    shutil.copyfile(src, dest)
+
+
 def _download(url: str, dest: Path) -> None:
     with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:
         shutil.copyfileobj(resp, out)
@@ -122,7 +127,7 @@ class AssetStore:
     def resolve(self, address: str) -> str:
         """``asset:NAME`` → the local path of that asset; any other address unchanged."""
         if address.startswith(ASSET_PREFIX):
-            return str(self.path(address[len(ASSET_PREFIX):]))
+            return str(self.path(address[len(ASSET_PREFIX) :]))
         return address
 
     def fetch(self, names: Iterable[str] | None = None, force: bool = False) -> list[str]:
@@ -165,9 +170,10 @@ class AssetStore:
     def _origins(self, entry: AssetFile) -> list[tuple[str, Callable[[Path], None]]]:
         origins: list[tuple[str, Callable[[Path], None]]] = []
         for mirror in self.mirrors:
-            for candidate in (mirror / entry.path, mirror / entry.name):
-                if candidate.is_file():
-                    origins.append((str(candidate), lambda dst, src=candidate: shutil.copyfile(src, dst)))
-                    break
+            found = next(
+                (c for c in (mirror / entry.path, mirror / entry.name) if c.is_file()), None
+            )
+            if found is not None:
+                origins.append((str(found), functools.partial(_copy, found)))
         origins.append((entry.url, lambda dst: self._download(entry.url, dst)))
         return origins

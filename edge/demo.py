@@ -44,19 +44,28 @@ class DemoResult:
     state_dir: Path | None = None
 
 
-def _arrival_outcomes(config: Config, summary: RunSummary, started_wall: float) -> list[ArrivalOutcome]:
+def _arrival_outcomes(
+    config: Config, summary: RunSummary, started_wall: float
+) -> list[ArrivalOutcome]:
     outcomes = []
     for cam in config.cameras:
         fired = summary.cameras.get(cam.name, {}).get("fired_at", [])
         for arrival in cam.arrivals:
             begin, end = started_wall + arrival.at_s, started_wall + arrival.at_s + arrival.for_s
             hits = sum(1 for t in fired if begin <= t <= end + GRACE_S)
-            outcomes.append(ArrivalOutcome(Path(arrival.image).name, arrival.label, arrival.at_s, hits))
+            outcomes.append(
+                ArrivalOutcome(Path(arrival.image).name, arrival.label, arrival.at_s, hits)
+            )
     return outcomes
 
 
-def run_demo(store: AssetStore, *, duration_s: float = 50.0, state_dir: Path | None = None,
-             pin_factory: Any = None) -> DemoResult:
+def run_demo(
+    store: AssetStore,
+    *,
+    duration_s: float = 50.0,
+    state_dir: Path | None = None,
+    pin_factory: Any = None,
+) -> DemoResult:
     """Run the demo to its end (or ``duration_s``) and say what happened."""
     import time
 

@@ -43,25 +43,38 @@ class Episode:
         """How telling a classification is: predators first, then chickens."""
         return c.predator_score * 2 + c.chicken_score
 
-    def consider(self, frame: Frame, c: Classification, crop: np.ndarray,
-                 latency_ms: dict[str, float]) -> None:
+    def consider(
+        self, frame: Frame, c: Classification, crop: np.ndarray, latency_ms: dict[str, float]
+    ) -> None:
         """Keep this frame as the episode's snapshot if it says more than the best so far."""
         self.verdicts[c.verdict.value] = self.verdicts.get(c.verdict.value, 0) + 1
         if self.best is None or self.interest(c) > self.interest(self.best.classification):
             # Copies: the frame's buffer goes back to the camera ring on the next frame.
-            self.best = Sighting(frame.wall_time, c, frame.image.copy(), crop.copy(), dict(latency_ms))
+            self.best = Sighting(
+                frame.wall_time, c, frame.image.copy(), crop.copy(), dict(latency_ms)
+            )
 
 
-def event_from(episode: Episode, end_time: float, deterrents: list[str],
-               decision: dict[str, object], latency_ms: dict[str, float] | None = None) -> Event:
+def event_from(
+    episode: Episode,
+    end_time: float,
+    deterrents: list[str],
+    decision: dict[str, object],
+    latency_ms: dict[str, float] | None = None,
+) -> Event:
     """The event for an episode's best sighting."""
     best = episode.best
     assert best is not None, "an event needs a classified frame"
     c = best.classification
     scores = {
-        name: {"verdict": s.verdict.value, "score": round(s.score, 4),
-               "predator": round(s.predator_score, 4), "chicken": round(s.chicken_score, 4),
-               "label": s.label, "ms": round(s.total_ms, 2)}
+        name: {
+            "verdict": s.verdict.value,
+            "score": round(s.score, 4),
+            "predator": round(s.predator_score, 4),
+            "chicken": round(s.chicken_score, 4),
+            "label": s.label,
+            "ms": round(s.total_ms, 2),
+        }
         for name, s in c.models.items()
     }
     return Event(

@@ -62,9 +62,16 @@ class LoopCounters:
 class CameraLoop:
     """Runs one camera's frames through the pipeline until stopped or the source ends."""
 
-    def __init__(self, camera: CameraConfig, capture: Capture, parts: Parts,
-                 stop: threading.Event, *, quiet_s: float = 2.0,
-                 clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        capture: Capture,
+        parts: Parts,
+        stop: threading.Event,
+        *,
+        quiet_s: float = 2.0,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self.camera = camera
         self.capture = capture
         self.detector = MotionDetector(camera.motion)
@@ -112,8 +119,10 @@ class CameraLoop:
         t_ready = clock()
         motion = self.detector.detect(frame.grey)
         t_motion = clock()
-        stages = {"capture": (t_ready - frame.capture_ns) / NS_PER_MS,
-                  "motion": (t_motion - t_ready) / NS_PER_MS}
+        stages = {
+            "capture": (t_ready - frame.capture_ns) / NS_PER_MS,
+            "motion": (t_motion - t_ready) / NS_PER_MS,
+        }
         metrics = self.parts.metrics
         metrics.motion_seconds.observe((t_motion - t_ready) / 1e9, camera=self.camera.name)
         if not motion.moving:
@@ -122,8 +131,9 @@ class CameraLoop:
             return
         self.counters.motion_frames += 1
         whole = motion.area >= self.camera.motion.whole_frame_above
-        crop = crop_square(frame.image, motion.regions, whole_frame=whole,
-                           size=self.parts.classifier.crop_side)
+        crop = crop_square(
+            frame.image, motion.regions, whole_frame=whole, size=self.parts.classifier.crop_side
+        )
         t_crop = clock()
         classification = self.parts.classifier.classify(crop)
         t_inference = clock()
@@ -132,9 +142,11 @@ class CameraLoop:
         # A stop (SIGTERM) between the decision and here must not switch anything on.
         firing = decision.fire and not self.stop.is_set()
         report = self.parts.bank.fire(decision.devices) if firing else None
-        stages |= {"crop": (t_crop - t_motion) / NS_PER_MS,
-                   "inference": (t_inference - t_crop) / NS_PER_MS,
-                   "decision": (t_decision - t_inference) / NS_PER_MS}
+        stages |= {
+            "crop": (t_crop - t_motion) / NS_PER_MS,
+            "inference": (t_inference - t_crop) / NS_PER_MS,
+            "decision": (t_decision - t_inference) / NS_PER_MS,
+        }
         acted_ns = t_decision
         if report and report.pin_high_ns:
             acted_ns = min(report.pin_high_ns.values())
@@ -143,8 +155,9 @@ class CameraLoop:
         self.parts.latency.add(stages)
         for score in classification.models.values():
             metrics.inference_seconds.observe(score.total_ms / 1000, model=score.model)
-        metrics.decision_latency_seconds.observe((t_decision - frame.capture_ns) / 1e9,
-                                                 camera=self.camera.name)
+        metrics.decision_latency_seconds.observe(
+            (t_decision - frame.capture_ns) / 1e9, camera=self.camera.name
+        )
         self.counters.verdicts[classification.verdict.value] += 1
         episode = self._open_episode(frame)
         episode.consider(frame, classification, crop, stages)
@@ -159,15 +172,20 @@ class CameraLoop:
         self._episode.last_motion = now
         return self._episode
 
-    def _report_firing(self, episode: Episode, decision: Decision, report: FireReport,
-                       stages: dict[str, float]) -> None:
+    def _report_firing(
+        self, episode: Episode, decision: Decision, report: FireReport, stages: dict[str, float]
+    ) -> None:
         self.counters.firings += 1
         for name in report.fired:
             self.parts.metrics.deterrent_firings.inc(deterrent=name)
         self.counters.fired_at.append(time.time())
-        log.warning("camera %s: %s → fired %s (%s)", self.camera.name,
-                    episode.best.classification.label if episode.best else "?",
-                    ", ".join(report.fired), decision.rule)
+        log.warning(
+            "camera %s: %s → fired %s (%s)",
+            self.camera.name,
+            episode.best.classification.label if episode.best else "?",
+            ", ".join(report.fired),
+            decision.rule,
+        )
         reason = {"rule": decision.rule, **decision.reason, "refused": report.refused}
         self._submit(event_from(episode, time.time(), list(report.fired), reason, stages), episode)
         episode.events += 1
@@ -183,7 +201,7 @@ class CameraLoop:
         episode, self._episode = self._episode, None
         if episode is None or episode.events or not worth_logging(episode):
             return
-        decision = {"rule": "no firing", "verdicts": dict(episode.verdicts)}
+        decision: dict[str, object] = {"rule": "no firing", "verdicts": dict(episode.verdicts)}
         self._submit(event_from(episode, end_time, [], decision), episode)
 
     def _submit(self, event: Event, episode: Episode) -> None:

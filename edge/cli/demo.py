@@ -17,8 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_mirror_arg(p)
     add_json_arg(p)
-    p.add_argument("--duration", type=float, default=50.0, metavar="S",
-                   help="stop after S seconds at most (default 50)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=50.0,
+        metavar="S",
+        help="stop after S seconds at most (default 50)",
+    )
     p.add_argument("--state-dir", type=Path, help="keep the event log and archive here")
     p.set_defaults(func=run)
 
@@ -37,18 +42,24 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     summary = result.summary
     if args.json:
-        print_json({
-            "seconds": summary.seconds, "cameras": summary.cameras,
-            "arrivals": [dataclasses.asdict(a) for a in result.arrivals],
-            "latency_ms": summary.latency_ms, "state_dir": str(result.state_dir),
-        })
+        print_json(
+            {
+                "seconds": summary.seconds,
+                "cameras": summary.cameras,
+                "arrivals": [dataclasses.asdict(a) for a in result.arrivals],
+                "latency_ms": summary.latency_ms,
+                "state_dir": str(result.state_dir),
+            }
+        )
         return 0
     print(f"TensorChicken demo: {summary.seconds:.1f} s ({summary.stop_reason})")
     for name, cam in summary.cameras.items():
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(cam["verdicts"].items())) or "none"
-        print(f"  camera {name}: {cam['frames']} frames ({cam['skipped']} skipped), "
-              f"{cam['motion_frames']} with motion, {cam['episodes']} motion events, "
-              f"{cam['events']} logged; verdicts: {verdicts}; deterrent firings: {cam['firings']}")
+        print(
+            f"  camera {name}: {cam['frames']} frames ({cam['skipped']} skipped), "
+            f"{cam['motion_frames']} with motion, {cam['episodes']} motion events, "
+            f"{cam['events']} logged; verdicts: {verdicts}; deterrent firings: {cam['firings']}"
+        )
     print("  arrivals (photo shown → deterrent fired?):")
     for a in result.arrivals:
         fired = f"fired x{a.firings}" if a.firings else "no firing"

@@ -20,10 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_mirror_arg(p)
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     arming = p.add_mutually_exclusive_group()
-    arming.add_argument("--armed", dest="armed", action="store_true", default=None,
-                        help="fire deterrents (overrides decision.armed)")
-    arming.add_argument("--disarmed", dest="armed", action="store_false",
-                        help="detect and report, never fire (overrides decision.armed)")
+    arming.add_argument(
+        "--armed",
+        dest="armed",
+        action="store_true",
+        default=None,
+        help="fire deterrents (overrides decision.armed)",
+    )
+    arming.add_argument(
+        "--disarmed",
+        dest="armed",
+        action="store_false",
+        help="detect and report, never fire (overrides decision.armed)",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,8 +56,10 @@ def build_appliance(args: argparse.Namespace, **overrides: Any) -> Any:
 
 def install_stop_signals(appliance: Any) -> None:
     """SIGTERM and SIGINT stop the loops and turn every deterrent off at once."""
+
     def handler(signum: int, _frame: object) -> None:
         appliance.request_stop(signal.Signals(signum).name)
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
 
@@ -59,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     install_stop_signals(appliance)
     with appliance:
         summary = appliance.run(duration_s=args.duration)
-    log.info("stopped (%s) after %.1f s; deterrents off: %s", summary.stop_reason,
-             summary.seconds, appliance.bank.states())
+    log.info(
+        "stopped (%s) after %.1f s; deterrents off: %s",
+        summary.stop_reason,
+        summary.seconds,
+        appliance.bank.states(),
+    )
     return 1 if appliance.failed else 0

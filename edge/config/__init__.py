@@ -20,10 +20,27 @@ from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, Tw
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
 
 __all__ = [
-    "ArchiveConfig", "ArrivalConfig", "CameraConfig", "Config", "ConfigError", "DecisionConfig",
-    "DeterrentConfig", "GpioConfig", "HealthConfig", "LoggingConfig", "ModelUse", "ModelsConfig",
-    "MotionConfig", "MqttConfig", "PathsConfig", "Pattern", "QuietHours", "ReportersConfig",
-    "TwitterConfig", "load_config", "parse_config",
+    "ArchiveConfig",
+    "ArrivalConfig",
+    "CameraConfig",
+    "Config",
+    "ConfigError",
+    "DecisionConfig",
+    "DeterrentConfig",
+    "GpioConfig",
+    "HealthConfig",
+    "LoggingConfig",
+    "ModelUse",
+    "ModelsConfig",
+    "MotionConfig",
+    "MqttConfig",
+    "PathsConfig",
+    "Pattern",
+    "QuietHours",
+    "ReportersConfig",
+    "TwitterConfig",
+    "load_config",
+    "parse_config",
 ]
 
 
@@ -32,7 +49,7 @@ class Config(Section):
     local reports only."""
 
     cameras: list[CameraConfig] = Field(
-        default_factory=lambda: [CameraConfig()], min_length=1  # type: ignore[call-arg]
+        default_factory=lambda: [CameraConfig.model_validate({})], min_length=1
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)  # type: ignore[arg-type]
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
@@ -75,7 +92,9 @@ def parse_config(data: object, source: str = "<config>") -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(source, [f"(top level): expected a mapping of sections, got {type(data).__name__}"])
+        raise ConfigError(
+            source, [f"(top level): expected a mapping of sections, got {type(data).__name__}"]
+        )
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -97,5 +116,7 @@ def load_config(path: str | Path | None) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise ConfigError(str(path), [f"(file): not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]) from None
+        raise ConfigError(
+            str(path), [f"(file): not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]
+        ) from None
     return parse_config(data, str(path))

@@ -30,5 +30,8 @@ class HealthConfig(Section):
         "127.0.0.1:9464", description="host:port for Prometheus text metrics; null to disable"
     )
     hung_after_s: float = Field(
-        10.0, gt=0, le=600, description="No loop progress for this long: deterrents off, no watchdog"
+        10.0,
+        gt=0,
+        le=600,
+        description="No loop progress for this long: deterrents off, no watchdog",
     )

@@ -39,7 +39,9 @@ def check_clock(config: Config, store: AssetStore) -> Iterator[Finding]:
     """A Pi has no battery clock: event times are wrong until NTP has synchronised."""
     year = time.gmtime().tm_year
     if year < 2025:
-        yield Finding("clock", FAIL, f"the clock says {year}: set the time or check the network (NTP)")
+        yield Finding(
+            "clock", FAIL, f"the clock says {year}: set the time or check the network (NTP)"
+        )
     elif Path("/run/systemd/timesync/synchronized").exists():
         yield Finding("clock", OK, "synchronised by systemd-timesyncd")
     else:
@@ -55,8 +57,12 @@ def check_disk(config: Config, store: AssetStore) -> Iterator[Finding]:
     free_mb = shutil.disk_usage(probe).free / 1e6
     floor = config.reporters.archive.min_free_mb
     if free_mb < max(floor, 50):
-        yield Finding("disk", FAIL, f"{free_mb:.0f} MB free at {probe}; the archive keeps {floor:.0f} MB free "
-                      "by deleting old snapshots: free some space or lower reporters.archive.min_free_mb")
+        yield Finding(
+            "disk",
+            FAIL,
+            f"{free_mb:.0f} MB free at {probe}; the archive keeps {floor:.0f} MB free "
+            "by deleting old snapshots: free some space or lower reporters.archive.min_free_mb",
+        )
     else:
         yield Finding("disk", OK, f"{free_mb:.0f} MB free at {probe}")
     if state.exists() and not os.access(state, os.W_OK):
@@ -78,7 +84,9 @@ def check_models(config: Config, store: AssetStore) -> Iterator[Finding]:
 
         classifier.classify(np.zeros((224, 224, 3), np.uint8))
         ms = (time.monotonic() - started) * 1000
-        yield Finding("models", OK, f"{', '.join(classifier.model_names)} loaded and ran ({ms:.0f} ms)")
+        yield Finding(
+            "models", OK, f"{', '.join(classifier.model_names)} loaded and ran ({ms:.0f} ms)"
+        )
     finally:
         classifier.close()
 
@@ -111,7 +119,11 @@ def _first_frame(part: str, source: object, within_s: float) -> Finding:
         if frame is not None:
             width, height = frame.size
             return Finding(part, OK, f"{width}x{height} frames")
-    return Finding(part, FAIL, f"no frame within {within_s:.0f} s (camera connected? in use by another program?)")
+    return Finding(
+        part,
+        FAIL,
+        f"no frame within {within_s:.0f} s (camera connected? in use by another program?)",
+    )
 
 
 def check_pins(config: Config, store: AssetStore) -> Iterator[Finding]:
@@ -124,8 +136,12 @@ def check_pins(config: Config, store: AssetStore) -> Iterator[Finding]:
     try:
         bank = DeterrentBank(config.gpio, pin_factory=make_pin_factory(config.gpio.pin_factory))
     except Exception as exc:
-        yield Finding("pins", FAIL, f"cannot claim the deterrent pins: {exc} "
-                      "(is the service already running? is this user in the gpio group?)")
+        yield Finding(
+            "pins",
+            FAIL,
+            f"cannot claim the deterrent pins: {exc} "
+            "(is the service already running? is this user in the gpio group?)",
+        )
         return
     with bank:
         wiring = ", ".join(f"{d.name} on {d.pin}" for d in config.gpio.deterrents)
@@ -142,7 +158,9 @@ def check_broker(config: Config, store: AssetStore) -> Iterator[Finding]:
         with socket.create_connection((mqtt.host, mqtt.port), timeout=5):
             pass
     except OSError as exc:
-        yield Finding("mqtt", FAIL, f"broker {mqtt.host}:{mqtt.port} unreachable: {exc.strerror or exc}")
+        yield Finding(
+            "mqtt", FAIL, f"broker {mqtt.host}:{mqtt.port} unreachable: {exc.strerror or exc}"
+        )
         return
     yield Finding("mqtt", OK, f"broker {mqtt.host}:{mqtt.port} reachable")
 
@@ -155,14 +173,16 @@ def check_reporters(config: Config, store: AssetStore) -> Iterator[Finding]:
     if not path.exists():
         yield Finding("reporters", OK, "no event log yet")
         return
-    log = EventLog(path)
+    log = EventLog(path, readonly=True)
     try:
         for sink in log.sink_status():
             part = f"reporter {sink.name}"
             if sink.stopped_reason:
                 yield Finding(part, FAIL, f"stopped: {sink.stopped_reason}")
             elif sink.last_error:
-                yield Finding(part, WARN, f"{sink.backlog} event(s) waiting; last error: {sink.last_error}")
+                yield Finding(
+                    part, WARN, f"{sink.backlog} event(s) waiting; last error: {sink.last_error}"
+                )
             else:
                 yield Finding(part, OK, f"{sink.backlog} event(s) waiting")
     finally:
@@ -170,16 +190,26 @@ def check_reporters(config: Config, store: AssetStore) -> Iterator[Finding]:
 
 
 ALL_CHECKS: tuple[Check, ...] = (
-    check_clock, check_disk, check_models, check_cameras, check_pins, check_broker, check_reporters,
+    check_clock,
+    check_disk,
+    check_models,
+    check_cameras,
+    check_pins,
+    check_broker,
+    check_reporters,
 )
 
 
-def run_checks(config: Config, store: AssetStore, checks: tuple[Check, ...] = ALL_CHECKS) -> list[Finding]:
+def run_checks(
+    config: Config, store: AssetStore, checks: tuple[Check, ...] = ALL_CHECKS
+) -> list[Finding]:
     """Every check's findings; a check that crashes is itself a finding."""
     findings: list[Finding] = []
     for check in checks:
         try:
             findings.extend(check(config, store))
         except Exception as exc:
-            findings.append(Finding(check.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc!r}"))
+            findings.append(
+                Finding(check.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc!r}")
+            )
     return findings

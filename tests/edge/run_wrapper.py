@@ -35,7 +35,7 @@ if hang_flag:
 code = main(sys.argv[1:])
 factory = Device.pin_factory
 states = {
-    str(spec): [[s.timestamp, bool(s.state)] for s in pin.states]
-    for spec, pin in factory.pins.items()  # type: ignore[attr-defined]
+    info.name: [[s.timestamp, bool(s.state)] for s in pin.states]
+    for info, pin in factory.pins.items()  # type: ignore[attr-defined]
 }
 print(json.dumps({"code": code, "states": states}), flush=True)

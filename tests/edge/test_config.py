@@ -48,12 +48,17 @@ def test_good_file(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
-    found = problems({
-        "cameras": [{"fps": 0, "colour": "red", "motion": {"blur": 4}}],
-        "decision": {"predator_threshold": 1.5, "quiet_hours": [{"start": "25:00", "end": "05:00"}]},
-        "gpio": {"pin_factory": "banana"},
-        "surprise": 1,
-    })
+    found = problems(
+        {
+            "cameras": [{"fps": 0, "colour": "red", "motion": {"blur": 4}}],
+            "decision": {
+                "predator_threshold": 1.5,
+                "quiet_hours": [{"start": "25:00", "end": "05:00"}],
+            },
+            "gpio": {"pin_factory": "banana"},
+            "surprise": 1,
+        }
+    )
     assert found == [
         "cameras.0.fps: Input should be greater than 0 (got 0)",
         "cameras.0.motion: blur must be odd, got 4",
@@ -70,9 +75,7 @@ def test_wrong_types_name_the_key() -> None:
         "cameras.0.width: Input should be a valid integer, unable to parse string as an integer "
         "(got 'wide')"
     ]
-    assert problems({"cameras": "coop"}) == [
-        "cameras: Input should be a valid list (got 'coop')"
-    ]
+    assert problems({"cameras": "coop"}) == ["cameras: Input should be a valid list (got 'coop')"]
 
 
 def test_cross_field_rules() -> None:
@@ -87,7 +90,9 @@ def test_cross_field_rules() -> None:
 def test_a_secret_in_the_file_is_refused_without_echoing_it() -> None:
     found = problems({"reporters": {"mqtt": {"password": "hunter2"}}})
     assert len(found) == 1
-    assert found[0].startswith("reporters: mqtt.password: secrets are not read from the config file")
+    assert found[0].startswith(
+        "reporters: mqtt.password: secrets are not read from the config file"
+    )
     assert "hunter2" not in found[0]
 
 

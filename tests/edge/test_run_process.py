@@ -22,18 +22,49 @@ RACCOON = "asset:raccoon__raccoon-7.jpg"
 
 def write_config(tmp_path: Path, **health: object) -> Path:
     config = {
-        "cameras": [{
-            "name": "coop", "kind": "arrivals", "address": "asset:speciesnet__blank2.jpg",
-            "width": 640, "height": 360, "fps": 10, "loop": False,
-            "arrivals": [{"image": RACCOON, "at_s": 1.5, "for_s": 60, "label": "predator"}],
-        }],
-        "gpio": {"pin_factory": "auto", "deterrents": [
-            # A long burst, so that SIGTERM arrives while the siren is on.
-            {"name": "siren", "kind": "siren", "pin": 17, "pattern": {"on_s": 8, "off_s": 0, "repeats": 1},
-             "max_on_s": 10, "min_rest_s": 0},
-            {"name": "sprinkler", "kind": "sprinkler", "pin": 22, "active_high": False,
-             "pattern": {"on_s": 8, "off_s": 0, "repeats": 1}, "max_on_s": 10, "min_rest_s": 0},
-        ]},
+        "cameras": [
+            {
+                "name": "coop",
+                "kind": "arrivals",
+                "address": "asset:speciesnet__blank2.jpg",
+                "width": 640,
+                "height": 360,
+                "fps": 10,
+                "loop": False,
+                "arrivals": [
+                    {
+                        "image": RACCOON,
+                        "at_s": 1.5,
+                        "for_s": 60,
+                        "box": [0.2, 0.05, 0.6, 0.9],
+                        "label": "predator",
+                    }
+                ],
+            }
+        ],
+        "gpio": {
+            "pin_factory": "auto",
+            "deterrents": [
+                # A long burst, so that SIGTERM arrives while the siren is on.
+                {
+                    "name": "siren",
+                    "kind": "siren",
+                    "pin": 17,
+                    "pattern": {"on_s": 8, "off_s": 0, "repeats": 1},
+                    "max_on_s": 10,
+                    "min_rest_s": 0,
+                },
+                {
+                    "name": "sprinkler",
+                    "kind": "sprinkler",
+                    "pin": 22,
+                    "active_high": False,
+                    "pattern": {"on_s": 8, "off_s": 0, "repeats": 1},
+                    "max_on_s": 10,
+                    "min_rest_s": 0,
+                },
+            ],
+        },
         "paths": {"state_dir": str(tmp_path / "state")},
         "health": {"metrics_address": None, **health},
     }
@@ -45,7 +76,9 @@ def write_config(tmp_path: Path, **health: object) -> Path:
 def start(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WRAPPER), "run", "-c", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **(env or {})},
     )
 
@@ -85,10 +118,10 @@ def test_sigterm_turns_every_deterrent_off(tmp_path: Path) -> None:
     states = result["states"]
     assert isinstance(states, dict)
     siren, sprinkler = states["GPIO17"], states["GPIO22"]
-    assert [s for _, s in siren][-3:] == [False, True, False]   # off at start, on, off at SIGTERM
-    assert sprinkler[-1][1] is True                              # active-low relay: HIGH is off
-    assert False in [s for _, s in sprinkler]                    # ... and it had been switched on
-    on_for = siren[-1][0] - siren[-2][0]
+    assert [s for _, s in siren][-3:] == [False, True, False]  # off at start, on, off at SIGTERM
+    assert sprinkler[-1][1] is True  # active-low relay: HIGH is off
+    assert False in [s for _, s in sprinkler]  # ... and it had been switched on
+    on_for = siren[-1][0]  # mock pins record the time since the previous change
     assert on_for < 8, "the siren went off at SIGTERM, not at the end of its burst"
 
 
@@ -117,8 +150,11 @@ class NotifyListener:
 def test_ready_then_watchdog_only_while_the_loop_progresses(tmp_path: Path) -> None:
     listener = NotifyListener(tmp_path / "notify.sock")
     flag = tmp_path / "hang"
-    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000",
-           "TC_HANG_FLAG": str(flag)}
+    env = {
+        "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+        "WATCHDOG_USEC": "2000000",
+        "TC_HANG_FLAG": str(flag),
+    }
     proc = start(write_config(tmp_path, hung_after_s=1.0), env)
     try:
         first = listener.drain(25)
@@ -126,7 +162,7 @@ def test_ready_then_watchdog_only_while_the_loop_progresses(tmp_path: Path) -> N
         ready_at = next(i for i, m in enumerate(first) if "READY=1" in m)
         assert any("WATCHDOG=1" in m for m in first[ready_at:]), first
         flag.touch()
-        listener.drain(2.5)   # the loop hangs on its next frame; give hung_after_s to pass
+        listener.drain(2.5)  # the loop hangs on its next frame; give hung_after_s to pass
         later = listener.drain(4)
         assert not any("WATCHDOG=1" in m for m in later), later
     finally:

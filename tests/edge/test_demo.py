@@ -1,0 +1,74 @@
+"""The demo end to end: real clip, real photos, real models, mock pins, the local event log."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from edge.demo import run_demo
+from edge.events.log import EventLog
+
+
+def edges(states: list[tuple[float, bool]], to: bool) -> int:
+    """How many times a pin changed to ``to``."""
+    pairs = itertools.pairwise(state for _, state in states)
+    return sum(1 for before, after in pairs if after is to and before is not to)
+
+
+@pytest.fixture(scope="module")
+def demo(asset_store, tmp_path_factory):  # type: ignore[no-untyped-def]
+    return run_demo(asset_store, duration_s=55, state_dir=tmp_path_factory.mktemp("demo"))
+
+
+def test_fires_on_every_predator_and_never_on_chickens_or_empty_scenes(demo) -> None:  # type: ignore[no-untyped-def]
+    outcomes = {a.image: (a.label, a.firings) for a in demo.arrivals}
+    assert len(outcomes) == 7
+    for image, (label, firings) in outcomes.items():
+        if label == "predator":
+            assert firings >= 1, f"{image}: the deterrent did not fire"
+        else:
+            assert firings == 0, f"{image} ({label}) fired the deterrent"
+    assert demo.summary.cameras["yard"]["firings"] == 0, "people walking past fired the deterrent"
+
+
+def test_the_pins_recorded_each_firing_and_ended_off(demo) -> None:  # type: ignore[no-untyped-def]
+    firings = demo.summary.cameras["coop"]["firings"]
+    assert firings >= 4
+    factory = demo.pin_factory
+    floodlight = [(s.timestamp, bool(s.state)) for s in factory.pin(27).states]
+    siren = [(s.timestamp, bool(s.state)) for s in factory.pin(17).states]
+    sprinkler = [(s.timestamp, bool(s.state)) for s in factory.pin(22).states]
+    assert edges(floodlight, True) == firings  # one 2 s burst per firing
+    assert edges(siren, True) == 2 * firings  # two 0.5 s blasts per firing
+    assert edges(sprinkler, False) == firings  # active-low relay: LOW is on
+    assert floodlight[-1][1] is False and siren[-1][1] is False
+    assert sprinkler[-1][1] is True  # relay off
+    on_times = [t for (t, state) in floodlight[1:] if state is False]
+    assert all(1.9 <= t <= 2.5 for t in on_times), on_times  # the burst's on-time, not longer
+
+
+def test_the_event_log_holds_each_firing_with_its_latency(demo) -> None:  # type: ignore[no-untyped-def]
+    log = EventLog(Path(demo.state_dir) / "events.sqlite3")
+    try:
+        events = log.list()
+    finally:
+        log.close()
+    fired = [e for e in events if e.deterrents]
+    assert len(fired) == demo.summary.cameras["coop"]["firings"]
+    for event in fired:
+        assert event.verdict == "predator"
+        assert set(event.deterrents) == {"siren", "floodlight", "sprinkler"}
+        assert {"capture", "motion", "crop", "inference", "decision", "pin", "total"} <= set(
+            event.latency_ms
+        )
+        assert event.snapshot and Path(event.snapshot).is_file()
+        assert {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"} <= set(event.scores)
+
+
+def test_the_summary_has_latency_percentiles_per_stage(demo) -> None:  # type: ignore[no-untyped-def]
+    latency = demo.summary.latency_ms
+    for stage in ("capture", "motion", "crop", "inference", "decision", "pin", "total"):
+        assert latency[stage]["n"] > 0
+        assert 0 <= latency[stage]["p50"] <= latency[stage]["p99"]
