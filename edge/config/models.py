@@ -14,13 +14,19 @@ Role = Literal["primary", "critical", "shadow", "canary"]
 class ModelUse(Section):
     """One model from the manifest (``models/manifest.yaml``) and its role.
 
-    ``primary`` and ``critical`` models are on the critical path and decide; ``shadow`` and
-    ``canary`` models score the same crops off the critical path, for comparison only.
+    ``primary`` and ``critical`` models are on the critical path and decide (critical models in
+    priority order, the primary being the fast fallback); ``shadow`` (a candidate) and ``canary``
+    (a fixed trusted baseline) models score the same crops off the critical path, for comparison
+    only. Off-path models are best given ``threads: 1``: their worker thread runs at a lower
+    priority, and a single-threaded interpreter runs on that thread only.
     """
 
-    name: str = Field(description="Model name in the manifest")
+    name: str = Field(description="Model name in the manifest, or of a local model package")
     role: Role = "primary"
     threads: int = Field(2, ge=1, le=16, description="Interpreter threads")
+    package: str | None = Field(
+        None, description="Folder of a local model package (package.yaml), instead of the manifest"
+    )
 
 
 class ModelsConfig(Section):
@@ -28,8 +34,8 @@ class ModelsConfig(Section):
 
     use: list[ModelUse] = Field(
         default_factory=lambda: [
-            ModelUse(name="mobilenet_v2_imagenet", role="primary", threads=2),
-            ModelUse(name="mobilenet_v2_inat_birds", role="critical", threads=2),
+            ModelUse(name="mobilenet_v2_imagenet", role="primary", threads=2, package=None),
+            ModelUse(name="mobilenet_v2_inat_birds", role="critical", threads=2, package=None),
         ],
         description="Models in use and their roles",
     )
@@ -46,6 +52,28 @@ class ModelsConfig(Section):
         0.3, gt=0, le=1, description="Chicken probability at or above which the verdict is chicken"
     )
     top_k: int = Field(3, ge=1, le=20, description="Best labels kept per model for events and logs")
+    shadow_queue: int = Field(
+        2, ge=1, le=64,
+        description="Crops waiting per off-path model; when full, a crop is skipped and counted",
+    )
+    join_wait_ms: float = Field(
+        2000.0, ge=0, le=60000,
+        description="How long the event writer waits for off-path and late answers to an "
+        "event's crop before writing the event without them",
+    )
+    canary_window: int = Field(
+        200, ge=10, le=100000,
+        description="Crops over which the primary's agreement with the canary is measured",
+    )
+    canary_min_samples: int = Field(
+        30, ge=1, le=100000,
+        description="Crops compared before the canary alarm may fire",
+    )
+    canary_max_disagreement: float = Field(
+        0.2, gt=0, le=1,
+        description="Share of the window's crops on which the primary's verdict may differ from "
+        "the canary's before the canary alarm fires",
+    )
 
     @model_validator(mode="after")
     def _one_primary(self) -> ModelsConfig:
@@ -55,4 +83,15 @@ class ModelsConfig(Section):
         names = [m.name for m in self.use]
         if len(set(names)) != len(names):
             raise ValueError("a model is listed twice")
+        if sum(m.role == "canary" for m in self.use) > 1:
+            raise ValueError("at most one model may have role canary")
         return self
+
+    @property
+    def primary(self) -> ModelUse:
+        """The primary model's entry."""
+        return next(m for m in self.use if m.role == "primary")
+
+    def by_role(self, *roles: Role) -> list[ModelUse]:
+        """The entries with one of ``roles``, in configuration (priority) order."""
+        return [m for m in self.use if m.role in roles]

@@ -1,0 +1,219 @@
+"""Role changes made at run time: register a candidate, promote it, roll back.
+
+The configuration's ``models.use`` is the base; the changes made by ``tensorchicken models
+register/promote/rollback`` (and by retraining, which registers a local model package) are kept
+in ``<state_dir>/models.yaml``, written atomically (temporary file, fsync, rename, fsync of the
+folder) so that they survive restarts and a power cut never leaves half a file::
+
+    primary: mobilenet_v1_075_imagenet        # overrides the configured primary (or null)
+    history: [mobilenet_v2_imagenet]          # earlier primaries, newest last: rollback targets
+    roles:                                    # models added or re-roled at run time
+      mobilenet_v2_imagenet: shadow
+      coop_head_2026_05: shadow
+    packages:                                 # local model packages, by model name
+      coop_head_2026_05: /var/lib/tensorchicken/packages/coop_head
+
+Rules, after the rendezvous architecture (every model sees every input; changing the decision is
+changing whose answer is not ignored): a promoted model becomes the primary and the previous
+primary becomes a **shadow**, so it stays loaded and scored and a rollback is instant; a rollback
+makes the previous primary primary again and the rolled-back one a shadow. The canary is never
+displaced by a promotion of another model.
+
+Example::
+
+    registry = ModelRegistry(state_dir, config.models)
+    registry.register("mobilenet_v1_075_imagenet")          # scored as a shadow from now on
+    registry.promote("mobilenet_v1_075_imagenet")           # it decides; the old primary shadows
+    registry.rollback()                                      # back again
+    classifier_config = registry.effective()                 # what the appliance runs
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from classifier.errors import ClassifierError
+from edge.config.models import ModelsConfig, ModelUse
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "models.yaml"
+OffPathRole = Literal["shadow", "canary"]
+_OFF_PATH = ("shadow", "canary")
+
+
+class RegistryError(ClassifierError, ValueError):
+    """A registry change that cannot be made, or a damaged ``models.yaml``."""
+
+
+@dataclass(slots=True)
+class RegistryState:
+    """The changes on top of the configuration, as stored in ``models.yaml``."""
+
+    primary: str | None = None
+    history: list[str] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+
+    def to_yaml(self) -> str:
+        """The file's text."""
+        body = {"primary": self.primary, "history": self.history, "roles": self.roles,
+                "packages": self.packages}
+        header = "# Written by tensorchicken (models register/promote/rollback); base: the config\n"
+        return header + yaml.safe_dump(body, sort_keys=False)
+
+
+def read_state(path: Path) -> RegistryState:
+    """The registry state in ``path`` (empty when the file does not exist)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return RegistryState()
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegistryError(f"{path}: cannot read the model registry: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"primary", "history", "roles", "packages"}:
+        raise RegistryError(f"{path}: expected a mapping of primary, history, roles, packages")
+    primary, history = data.get("primary"), data.get("history") or []
+    roles, packages = data.get("roles") or {}, data.get("packages") or {}
+    if primary is not None and not isinstance(primary, str):
+        raise RegistryError(f"{path}: primary must be a model name or null, got {primary!r}")
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise RegistryError(f"{path}: history must be a list of model names")
+    if not isinstance(roles, dict) or not all(v in _OFF_PATH for v in roles.values()):
+        raise RegistryError(f"{path}: roles must map model names to shadow or canary")
+    if not isinstance(packages, dict) or not all(isinstance(v, str) for v in packages.values()):
+        raise RegistryError(f"{path}: packages must map model names to folders")
+    return RegistryState(
+        primary, list(history), {str(k): str(v) for k, v in roles.items()},
+        {str(k): v for k, v in packages.items()},
+    )
+
+
+def write_atomic_text(path: Path, text: str) -> None:
+    """Write ``text`` so that ``path`` is the old file or the new one, never half of either."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class ModelRegistry:
+    """Role changes made at run time (register, promote, rollback) persisted in
+    ``<state_dir>/models.yaml`` (written atomically: temp file + fsync + rename) so they survive
+    restarts; the config's ``models.use`` is the base.
+
+    Each method re-reads the file first, so two processes (the appliance, a command) see each
+    other's changes; a change is validated against the resulting configuration before it is
+    written, so the file never describes a configuration that does not validate.
+    """
+
+    def __init__(self, state_dir: Path, base: ModelsConfig) -> None:
+        self.path = Path(state_dir) / STATE_FILE
+        self.base = base
+
+    def state(self) -> RegistryState:
+        """The stored changes."""
+        return read_state(self.path)
+
+    def effective(self) -> ModelsConfig:
+        """The base configuration with the stored changes applied: what the appliance runs."""
+        return self._apply(self.state())
+
+    def register(
+        self, name: str, role: OffPathRole = "shadow", *, package: Path | None = None
+    ) -> None:
+        """Score ``name`` off the critical path from now on (as a shadow or as the canary).
+
+        ``package`` is a local model package folder (one with ``package.yaml``); without it the
+        name must be a model of the manifest (checked when it is loaded). Registering the
+        current primary is refused; registering a canary replaces the configured one.
+        """
+        if role not in _OFF_PATH:
+            raise RegistryError(f"role must be shadow or canary, got {role!r}")
+        state = self.state()
+        if name == self._apply(state).primary.name:
+            raise RegistryError(f"{name} is the primary; promote another model first")
+        if role == "canary":
+            for other in self._apply(state).by_role("canary"):
+                state.roles[other.name] = "shadow"
+        state.roles[name] = role
+        if package is not None:
+            state.packages[name] = str(Path(package).resolve())
+        self._save(state, f"registered {name} as {role}")
+
+    def promote(self, name: str) -> None:
+        """Make ``name`` the primary; the previous primary becomes a shadow, kept for rollback."""
+        state = self.state()
+        current = self._apply(state).primary.name
+        if name == current:
+            raise RegistryError(f"{name} is already the primary")
+        state.history.append(current)
+        self._swap_primary(state, current, name)
+        self._save(state, f"promoted {name} (previous primary {current})")
+
+    def rollback(self) -> None:
+        """Make the previous primary the primary again; the rolled-back one becomes a shadow."""
+        state = self.state()
+        if not state.history:
+            raise RegistryError("nothing to roll back to: no model was promoted")
+        current = self._apply(state).primary.name
+        previous = state.history.pop()
+        self._swap_primary(state, current, previous)
+        self._save(state, f"rolled back from {current} to {previous}")
+
+    def reset(self) -> None:
+        """Forget every run-time change: the configuration alone decides again."""
+        self._save(RegistryState(), "reset to the configuration")
+
+    def _swap_primary(self, state: RegistryState, current: str, new: str) -> None:
+        state.roles.pop(new, None)
+        state.roles[current] = "shadow"
+        state.primary = None if new == self.base.primary.name else new
+
+    def _apply(self, state: RegistryState) -> ModelsConfig:
+        uses: dict[str, dict[str, Any]] = {u.name: u.model_dump() for u in self.base.use}
+        for name, role in state.roles.items():
+            uses.setdefault(name, {"name": name})["role"] = role
+        if state.primary is not None:
+            base_primary = self.base.primary.name
+            if state.primary != base_primary and uses[base_primary]["role"] == "primary":
+                uses[base_primary]["role"] = "shadow"
+            uses.setdefault(state.primary, {"name": state.primary})["role"] = "primary"
+        for name, package in state.packages.items():
+            if name in uses:
+                uses[name]["package"] = package
+        return self._validated(list(uses.values()))
+
+    def _validated(self, uses: list[dict[str, Any]]) -> ModelsConfig:
+        data = self.base.model_dump()
+        data["use"] = [ModelUse.model_validate(u) for u in uses]
+        try:
+            return ModelsConfig.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(e["msg"] for e in exc.errors())
+            raise RegistryError(f"{self.path}: the models would not validate: {problems}") from None
+
+    def _save(self, state: RegistryState, what: str) -> None:
+        self._apply(state)  # refuse to store a configuration that does not validate
+        write_atomic_text(self.path, state.to_yaml())
+        log.info("model registry: %s", what)
