@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from actuators.bank import DeterrentBank, make_pin_factory
 from camera.capture import Capture
-from camera.source import open_source
+from camera.source import FrameSource, open_source
 from classifier import load_classifier
 from edge.assets import AssetStore
 from edge.config import CameraConfig, Config
@@ -28,6 +29,9 @@ from edge.paths import default_state_dir
 from edge.pipeline import CameraLoop, Parts
 
 log = logging.getLogger(__name__)
+
+# How a camera's frame source is made: open_source, or a wrapper (the latency benchmark's).
+SourceFactory = Callable[[CameraConfig, Callable[[str], str]], FrameSource]
 
 
 @dataclass(slots=True)
@@ -56,8 +60,10 @@ class Appliance:
         state_dir: Path | None = None,
         notifier: Notifier | None = None,
         armed: bool | None = None,
+        source_factory: SourceFactory = open_source,
     ) -> None:
         self.config = config
+        self._source_factory = source_factory
         self.stop = threading.Event()
         self.stop_reason = ""
         self.notifier = notifier or Notifier()
@@ -109,7 +115,7 @@ class Appliance:
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
 
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
-        capture = Capture(cam, lambda: open_source(cam, store.resolve), self.stop)
+        capture = Capture(cam, lambda: self._source_factory(cam, store.resolve), self.stop)
         return CameraLoop(cam, capture, parts, self.stop)
 
     def _progress_marker(self) -> Any:

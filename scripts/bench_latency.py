@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""The latency benchmark: is this board fast enough to stop a jay before the egg is gone?
+
+    python scripts/bench_latency.py [-c CONFIG] [--threads 1 2 4] [--arrivals 8] [--json]
+    python scripts/bench_latency.py --pins auto --jumper 17:26     # on a Pi, a wire from 17 to 26
+
+It names the board, then prints, for the configured models:
+
+1. inference alone: median and p99 of the bare ``invoke()``, per model and thread count;
+2. the whole pipeline (the appliance's own code, at the camera's real frame rate) on real
+   predator photos arriving over a still scene: per-stage percentiles, and the end-to-end
+   latency from the capture of the first frame showing each predator to the deterrent pin
+   going high: on mock pins here; on a Pi, the real pin, and with a jumper wire from the
+   deterrent pin to an input pin, the edge as the input pin saw it;
+3. the original design side by side, on the same predator frames: the motion event saves a
+   JPEG, then a new process loads the model and classifies it, then the pin goes high;
+
+and compares the end-to-end p99 with the egg-pecking budget and with the floor (one frame
+interval plus the inference on the critical path). The pipeline runs with the configured
+thresholds and confirmation; cooldowns, rests and burst lengths are shortened so that every
+arrival can fire (they decide how often a deterrent fires, not how fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from camera.source import FrameSource, open_source
+from classifier.loader import load_model
+from classifier.spec import load_specs
+from edge.app import Appliance
+from edge.assets import AssetStore, mirrors_from_env
+from edge.board import describe
+from edge.config import CameraConfig, Config, load_config, parse_config
+from edge.latency import format_summary, percentile
+
+PREDATORS = (
+    "raccoon__raccoon-7.jpg",
+    "wikianimals__fox.webp",
+    "cubsub__Blue_Jay-0000.jpg",
+    "coral__owl.jpg",
+)
+BACKGROUND = "speciesnet__blank2.jpg"
+SHOW_S, GAP_S = 2.5, 2.5
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "-c", "--config", type=Path, help="the appliance's configuration (default: defaults)"
+    )
+    p.add_argument("--mirror", action="append", type=Path, default=[], help="asset mirror folder")
+    p.add_argument("--threads", type=int, nargs="+", help="thread counts for inference alone")
+    p.add_argument("--runs", type=int, default=200, help="invokes per model and thread count")
+    p.add_argument("--arrivals", type=int, default=8, help="predator arrivals in the pipeline run")
+    p.add_argument("--baseline-runs", type=int, default=4, help="frames for the original design")
+    p.add_argument("--budget-ms", type=float, default=500.0, help="the egg-pecking budget")
+    p.add_argument("--pins", choices=("mock", "auto"), default="mock", help="mock pins or the Pi's")
+    p.add_argument("--jumper", metavar="OUT:IN", help="a wire from a deterrent pin to an input pin")
+    p.add_argument("--quick", action="store_true", help="tiny run (CI smoke test)")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.runs, args.arrivals, args.baseline_runs = 20, 2, 1
+    return args
+
+
+# -- 1. inference alone -------------------------------------------------------------------
+
+
+def inference_alone(
+    config: Config, store: AssetStore, threads: list[int], runs: int
+) -> list[dict[str, Any]]:
+    """Median and p99 of the bare invoke() for each critical-path model and thread count."""
+    specs = load_specs()
+    rows = []
+    crop = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    for use in config.models.use:
+        if use.role not in ("primary", "critical"):
+            continue
+        for n in threads:
+            model = load_model(specs[use.name], store, n)
+            for _ in range(10):  # warm up: first invokes allocate and fill caches
+                model.probabilities(crop)
+            times = [model.probabilities(crop)[1] for _ in range(runs)]
+            rows.append(
+                {
+                    "model": use.name,
+                    "threads": n,
+                    "load_ms": round(model.load_ms, 1),
+                    "invoke_p50_ms": round(percentile(times, 50), 2),
+                    "invoke_p99_ms": round(percentile(times, 99), 2),
+                }
+            )
+    return rows
+
+
+# -- 2. the whole pipeline ----------------------------------------------------------------
+
+
+class WitnessedSource:
+    """A camera source that notes when each arrival is first in a frame, and keeps that frame."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.reads = 0
+        self.first_seen: dict[int, int] = {}
+        self.first_frame: dict[int, np.ndarray] = {}
+
+    def open(self) -> None:
+        self.inner.open()
+        self.reads = 0
+
+    def read(self) -> Any:
+        frame = self.inner.read()
+        if frame is not None:
+            for i in self.inner.arrivals_at(self.reads / self.inner.cfg.fps):
+                if i not in self.first_seen:
+                    self.first_seen[i] = frame.capture_ns
+                    self.first_frame[i] = frame.image.copy()
+            self.reads += 1
+        return frame
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def bench_config(base: Config, state_dir: Path, arrivals: int) -> Config:
+    """The user's configuration, seen by one camera on which predators arrive."""
+    cam = base.cameras[0]
+    data = base.model_dump(mode="json")
+    schedule = [
+        {
+            "image": f"asset:{PREDATORS[i % len(PREDATORS)]}",
+            "at_s": 1.5 + i * (SHOW_S + GAP_S),
+            "for_s": SHOW_S,
+            "box": [0.2, 0.05, 0.6, 0.9],
+            "label": "predator",
+        }
+        for i in range(arrivals)
+    ]
+    data["cameras"] = [
+        {
+            "name": "bench",
+            "kind": "arrivals",
+            "address": f"asset:{BACKGROUND}",
+            "width": cam.width,
+            "height": cam.height,
+            "fps": cam.fps,
+            "loop": False,
+            "arrivals": schedule,
+            "motion": data["cameras"][0]["motion"],
+        }
+    ]
+    data["decision"]["cooldown_s"] = 0
+    data["decision"]["quiet_hours"] = []
+    for d in data["gpio"]["deterrents"]:
+        d.update(min_rest_s=0, pattern={**d["pattern"], "on_s": 0.2, "off_s": 0.0, "repeats": 1})
+    data["reporters"]["mqtt"]["enabled"] = False
+    data["reporters"]["twitter"]["enabled"] = False
+    data["paths"]["state_dir"] = str(state_dir)
+    data["health"]["metrics_address"] = None
+    return parse_config(data, "benchmark")
+
+
+def jumpered_mock_factory(out_pin: int, in_pin: int) -> Any:
+    """Mock pins with a virtual wire from ``out_pin`` to ``in_pin``, like a jumper on the header."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    class JumperedPin(MockPWMPin):
+        def __init__(self, factory: Any, info: Any, input_pin: Any = None) -> None:
+            super().__init__(factory, info)
+            self.input_pin = input_pin
+
+        def _change_state(self, value: bool) -> bool:
+            if self.input_pin is not None:
+                (self.input_pin.drive_high if value else self.input_pin.drive_low)()
+            return bool(super()._change_state(value))
+
+    factory = MockFactory(pin_class=JumperedPin)
+    factory.pin(out_pin, input_pin=factory.pin(in_pin))
+    return factory
+
+
+class EdgeWatcher:
+    """Times each rising edge on an input pin wired to a deterrent pin."""
+
+    def __init__(self, pin: int, factory: Any) -> None:
+        from gpiozero import DigitalInputDevice
+
+        self.edges: list[int] = []
+        self.device = DigitalInputDevice(pin, pull_up=False, pin_factory=factory)
+        self.device.when_activated = lambda: self.edges.append(time.monotonic_ns())
+
+    def close(self) -> None:
+        self.device.close()
+
+
+def pipeline_run(config: Config, store: AssetStore, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the appliance on predator arrivals; end-to-end latency per arrival."""
+    from actuators.bank import make_pin_factory
+
+    jumper = tuple(int(p) for p in args.jumper.split(":")) if args.jumper else None
+    if args.pins == "mock":
+        out_pin = jumper[0] if jumper else int(config.gpio.deterrents[0].pin)
+        jumper = (out_pin, jumper[1] if jumper else 26)
+        factory = jumpered_mock_factory(*jumper)
+    else:
+        factory = make_pin_factory("auto")
+    witnessed: list[WitnessedSource] = []
+
+    def source(cam: CameraConfig, resolve: Any) -> FrameSource:
+        witnessed.append(WitnessedSource(open_source(cam, resolve)))
+        return witnessed[-1]
+
+    with Appliance(config, store, pin_factory=factory, source_factory=source) as app:
+        watcher = EdgeWatcher(jumper[1], factory) if jumper else None
+        fired: list[int] = []
+        fire = app.bank.fire
+
+        def recording_fire(names: Any) -> Any:  # when the bank says each pin went high
+            report = fire(names)
+            if report.pin_high_ns:
+                fired.append(min(report.pin_high_ns.values()))
+            return report
+
+        app.bank.fire = recording_fire  # type: ignore[method-assign]
+        summary = app.run(duration_s=1.5 + args.arrivals * (SHOW_S + GAP_S) + 5)
+        if watcher:
+            watcher.close()
+    highs = watcher.edges if watcher else fired
+    seen = witnessed[-1].first_seen if witnessed else {}
+    e2e = []
+    for _i, start in sorted(seen.items()):
+        later = [t for t in highs if start <= t <= start + int((SHOW_S + GAP_S) * 1e9)]
+        if later:
+            e2e.append((later[0] - start) / 1e6)
+    frames = witnessed[-1].first_frame if witnessed else {}
+    return {
+        "e2e_ms": e2e,
+        "arrivals": len(seen),
+        "fired": len(e2e),
+        "stages": summary.latency_ms,
+        "edge": "input pin" if watcher else "pin write",
+        "frames": [frames[i] for i in sorted(frames)],
+    }
+
+
+# -- 3. the original design ---------------------------------------------------------------
+
+
+def original_design(
+    frames: list[np.ndarray], model: str, bank_factory: Any, config: Config
+) -> list[float]:
+    """Per frame: save a JPEG, classify it in a new process that loads the model, fire a pin."""
+    from actuators.bank import DeterrentBank
+
+    times = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DeterrentBank(config.gpio, pin_factory=bank_factory) as bank,
+    ):
+        for k, frame in enumerate(frames):
+            started = time.monotonic_ns()
+            path = Path(tmp) / f"motion-{k}.jpg"
+            cv2.imwrite(str(path), frame)
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "edge.cli",
+                    "classify",
+                    "--model",
+                    model,
+                    "--json",
+                    str(path),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            verdict = json.loads(result.stdout)
+            report = bank.fire([config.gpio.deterrents[0].name])
+            done = min(report.pin_high_ns.values()) if report.pin_high_ns else time.monotonic_ns()
+            times.append((done - started) / 1e6)
+            bank.all_off()
+            del verdict
+    return times
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+def report(args: argparse.Namespace) -> dict[str, Any]:
+    from actuators.bank import make_pin_factory
+
+    base = load_config(args.config)
+    store = AssetStore(mirrors=list(args.mirror) + mirrors_from_env())
+    system = describe()
+    threads = args.threads or sorted({u.threads for u in base.models.use})
+    alone = inference_alone(base, store, threads, args.runs)
+    with tempfile.TemporaryDirectory() as state:
+        run = pipeline_run(bench_config(base, Path(state), args.arrivals), store, args)
+    primary = next(u.name for u in base.models.use if u.role == "primary")
+    baseline = original_design(
+        run["frames"][: args.baseline_runs],
+        primary,
+        make_pin_factory("mock") if args.pins == "mock" else None,
+        base,
+    )
+    fps = base.cameras[0].fps
+    inference = run["stages"].get("inference", {}).get("p50", float("nan"))
+    floor = 1000 / fps + inference
+    e2e = run["e2e_ms"]
+    p50, p99 = percentile(e2e, 50), percentile(e2e, 99)
+    base_p50 = percentile(baseline, 50)
+    return {
+        "board": system["board"],
+        "system": system,
+        "threads": threads,
+        "inference_alone": alone,
+        "fps": fps,
+        "arrivals": run["arrivals"],
+        "fired": run["fired"],
+        "edge_measured_at": run["edge"],
+        "e2e_ms": [round(x, 2) for x in e2e],
+        "e2e_p50_ms": round(p50, 2),
+        "e2e_p99_ms": round(p99, 2),
+        "floor_ms": round(floor, 2),
+        "ratio_to_floor": round(p99 / floor, 2),
+        "budget_ms": args.budget_ms,
+        "ratio_to_budget": round(p99 / args.budget_ms, 3),
+        "baseline_ms": [round(x, 1) for x in baseline],
+        "baseline_p50_ms": round(base_p50, 1),
+        "speedup_over_baseline": round(base_p50 / p50, 1) if p50 == p50 and p50 > 0 else None,
+        "stages": run["stages"],
+    }
+
+
+def print_report(r: dict[str, Any]) -> None:
+    s = r["system"]
+    print(f"board     {s['board']}  ({s['cores']} cores, governor {s['governor']})")
+    print(
+        f"software  Python {s['python']}, {s['runtime']}, NumPy {s['numpy']}, OpenCV {s['opencv']}"
+    )
+    print("\n1. inference alone (bare invoke)")
+    for row in r["inference_alone"]:
+        print(
+            f"   {row['model']:<28} {row['threads']} thread(s)  p50 {row['invoke_p50_ms']:7.2f} ms"
+            f"  p99 {row['invoke_p99_ms']:7.2f} ms  (load {row['load_ms']} ms)"
+        )
+    print(
+        f"\n2. the pipeline at {r['fps']:g} fps: {r['fired']} of {r['arrivals']} predator "
+        f"arrivals fired (edge measured at the {r['edge_measured_at']})"
+    )
+    for line in format_summary(r["stages"]):
+        print(f"   {line}")
+    print(
+        f"   end to end, first predator frame captured -> pin high: p50 {r['e2e_p50_ms']} ms, "
+        f"p99 {r['e2e_p99_ms']} ms"
+    )
+    print(
+        "\n3. the original design (JPEG, new process, load model, classify): "
+        f"p50 {r['baseline_p50_ms']} ms -> this pipeline is {r['speedup_over_baseline']}x faster"
+    )
+    print(
+        f"\nfloor (one frame interval + inference) {r['floor_ms']} ms: "
+        f"p99 is {r['ratio_to_floor']}x the floor"
+    )
+    verdict = "within" if r["e2e_p99_ms"] <= r["budget_ms"] else "OVER"
+    print(f"budget {r['budget_ms']:g} ms: p99 is {verdict} it ({r['ratio_to_budget']}x)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    r = report(args)
+    if args.json:
+        json.dump(r, sys.stdout, default=str)
+        print()
+    else:
+        print_report(r)
+    return 0
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main())
