@@ -5,7 +5,7 @@ or a loud siren through a transistor or relay), ``tonal_siren`` a :class:`gpioze
 making a square wave at ``pattern.frequency_hz`` (a piezo through a transistor), ``floodlight`` a
 :class:`gpiozero.LED` (an LED driver or a relay), ``sprinkler`` a
 :class:`gpiozero.DigitalOutputDevice` (a relay or valve driver). ``active_high: false`` suits relay
-boards that switch on a LOW input: off is then a HIGH pin. See docs/wiring.md.
+boards that switch on a LOW input: off is then a HIGH pin. See README.md, "Wiring the deterrents".
 
 Example, on mock pins::
 
@@ -122,7 +122,7 @@ class Deterrent:
 
         gpiozero leaves a released pin an input with no pull, floating; we then pull it towards
         "off" (up for an active-low relay) with the Pi's own resistor, so the device stays off
-        until the process ends. Beyond that only an external resistor holds (docs/wiring.md).
+        until the process ends. Beyond that only an external resistor holds (README.md, "Wiring the deterrents").
         """
         self.force_off()
         thread, self._thread = self._thread, None
@@ -162,7 +162,7 @@ class Deterrent:
         self.burst_started_ns = None
 
     def _write(self, value: float) -> None:
-        with contextlib.suppress(DeviceClosed):  # released pins are off by wiring (docs/wiring.md)
+        with contextlib.suppress(DeviceClosed):  # released pins are off by wiring (README.md, "Wiring the deterrents")
             self._part.value = value
 
 

@@ -307,7 +307,7 @@ default_config() {
     cat <<'EOF'
 # TensorChicken configuration; `tensorchicken validate-config FILE` checks it.
 # Written once by scripts/install.sh and never overwritten. Secrets do not go here: see
-# /etc/credstore/ (docs/install.md, "Secrets").
+# /etc/credstore/ (README.md, "Secrets").
 cameras:
   - name: coop
     kind: picamera2
