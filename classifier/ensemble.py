@@ -12,18 +12,26 @@ about the part of the picture the generalist calls "some other bird"::
 
 where ``P``/``C`` are the summed probabilities of each model's predator/chicken labels, ``U_gen``
 is the generalist's probability on its ``birds`` labels and ``bg_spec`` the specialist's own
-``background`` label. With several generalists the most alarmed one counts; with no generalist the
-specialist's own scores count. The verdict is predator when ``predator >= predator_threshold``,
-else chicken when ``chicken >= chicken_threshold``, else background.
+``background`` label. ``combine`` given several generalists lets the most alarmed one count; the
+:class:`Classifier` gives it only one, the first to answer in priority order (the critical
+models in configuration order, then the fast primary: see :func:`by_priority`). With no
+generalist the specialist's own scores count. The verdict is predator when
+``predator >= predator_threshold``, else chicken when ``chicken >= chicken_threshold``, else
+background.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +40,9 @@ from classifier.loader import load_model
 from classifier.model import TFLiteModel
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Classification, ModelScore, Verdict
+from classifier.worker import BoundedWorker
 from edge.assets import AssetStore
-from edge.config.models import ModelsConfig, ModelUse
+from edge.config.models import ModelsConfig, ModelUse, Role
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +136,56 @@ def combine(evidence: Sequence[Evidence], primary: str) -> Combined:
     return Combined(best.predator, max(o.chicken for o in options), best.decided_by)
 
 
+@dataclass(frozen=True, slots=True)
+class Answer(Classification):
+    """A :class:`Classification` as the critical path gives it, with what the rendezvous needs.
+
+    ``ticket`` identifies the crop, so that answers arriving later (late critical models,
+    shadows, the canary) can be joined to the event that shows it; ``late`` names the critical
+    models that had not answered by the deadline (their answers follow through ``on_late``);
+    ``busy`` those that were still working on an earlier crop, so were not asked at all.
+    """
+
+    ticket: int = 0
+    late: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()
+
+
+# One sequence for every classifier of the process: tickets stay unique across model swaps.
+_TICKETS = itertools.count(1)
+
+
+class _Pending:
+    """A critical model's answer to one crop, awaited until the deadline."""
+
+    __slots__ = ("abandoned", "arrived", "at", "evidence", "lock", "model", "score", "ticket")
+
+    def __init__(self, model: TFLiteModel, ticket: int) -> None:
+        self.model = model
+        self.ticket = ticket
+        self.arrived = threading.Event()
+        self.lock = threading.Lock()
+        self.score: ModelScore | None = None
+        self.evidence: Evidence | None = None
+        self.at = 0.0
+        self.abandoned = False
+
+
 class Classifier:
     """The critical-path models (roles ``primary`` and ``critical``) over one crop.
 
-    Models run one after the other (each interpreter already uses its configured threads); a
-    ``critical`` model is skipped, with a warning, once ``deadline_ms`` has passed, so a slow
-    model never holds back the primary's answer. ``classify`` is thread-safe: each model has its
-    own lock. Models scored off the critical path (shadow, canary) are meant to be added beside
-    ``_critical`` with their own executor, fed the same crop.
+    The primary runs on the caller's thread; each ``critical`` model runs at the same time on its
+    own worker thread (:class:`~classifier.worker.BoundedWorker`, one crop queued at most, so a
+    model slower than the frames is skipped rather than left to build a backlog). The decision
+    waits for critical answers until ``deadline_ms`` after the call began, then takes the best
+    answer available: the critical models in configuration (priority) order, then the primary,
+    the fast model that is always there; a bird specialist (``refines: birds``) refines whichever
+    generalist that is. Critical models that missed the deadline are named in
+    :attr:`Answer.late`, and their answers, when they come, go to ``on_late(ticket, score)`` so
+    that they still reach the log. ``classify`` is thread-safe: each model has its own lock.
+
+    ``workers`` (model name → worker) lets the rendezvous share one worker per loaded model
+    across model swaps; without it the classifier starts and closes its own.
     """
 
     def __init__(
@@ -143,6 +194,8 @@ class Classifier:
         thresholds: Thresholds | None = None,
         deadline_ms: float = 1000.0,
         clock: Callable[[], float] = time.perf_counter,
+        *,
+        workers: Mapping[str, BoundedWorker] | None = None,
     ) -> None:
         if not models:
             raise ModelError("a classifier needs at least one model")
@@ -152,6 +205,11 @@ class Classifier:
         self._clock = clock
         self._closed = threading.Event()
         self.model_names: tuple[str, ...] = tuple(m.name for m in models)
+        self.on_late: Callable[[int, ModelScore], None] | None = None
+        self._own_workers = workers is None
+        self._workers = dict(workers) if workers is not None else {
+            m.name: BoundedWorker(f"critical-{m.name}", capacity=1) for m in models[1:]
+        }
 
     @property
     def models(self) -> tuple[TFLiteModel, ...]:
@@ -164,25 +222,76 @@ class Classifier:
         that its own pre-processing is a table look-up (other models resize from there)."""
         return self._critical[0].prepare.side
 
-    def classify(self, rgb: np.ndarray) -> Classification:
-        """The verdict for one RGB uint8 picture (a crop), with every model's own answer."""
+    def classify(self, rgb: np.ndarray) -> Answer:
+        """The verdict for one RGB uint8 picture (a crop), with every model's own answer.
+
+        ``rgb`` must not be changed until the late answers are in (the pipeline's crops are
+        new arrays for every frame).
+        """
         if self._closed.is_set():
             raise RuntimeError("the classifier is closed")
+        ticket = next(_TICKETS)
         started = self._clock()
-        scores: dict[str, ModelScore] = {}
-        evidence: list[Evidence] = []
-        for i, model in enumerate(tuple(self._critical)):
-            elapsed_ms = (self._clock() - started) * 1000.0
-            if i > 0 and elapsed_ms > self.deadline_ms:
-                log.warning(
-                    "model %s skipped: %.0f ms spent, deadline %.0f ms",
-                    model.name, elapsed_ms, self.deadline_ms,
-                )
-                continue
-            score, ev = self.score(model, rgb)
-            scores[model.name] = score
-            evidence.append(ev)
-        return self._decide(scores, evidence)
+        pending, busy = self._dispatch(ticket, rgb)
+        primary = self._critical[0]
+        score, ev = self.score(primary, rgb)
+        scores, evidence, late = {primary.name: score}, [ev], []
+        for item in pending:
+            if self._await(item, started):
+                assert item.score is not None and item.evidence is not None
+                scores[item.model.name] = item.score
+                evidence.append(item.evidence)
+            else:
+                late.append(item.model.name)
+        return self._decide(ticket, scores, evidence, tuple(late), busy)
+
+    def _dispatch(self, ticket: int, rgb: np.ndarray) -> tuple[list[_Pending], tuple[str, ...]]:
+        pending, busy = [], []
+        for model in self._critical[1:]:
+            item = _Pending(model, ticket)
+            if self._workers[model.name].offer(functools.partial(self._run, item, rgb)):
+                pending.append(item)
+            else:
+                busy.append(model.name)
+                log.debug("model %s still busy with an earlier crop: not asked", model.name)
+        return pending, tuple(busy)
+
+    def _run(self, item: _Pending, rgb: np.ndarray) -> None:
+        """On the model's worker: score, stamp the arrival, hand a late answer on."""
+        try:
+            score, ev = self.score(item.model, rgb)
+        except Exception:
+            log.exception("model %s failed on crop %d", item.model.name, item.ticket)
+            item.arrived.set()
+            return
+        with item.lock:
+            item.score, item.evidence, item.at = score, ev, self._clock()
+            abandoned = item.abandoned
+            item.arrived.set()
+        if abandoned:
+            self._late(item.ticket, score)
+
+    def _await(self, item: _Pending, started: float) -> bool:
+        """Whether ``item`` arrived within the deadline (waiting for it at most until then)."""
+        left_s = self.deadline_ms / 1000.0 - (self._clock() - started)
+        item.arrived.wait(max(0.0, left_s))
+        with item.lock:
+            in_time = item.score is not None and (item.at - started) * 1000.0 <= self.deadline_ms
+            if in_time:
+                return True
+            item.abandoned = True
+            arrived_late = item.score
+        if arrived_late is not None:  # here, but stamped after the deadline
+            self._late(item.ticket, arrived_late)
+        else:
+            log.info("model %s missed the %.0f ms deadline on crop %d",
+                     item.model.name, self.deadline_ms, item.ticket)
+        return False
+
+    def _late(self, ticket: int, score: ModelScore) -> None:
+        log.debug("late answer of %s for crop %d: %s", score.model, ticket, score.verdict.value)
+        if self.on_late is not None:
+            self.on_late(ticket, score)
 
     def score(self, model: TFLiteModel, rgb: np.ndarray) -> tuple[ModelScore, Evidence]:
         """One model's own answer for ``rgb`` and its evidence for the combination."""
@@ -198,25 +307,32 @@ class Classifier:
             label=top[0][0], top=top, invoke_ms=round(invoke_ms, 3), total_ms=round(total_ms, 3),
         ), ev
 
-    def _decide(self, scores: dict[str, ModelScore], evidence: list[Evidence]) -> Classification:
-        combined = combine(evidence, self.model_names[0])
+    def _decide(
+        self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
+        late: tuple[str, ...], busy: tuple[str, ...],
+    ) -> Answer:
+        chosen = by_priority(evidence)
+        combined = combine(chosen, self.model_names[0])
         verdict, value = verdict_for(combined.predator, combined.chicken, self.thresholds)
         decided_by = combined.decided_by
         if verdict is Verdict.BACKGROUND:
-            decided_by = self.model_names[0]
+            decided_by = next((e.name for e in chosen if not e.specialist), chosen[0].name)
         elif verdict is Verdict.CHICKEN:
-            decided_by = max(evidence, key=lambda e: e.chicken).name
-        return Classification(
+            decided_by = max(chosen, key=lambda e: e.chicken).name
+        return Answer(
             verdict=verdict, score=round(value, 4), predator_score=round(combined.predator, 4),
             chicken_score=round(combined.chicken, 4), label=scores[decided_by].label,
-            decided_by=decided_by, models=scores,
+            decided_by=decided_by, models=scores, ticket=ticket, late=late, busy=busy,
         )
 
     def close(self) -> None:
-        """Release the interpreters; idempotent."""
+        """Release the interpreters (and the workers this classifier started); idempotent."""
         if self._closed.is_set():
             return
         self._closed.set()
+        if self._own_workers:
+            for worker in self._workers.values():
+                worker.close()
         self._critical.clear()
 
     def __enter__(self) -> Classifier:
@@ -226,7 +342,17 @@ class Classifier:
         self.close()
 
 
-CRITICAL_ROLES = ("primary", "critical")
+def by_priority(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence the decision is taken on: every specialist, and one generalist, the first
+    to have answered in priority order: the critical models (``evidence[1:]``, configuration
+    order) before the primary (``evidence[0]``), the fast fallback."""
+    ranked = [*evidence[1:], *evidence[:1]]
+    generalist = next((e for e in ranked if not e.specialist), None)
+    specialists = [e for e in evidence if e.specialist]
+    return specialists + ([generalist] if generalist is not None else [])
+
+
+CRITICAL_ROLES: tuple[Role, ...] = ("primary", "critical")
 
 
 def _spec_for(use: ModelUse, specs: dict[str, ModelSpec]) -> ModelSpec:
@@ -238,26 +364,44 @@ def _spec_for(use: ModelUse, specs: dict[str, ModelSpec]) -> ModelSpec:
         raise ModelError(
             f"model {use.name!r} is an {spec.kind} model, not a classifier: it gives no verdict"
         )
-    if use.role not in CRITICAL_ROLES:
-        raise ModelError(
-            f"model {use.name!r} has role {use.role!r}: off-path roles (shadow, canary) are not "
-            "implemented yet; give it role primary or critical, or remove it"
-        )
     if spec.verdicts is None or spec.labels is None:
         raise ModelError(f"model {use.name!r} has no labels or verdict map in the manifest")
     return spec
 
 
+def load_any(use: ModelUse, store: AssetStore, specs: dict[str, ModelSpec]) -> Any:
+    """The one place a model is loaded by name: a local model package when ``use.package`` is
+    set (``classifier.package``, retraining's output), else the manifest's model.
+
+    Returns a :class:`TFLiteModel` or an object with the same interface (``name``,
+    ``probabilities``, ``labels``, ``verdicts``, ``load_ms``, ``prepare.side``...).
+    """
+    try:
+        if use.package:
+            package = importlib.import_module("classifier.package")
+            return package.load_package_model(Path(use.package), store, use.threads)
+        return load_model(_spec_for(use, specs), store, use.threads)
+    except ImportError as exc:
+        raise ModelError(f"cannot load model {use.name}: {exc}") from None
+
+
+def thresholds_of(cfg: ModelsConfig) -> Thresholds:
+    """The thresholds of a models configuration."""
+    return Thresholds(cfg.predator_threshold, cfg.chicken_threshold, cfg.top_k)
+
+
 def load_classifier(
     cfg: ModelsConfig, store: AssetStore, specs: dict[str, ModelSpec] | None = None
 ) -> Classifier:
-    """Load and check each critical-path model of ``cfg``, primary first ; ModelError on failure."""
+    """Load and check each critical-path model of ``cfg``, primary first; ModelError on failure.
+
+    Off-path models (shadow, canary) are the rendezvous' (:mod:`classifier.rendezvous`); here
+    they are not loaded.
+    """
     specs = specs if specs is not None else load_specs()
-    uses = sorted(cfg.use, key=lambda u: u.role != "primary")
-    chosen = [(_spec_for(use, specs), use.threads) for use in uses]
-    try:
-        models = [load_model(spec, store, threads) for spec, threads in chosen]
-    except ImportError as exc:
-        raise ModelError(f"cannot load models: {exc}") from None
-    thresholds = Thresholds(cfg.predator_threshold, cfg.chicken_threshold, cfg.top_k)
-    return Classifier(models, thresholds, cfg.deadline_ms)
+    uses = sorted(cfg.by_role(*CRITICAL_ROLES), key=lambda u: u.role != "primary")
+    for use in cfg.use:
+        if use.role not in CRITICAL_ROLES and not use.package:
+            _spec_for(use, specs)  # a wrong name fails now, not at the first swap
+    models = [load_any(use, store, specs) for use in uses]
+    return Classifier(models, thresholds_of(cfg), cfg.deadline_ms)

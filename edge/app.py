@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,15 @@ from typing import Any
 from actuators.bank import DeterrentBank, make_pin_factory
 from camera.capture import Capture
 from camera.source import FrameSource, open_source
-from classifier import load_classifier
+from classifier.keeper import ModelKeeper
+from classifier.registry import ModelRegistry
+from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
-from edge.config import CameraConfig, Config
+from edge.config import CameraConfig, Config, load_config
 from edge.decider import Decider
 from edge.events.archive import Archive
 from edge.events.log import EventLog
+from edge.events.mqtt import MqttSink
 from edge.events.recorder import Recorder
 from edge.events.reporters import start_reporters
 from edge.health.appliance_metrics import ApplianceMetrics
@@ -61,8 +64,10 @@ class Appliance:
         notifier: Notifier | None = None,
         armed: bool | None = None,
         source_factory: SourceFactory = open_source,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
         self._source_factory = source_factory
         self.stop = threading.Event()
         self.stop_reason = ""
@@ -73,6 +78,7 @@ class Appliance:
             hung_after_s=config.health.hung_after_s,
         )
         self.classifier: Any = None
+        self.keeper: ModelKeeper | None = None
         self.event_log: Any = None
         self.recorder: Any = None
         self.reporters: Any = None
@@ -86,20 +92,25 @@ class Appliance:
 
     def _build(self, store: AssetStore, state_dir: Path | None, armed: bool | None) -> None:
         config = self.config
-        self.classifier = load_classifier(config.models, store)
-        self.decider = Decider(config.decision, config.gpio.deterrents)
-        if armed is not None:
-            self.decider.set_armed(armed, "command line")
         state = (
             Path(config.paths.state_dir)
             if config.paths.state_dir
             else state_dir or default_state_dir()
         )
         state.mkdir(parents=True, exist_ok=True)
+        # The models run are the configuration's, with the run-time changes of the registry.
+        registry = ModelRegistry(state, config.models)
+        self.classifier = load_rendezvous(registry.effective(), store)
+        self.keeper = ModelKeeper(
+            self.classifier, registry, state, self.stop, reread=self._reread_models
+        )
+        self.decider = Decider(config.decision, config.gpio.deterrents)
+        if armed is not None:
+            self.decider.set_armed(armed, "command line")
         self.event_log = EventLog(state / "events.sqlite3")
         archive_cfg = config.reporters.archive
         archive = Archive(state / "archive", archive_cfg) if archive_cfg.enabled else None
-        self.recorder = Recorder(self.event_log, archive)
+        self.recorder = Recorder(self.event_log, archive, complete=self.classifier.complete_event)
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()
         self._progress: dict[str, float] = {}
@@ -117,6 +128,23 @@ class Appliance:
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
         capture = Capture(cam, lambda: self._source_factory(cam, store.resolve), self.stop)
         return CameraLoop(cam, capture, parts, self.stop)
+
+    def _reread_models(self) -> Any:
+        """The configuration file's ``models:`` now (SIGHUP reloads only the models)."""
+        if self.config_path is None:
+            return self.config.models
+        return load_config(self.config_path).models
+
+    def request_reload(self, reason: str) -> None:
+        """Reload the models from the configuration and the registry. Safe from a signal."""
+        if self.keeper is not None:
+            self.keeper.request(reason)
+
+    def _canary_to_mqtt(self) -> None:
+        for courier in self.reporters.couriers:
+            if isinstance(courier.sink, MqttSink):
+                report = courier.sink.report_canary
+                self.classifier.canary.listeners.append(lambda s, r=report: r(s.to_dict()))
 
     def _progress_marker(self) -> Any:
         def mark() -> None:
@@ -149,6 +177,9 @@ class Appliance:
         )
         for sink in self.reporters.status():
             self.metrics.watch_backlog(sink.name, self._backlog_of(sink.name))
+        self._canary_to_mqtt()
+        if self.keeper is not None:
+            self.keeper.start()
         address = self.config.health.metrics_address
         if address:
             self.metrics_server = MetricsServer(address, self.metrics.registry)
@@ -229,6 +260,7 @@ class Appliance:
         self.bank.all_off()
         parts: list[Any] = [loop.capture for loop in self.loops]
         parts += [
+            self.keeper,
             self.metrics_server,
             self.recorder,
             self.reporters,

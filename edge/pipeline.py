@@ -19,6 +19,7 @@ from camera.frame import Frame
 from camera.motion import MotionDetector
 from classifier import Classifier
 from classifier.crop import crop_square
+from classifier.rendezvous import Rendezvous
 from edge.config import CameraConfig
 from edge.decider import Decider, Decision
 from edge.episode import Episode, event_from, worth_logging
@@ -36,7 +37,7 @@ NS_PER_MS = 1_000_000
 class Parts:
     """What every camera loop shares."""
 
-    classifier: Classifier
+    classifier: Classifier | Rendezvous
     decider: Decider
     bank: DeterrentBank
     recorder: Recorder
@@ -208,6 +209,8 @@ class CameraLoop:
         best = episode.best
         # Every model saw the same crop; the archive keeps what each one was given.
         crops = {name: best.crop for name in event.scores} if best else {}
-        self.parts.recorder.submit(event, best.snapshot if best else None, crops)
+        # The crop's ticket lets the recorder add the shadow, canary and late answers to it.
+        ticket = getattr(best.classification, "ticket", None) if best else None
+        self.parts.recorder.submit(event, best.snapshot if best else None, crops, ticket=ticket)
         self.parts.metrics.events.inc(verdict=event.verdict)
         self.counters.events += 1

@@ -55,18 +55,23 @@ def build_appliance(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def install_stop_signals(appliance: Any) -> None:
-    """SIGTERM and SIGINT stop the loops and turn every deterrent off at once."""
+    """SIGTERM and SIGINT stop the loops and turn every deterrent off at once; SIGHUP reloads
+    the models (configuration ``models:`` and ``models.yaml``) without a restart."""
 
     def handler(signum: int, _frame: object) -> None:
         appliance.request_stop(signal.Signals(signum).name)
 
+    def reload(signum: int, _frame: object) -> None:
+        appliance.request_reload("SIGHUP")
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGHUP, reload)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run until a signal, the duration, or the end of every replayed source."""
-    appliance = build_appliance(args, armed=args.armed)
+    appliance = build_appliance(args, armed=args.armed, config_path=args.config)
     install_stop_signals(appliance)
     with appliance:
         summary = appliance.run(duration_s=args.duration)

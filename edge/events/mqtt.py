@@ -10,6 +10,7 @@ Topics, under ``topic_prefix`` (``tensorchicken`` by default):
 ``availability``       ``online``; the last will sets ``offline``                  retained
 ``armed``              ``ON`` / ``OFF``: whether the deterrents may fire           retained
 ``armed/set``          the command topic: exactly ``ON`` or ``OFF``, else ignored  (in)
+``canary``             the canary alarm: JSON (``alarm``, ``rate``, ``message``)   retained
 =====================  =========================================================  ==========
 
 Home Assistant discovery (``<discovery_prefix>/<component>/<client_id>/<object>/config``,
@@ -66,6 +67,7 @@ class Topics:
     ha_status: str
     discovery_prefix: str
     node: str
+    canary: str = ""
 
     @classmethod
     def from_config(cls, cfg: MqttConfig) -> Topics:
@@ -75,7 +77,7 @@ class Topics:
         return cls(events=f"{p}/events", snapshot=f"{p}/snapshot", state=f"{p}/state",
                    predator=f"{p}/predator", availability=f"{p}/availability",
                    armed=f"{p}/armed", armed_set=f"{p}/armed/set", ha_status=f"{d}/status",
-                   discovery_prefix=d, node=cfg.client_id)
+                   discovery_prefix=d, node=cfg.client_id, canary=f"{p}/canary")
 
     def discovery(self, component: str, object_id: str) -> str:
         """The discovery config topic of one entity."""
@@ -152,6 +154,7 @@ class MqttSink:
         self._announce = False
         self._commands: deque[bytes] = deque(maxlen=16)
         self._published_armed: bool | None = None
+        self._canary: str | None = None
         self._wake: Callable[[], None] = lambda: None
 
     # -- paho's thread: hand over only ------------------------------------------------------
@@ -229,6 +232,14 @@ class MqttSink:
         if armed != self._published_armed:
             client.publish(self.topics.armed, "ON" if armed else "OFF", qos=1, retain=True)
             self._published_armed = armed
+        canary, self._canary = self._canary, None
+        if canary is not None:
+            client.publish(self.topics.canary, canary, qos=1, retain=True)
+
+    def report_canary(self, status: dict[str, Any]) -> None:
+        """Publish the canary alarm's state (retained) at the next service; any thread."""
+        self._canary = json.dumps(status, default=str)
+        self._wake()
 
     def _command(self, payload: bytes) -> None:
         if payload not in ARM_PAYLOADS:

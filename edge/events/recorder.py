@@ -13,6 +13,11 @@ Example::
     recorder.start()
     recorder.submit(event, frame.image, {"mobilenet": crop_rgb})   # returns in microseconds
     recorder.close()                                               # drains, then stops
+
+Answers that come after the decision (shadow and canary models, late critical models) join an
+event here, not in the loop: an event submitted with a ``ticket`` (its crop's, from the
+rendezvous) is given to ``complete(event, ticket)`` on the writer thread just before it is
+written, which may wait a bounded time for them. The event is still written once.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,14 +46,17 @@ class _Pending:
     event: Event
     snapshot: np.ndarray | None
     crops: dict[str, np.ndarray]
+    ticket: int | None = None
 
 
 class Recorder:
     """Archives images and logs events on its own thread; never blocks the caller."""
 
     def __init__(self, log: EventLog, archive: Archive | None, *,
-                 max_pending_images: int = 8) -> None:
+                 max_pending_images: int = 8,
+                 complete: Callable[[Event, int], None] | None = None) -> None:
         self.log = log
+        self.complete = complete
         self.archive = archive
         self.max_pending_images = max_pending_images
         self.dropped_images = 0
@@ -65,8 +74,11 @@ class Recorder:
             self._thread.start()
 
     def submit(self, event: Event, snapshot_bgr: np.ndarray | None,
-               crops: dict[str, np.ndarray]) -> None:
-        """Queue ``event`` with its images (copied; the caller keeps its arrays) and return."""
+               crops: dict[str, np.ndarray], *, ticket: int | None = None) -> None:
+        """Queue ``event`` with its images (copied; the caller keeps its arrays) and return.
+
+        ``ticket`` (the rendezvous' id of the event's crop) has ``complete`` add the answers
+        that came after the decision before the event is written."""
         with self._cond:
             if self._closing:
                 raise RecorderClosed(f"event at {event.start_time} submitted after close()")
@@ -80,6 +92,7 @@ class Recorder:
                 item = _Pending(event, None, {})
                 if has_images and self.archive is not None:
                     self._drop_images(event)
+            item.ticket = ticket
             self._queue.append(item)
             self._cond.notify()
 
@@ -110,6 +123,12 @@ class Recorder:
                     self._with_images -= 1
 
     def _write(self, item: _Pending) -> None:
+        if self.complete is not None and item.ticket is not None:
+            try:
+                self.complete(item.event, item.ticket)
+            except Exception:  # the event matters more than the late answers
+                logger.exception("recorder: late answers of event at %.3f not added",
+                                 item.event.start_time)
         if self.archive is not None and (item.snapshot is not None or item.crops):
             self._archive(item)
         attempt = 0
