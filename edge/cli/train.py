@@ -1,0 +1,141 @@
+"""``tensorchicken train``: a head on this coop's own photos, measured, packaged, registered.
+
+    tensorchicken train --manifest photos.csv --root photos/      # file,label,subclass CSV
+    tensorchicken train --from-archive                             # crops labelled with `label`
+    tensorchicken train --manifest photos.csv --root photos/ --from-archive --fine
+
+Prints the held-out figures (cross-validation over photo groups: a photo and its variations are
+never on both sides) beside the current classifier's on the same photos, then writes the package
+to ``<data_dir>/packages/<name>-<version>/`` and registers it as a shadow model; promote it with
+``tensorchicken models promote NAME`` when it wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from classifier import Classifier, ClassifierError
+from classifier.head import HeadSettings
+from classifier.package import packages_dir
+from edge.cli import CliError
+from edge.cli.classify import add_model_args, open_classifier
+from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
+from edge.cli.eval import print_report, read_manifest
+from edge.cli.label import owner_crops
+from edge.train.augment import AUGMENTATIONS
+from edge.train.dataset import Photo, make_photo
+from edge.train.labels import labelled_photos
+from edge.train.retrain import Outcome, RetrainPlan, retrain
+from edge.train.trainer import TrainSettings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand."""
+    p = sub.add_parser("train", help="train a head on your own labelled photos or crops")
+    p.add_argument("--manifest", type=Path, help="CSV with file,label,subclass columns")
+    p.add_argument("--root", type=Path, help="folder the manifest's file paths are in")
+    p.add_argument("--from-archive", action="store_true",
+                   help="also learn from archived crops you labelled (tensorchicken label)")
+    p.add_argument("--name", default="coop", help="package name (default: coop)")
+    p.add_argument("--version", help="package version (default: the UTC time, 20260501T211403Z)")
+    p.add_argument("--fine", action="store_true",
+                   help="finer classes (breed, species) where a subclass has enough photos")
+    p.add_argument("--min-per-class", type=int, default=4, metavar="N",
+                   help="photos a subclass needs to be its own class with --fine (default 4)")
+    p.add_argument("--l2", type=float, default=HeadSettings().l2,
+                   help=f"L2 penalty of the head (default {HeadSettings().l2})")
+    p.add_argument("--folds", type=int, default=5,
+                   help="cross-validation folds for the held-out figures; 0 skips them")
+    p.add_argument("--augment", nargs="*", choices=list(AUGMENTATIONS)[1:], metavar="NAME",
+                   help=f"augmentations (default: all of {', '.join(list(AUGMENTATIONS)[1:])})")
+    p.add_argument("--target-recall", type=float, default=0.97,
+                   help="predator recall the operating point aims at (default 0.97)")
+    p.add_argument("--max-chicken-fa", type=float, default=0.01,
+                   help="share of chickens it may call predators (default 0.01)")
+    p.add_argument("--threads", type=int, default=2, help="extractor threads (default 2)")
+    p.add_argument("--out", type=Path, help="packages folder (default <data_dir>/packages)")
+    p.add_argument("--no-register", action="store_true", help="write the package only")
+    add_model_args(p)
+    add_mirror_arg(p)
+    p.set_defaults(func=run)
+
+
+def _photos(args: argparse.Namespace) -> list[Photo]:
+    if not args.manifest and not args.from_archive:
+        raise CliError("give --manifest CSV --root DIR, or --from-archive, or both", code=2)
+    if bool(args.manifest) != bool(args.root):
+        raise CliError("--manifest and --root go together", code=2)
+    photos: list[Photo] = []
+    if args.manifest:
+        photos += [make_photo(args.root / r.file, r.label, r.subclass, r.file)
+                   for r in read_manifest(args.manifest)]
+    if args.from_archive:
+        crops, _ = owner_crops(config_from(args))
+        photos += labelled_photos(crops)
+    return photos
+
+
+def _settings(args: argparse.Namespace) -> TrainSettings:
+    cfg = config_from(args).models
+    for name, value, low, high in (("--l2", args.l2, 0.0, 100.0),
+                                   ("--target-recall", args.target_recall, 0.0, 1.0),
+                                   ("--max-chicken-fa", args.max_chicken_fa, 0.0, 1.0)):
+        if not low <= value <= high:
+            raise CliError(f"{name} must be between {low} and {high}, got {value}", code=2)
+    if args.folds == 1 or args.folds < 0 or args.min_per_class < 1 or args.threads < 1:
+        raise CliError("--folds must be 0 or at least 2; --min-per-class and --threads at "
+                       "least 1", code=2)
+    return TrainSettings(
+        fine=args.fine, min_per_class=args.min_per_class, head=HeadSettings(l2=args.l2),
+        folds=args.folds, target_recall=args.target_recall, max_chicken_fa=args.max_chicken_fa,
+        predator_threshold=cfg.predator_threshold, chicken_threshold=cfg.chicken_threshold,
+    )
+
+
+def _plan(args: argparse.Namespace, settings: TrainSettings) -> RetrainPlan:
+    config = config_from(args)
+    data_dir = Path(config.paths.data_dir) if config.paths.data_dir else None
+    return RetrainPlan(
+        name=args.name, version=args.version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        packages=args.out or packages_dir(data_dir), settings=settings,
+        augmentations=args.augment, threads=args.threads,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, print the report, write and register the package."""
+    settings = _settings(args)
+    plan = _plan(args, settings)
+    store = store_from(args, config_from(args))
+    try:
+        photos = _photos(args)
+        current: Classifier | None = open_classifier(args) if settings.folds else None
+        try:
+            outcome = retrain(photos, store, plan, current)
+        finally:
+            if current is not None:
+                current.close()
+    except ClassifierError as exc:
+        raise CliError(str(exc)) from None
+    _show(args, outcome)
+    return 0
+
+
+def _show(args: argparse.Namespace, outcome: Outcome) -> None:
+    summary = {
+        "package": str(outcome.package), "model": outcome.info.model_name,
+        "photos": len(outcome.info.training["photos"]), "labels": outcome.info.labels,
+        "seconds": round(outcome.seconds, 1), "peak_memory_mb": round(outcome.peak_mb, 1),
+        "predator_shift": outcome.info.training["operating_point"]["predator_shift"],
+    }
+    if args.json:
+        print_json({**summary, "report": outcome.report})
+        return
+    if outcome.report:
+        print("held-out figures (each photo scored by a head trained without it):")
+        print_report(outcome.report)
+    print(f"package {summary['model']} written to {summary['package']}")
+    print(f"{summary['photos']} photos, classes {', '.join(summary['labels'])}; "
+          f"{summary['seconds']} s, peak memory {summary['peak_memory_mb']} MB")

@@ -1,0 +1,116 @@
+"""Variations of a photo that a fixed henhouse camera produces anyway, for training a head.
+
+The camera never moves, so the useful variations are few and known: an animal facing the other
+way (flip), a motion crop that sits a little off-centre or a little tight (small crops), dawn,
+dusk and sun (brightness), infra-red nights (greyscale), and a whole frame letterboxed to a square
+(what ``crop_square`` gives when what moved fills the frame). Each variation is a pure function of
+the picture, so the same photo always yields the same training set.
+
+Every variation of a photo belongs to that photo: the split (``edge/train/split.py``) keeps a
+photo and all its variations on the same side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from classifier.resize import resize
+
+Augment = Callable[[np.ndarray], np.ndarray]
+
+# Pictures are shrunk to this side before augmenting: the extractor sees 224 pixels, and
+# camera-trap photos of 4000 pixels would only make every variation slow.
+WORK_SIDE = 320
+CROP_SHARE = 0.8
+PAD_VALUE = 128
+
+
+def shrink(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """``rgb`` with its shorter side at most ``side`` pixels (aspect kept)."""
+    height, width = rgb.shape[:2]
+    scale = side / min(height, width)
+    if scale >= 1.0:
+        return rgb
+    return resize(rgb, max(1, round(width * scale)), max(1, round(height * scale)))
+
+
+def flip(rgb: np.ndarray) -> np.ndarray:
+    """Mirror left-right."""
+    return np.ascontiguousarray(rgb[:, ::-1])
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """What an IR-lit night frame looks like: one grey level copied to three channels."""
+    return cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
+def gain(factor: float) -> Augment:
+    """Brightness times ``factor`` (saturating)."""
+    table = np.clip(np.arange(256) * factor, 0, 255).astype(np.uint8)
+
+    def apply(rgb: np.ndarray) -> np.ndarray:
+        return cv2.LUT(np.ascontiguousarray(rgb), table)
+
+    return apply
+
+
+def crop(fy: float, fx: float, share: float = CROP_SHARE) -> Augment:
+    """A window ``share`` of each side, its top-left at fractions (fy, fx) of the slack."""
+
+    def apply(rgb: np.ndarray) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        h, w = max(1, round(height * share)), max(1, round(width * share))
+        y0, x0 = round((height - h) * fy), round((width - w) * fx)
+        return np.ascontiguousarray(rgb[y0:y0 + h, x0:x0 + w])
+
+    return apply
+
+
+def letterbox(rgb: np.ndarray) -> np.ndarray:
+    """The whole picture on a mid-grey square (nothing cut off)."""
+    height, width = rgb.shape[:2]
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    return cv2.copyMakeBorder(rgb, top, side - height - top, left, side - width - left,
+                              cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+
+
+def _then(first: Augment, second: Augment) -> Augment:
+    return lambda rgb: second(first(rgb))
+
+
+def _identity(rgb: np.ndarray) -> np.ndarray:
+    return rgb
+
+
+AUGMENTATIONS: dict[str, Augment] = {
+    "original": _identity,
+    "flip": flip,
+    "grey": grey,
+    "flip_grey": _then(flip, grey),
+    "dark": gain(0.55),
+    "bright": gain(1.35),
+    "crop_centre": crop(0.5, 0.5),
+    "crop_top_left": crop(0.0, 0.0),
+    "crop_bottom_right": crop(1.0, 1.0),
+    "letterbox": letterbox,
+}
+
+
+def augment_names(names: list[str] | None) -> list[str]:
+    """The augmentations to use (``original`` always first); ValueError naming unknown ones."""
+    chosen = list(AUGMENTATIONS) if names is None else ["original", *names]
+    unknown = [n for n in chosen if n not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"unknown augmentation(s) {', '.join(unknown)}; known: {', '.join(AUGMENTATIONS)}")
+    return list(dict.fromkeys(chosen))
+
+
+def variations(rgb: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """The picture under each named augmentation, in order."""
+    small = shrink(rgb)
+    return [AUGMENTATIONS[name](small) for name in names]

@@ -1,0 +1,114 @@
+"""Labelled photos for training: from a manifest CSV or from the owner's archived crops, and
+their embeddings under every augmentation.
+
+A :class:`Photo` is one picture with its verdict label (chicken, predator, background), an
+optional finer subclass (breed, species) and the sha256 of its bytes, which the package records
+and the split uses to keep copies together.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classifier import ClassifierError, Verdict, load_image
+from classifier.embeddings import Extractor
+from classifier.model import as_rgb
+from edge.assets import sha256_of
+from edge.events.archive import load_exact
+from edge.events.errors import ArchiveError
+from edge.train.augment import variations
+from edge.train.errors import TrainError
+
+log = logging.getLogger(__name__)
+
+VERDICTS = tuple(v.value for v in Verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """One labelled picture. ``exact`` marks an archived model input (PNG/.npy, read bit for
+    bit), as opposed to a photo file in any format."""
+
+    path: Path
+    label: str
+    subclass: str
+    sha256: str
+    source: str
+    exact: bool = False
+
+    def load(self) -> np.ndarray:
+        """The picture as RGB uint8; TrainError naming the file if it cannot be read."""
+        try:
+            return as_rgb(load_exact(self.path)) if self.exact else load_image(self.path)
+        except (ClassifierError, ArchiveError, ValueError, OSError) as exc:
+            raise TrainError(f"{self.path}: cannot read it for training: {exc}") from None
+
+
+def make_photo(path: Path, label: str, subclass: str, source: str, exact: bool = False) -> Photo:
+    """A :class:`Photo` with its sha256; TrainError if the file is missing or the label unknown."""
+    if label not in VERDICTS:
+        raise TrainError(f"{path}: label {label!r} is not one of {', '.join(VERDICTS)}")
+    try:
+        digest = sha256_of(path)
+    except OSError as exc:
+        raise TrainError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    return Photo(path, label, subclass, digest, source, exact)
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """Embeddings of every photo under every augmentation.
+
+    ``features[i]`` comes from photo ``photo_index[i]`` under augmentation ``augmentation[i]``;
+    ``original[p]`` is the row of photo ``p`` without augmentation; ``original_ms[p]`` the
+    milliseconds the extractor took on it (preparation and inference).
+    """
+
+    features: np.ndarray
+    photo_index: np.ndarray
+    augmentation: tuple[str, ...]
+    original: np.ndarray
+    original_ms: np.ndarray
+
+    def rows_of(self, photos: np.ndarray) -> np.ndarray:
+        """Every row (all augmentations) of the given photo indices."""
+        return np.flatnonzero(np.isin(self.photo_index, photos))
+
+
+# Called with each photo's index and its picture as loaded, so that other work on the same
+# pictures (scoring them with the current models) does not decode every file twice.
+OnPicture = Callable[[int, np.ndarray], None]
+
+
+def embed_photos(
+    photos: Sequence[Photo], extractor: Extractor, augmentations: list[str],
+    on_picture: OnPicture | None = None,
+) -> Embedded:
+    """Embed each photo under each augmentation (``augmentations[0]`` must be ``original``)."""
+    if not augmentations or augmentations[0] != "original":
+        raise ValueError("the first augmentation must be 'original'")
+    per = len(augmentations)
+    features = np.empty((len(photos) * per, extractor.ref.outputs), dtype=np.float32)
+    original_ms = np.zeros(len(photos))
+    for p, photo in enumerate(photos):
+        rgb = photo.load()
+        started = time.perf_counter()
+        features[p * per], _ = extractor.embed(rgb)
+        original_ms[p] = (time.perf_counter() - started) * 1000.0
+        for a, picture in enumerate(variations(rgb, augmentations[1:]), start=1):
+            features[p * per + a], _ = extractor.embed(picture)
+        if on_picture is not None:
+            on_picture(p, rgb)
+    return Embedded(
+        features=features,
+        photo_index=np.repeat(np.arange(len(photos)), per),
+        augmentation=tuple(augmentations) * len(photos),
+        original=np.arange(len(photos)) * per,
+        original_ms=original_ms,
+    )

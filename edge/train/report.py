@@ -1,0 +1,63 @@
+"""The held-out report: ``tensorchicken eval``'s figures for the new head, beside the current
+models' on the very same photos.
+
+The dict has the keys of :func:`edge.cli.eval.evaluate` (so :func:`edge.cli.eval.print_report`
+prints it): the top-level figures are the head's held-out answers; ``per_model`` holds the head
+again, the current classifier's combined verdict and each of its models.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from classifier import Classification
+from edge.cli.eval import rates
+from edge.train.dataset import Photo
+from edge.train.trainer import ClassScheme
+
+CURRENT = "current classifier"
+
+
+def _miss(photo: Photo, verdict: str, score: float, top: str) -> dict[str, Any]:
+    return {"file": photo.source, "label": photo.label, "subclass": photo.subclass,
+            "verdict": verdict, "score": round(score, 4), "top": top}
+
+
+def held_out_report(
+    photos: Sequence[Photo], probs: np.ndarray, verdicts: Sequence[str], scheme: ClassScheme,
+    head_name: str, latency_ms: np.ndarray, current: Sequence[Classification] | None = None,
+) -> dict[str, Any]:
+    """The report for held-out ``probs``/``verdicts`` of ``photos``, and ``current``'s answers."""
+    pairs = [(p.label, v) for p, v in zip(photos, verdicts, strict=True)]
+    misses = []
+    for p, v, row in zip(photos, verdicts, probs, strict=True):
+        if v != p.label:
+            score = float(row[scheme.indices(v)].sum()) if scheme.indices(v) else 0.0
+            misses.append(_miss(p, v, score, scheme.classes[int(np.argmax(row))]))
+    per_model = {f"{head_name} (held out)": rates(pairs)}
+    names: list[str] = []
+    if current:
+        per_model[f"{CURRENT} (combined)"] = rates(
+            [(p.label, c.verdict.value) for p, c in zip(photos, current, strict=True)])
+        names = list(current[0].models)
+        for name in names:
+            per_model[name] = rates([(p.label, c.models[name].verdict.value)
+                                     for p, c in zip(photos, current, strict=True)
+                                     if name in c.models])
+    return {
+        "n": len(photos),
+        "models_used": [head_name],
+        "compared_with": names,
+        **rates(pairs),
+        "misses": misses,
+        "misses_by_subclass": dict(Counter(f"{m['label']}/{m['subclass']}" for m in misses)),
+        "latency_ms": {
+            "median": round(float(np.median(latency_ms)), 2) if len(latency_ms) else 0.0,
+            "p99": round(float(np.percentile(latency_ms, 99)), 2) if len(latency_ms) else 0.0,
+        },
+        "per_model": per_model,
+    }

@@ -1,0 +1,157 @@
+"""From labelled photos to a model package, with its held-out report: the whole retraining.
+
+Example (what ``tensorchicken train`` does)::
+
+    plan = RetrainPlan(name="coop", version="20260501T2114Z", packages=packages_dir())
+    outcome = retrain(photos, store, plan, current=classifier)
+    print(outcome.package, outcome.report["predator_recall"])
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier import Classification, Classifier
+from classifier.embeddings import DEFAULT_EXTRACTOR, load_extractor
+from classifier.package import PackageInfo, extractor_entry, write_package
+from edge.assets import AssetStore
+from edge.train.augment import augment_names
+from edge.train.dataset import Embedded, Photo, embed_photos
+from edge.train.errors import TrainError
+from edge.train.report import held_out_report
+from edge.train.split import photo_groups
+from edge.train.trainer import (
+    ClassScheme,
+    HeldOut,
+    TrainSettings,
+    class_scheme,
+    cross_validate,
+    fit_calibrated,
+    verdicts_of,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainPlan:
+    """What to train and where to put it."""
+
+    name: str
+    version: str
+    packages: Path
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    augmentations: list[str] | None = None
+    extractor: str = DEFAULT_EXTRACTOR
+    threads: int = 2
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The package written, its description, the held-out report and what training cost."""
+
+    package: Path
+    info: PackageInfo
+    report: dict[str, Any] | None
+    seconds: float
+    peak_mb: float
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _check_photos(photos: Sequence[Photo]) -> None:
+    if len(photos) < 6:
+        raise TrainError(f"{len(photos)} labelled photos are too few to train a head "
+                         "(label more crops, or add --manifest)")
+    seen: dict[str, Photo] = {}
+    for p in photos:
+        other = seen.setdefault(p.sha256, p)
+        if other.label != p.label:
+            raise TrainError(f"{p.source} and {other.source} are the same picture (sha256 "
+                             f"{p.sha256[:12]}…) but labelled {p.label} and {other.label}")
+
+
+def retrain(
+    photos: Sequence[Photo], store: AssetStore, plan: RetrainPlan,
+    current: Classifier | None = None,
+) -> Outcome:
+    """Embed, cross-validate, fit, compare with ``current`` and write the package."""
+    started = time.perf_counter()
+    _check_photos(photos)
+    s = plan.settings
+    scheme = class_scheme(photos, s.fine, s.min_per_class)
+    names = augment_names(plan.augmentations)
+    extractor = load_extractor(store, plan.threads, plan.extractor)
+    answers: list[Classification] = []
+
+    def score_current(_: int, rgb: np.ndarray) -> None:
+        if current is not None:
+            answers.append(current.classify(rgb))
+
+    emb = embed_photos(photos, extractor, names, score_current if s.folds else None)
+    log.info("embedded %d photos x %d variations in %.1f s", len(photos), len(names),
+             time.perf_counter() - started)
+    labels = [p.label for p in photos]
+    groups = photo_groups([p.sha256 for p in photos], emb.features[emb.original])
+    held = cross_validate(emb, labels, groups, scheme, s) if s.folds else None
+    head, shift = fit_calibrated(emb, np.arange(len(photos)), labels, groups, scheme, s)
+    model_name = f"{plan.name}-{plan.version}"
+    report = _report(photos, emb, held, scheme, s, model_name, answers) if held else None
+    info = PackageInfo(
+        name=plan.name, version=plan.version,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        description=plan.description or f"head on {plan.extractor}, {len(photos)} photos",
+        extractor=extractor_entry(extractor.ref), labels=list(scheme.classes),
+        thresholds={"predator": s.predator_threshold, "chicken": s.chicken_threshold},
+        training=_training_record(photos, names, s, shift, groups, held),
+        metrics=_metrics(report), head=None, verdicts=None,
+    )
+    path = write_package(plan.packages, info, head, scheme.groups())
+    return Outcome(path, info, report, time.perf_counter() - started, peak_memory_mb())
+
+
+def _report(
+    photos: Sequence[Photo], emb: Embedded, held: HeldOut, scheme: ClassScheme,
+    s: TrainSettings, name: str, current: list[Classification],
+) -> dict[str, Any]:
+    verdicts = verdicts_of(held.probs, scheme, s)
+    return held_out_report(photos, held.probs, verdicts, scheme, name, emb.original_ms,
+                           current or None)
+
+
+def _training_record(
+    photos: Sequence[Photo], augmentations: list[str], s: TrainSettings, shift: float,
+    groups: np.ndarray, held: HeldOut | None,
+) -> dict[str, Any]:
+    return {
+        "photos": [{"source": p.source, "sha256": p.sha256, "label": p.label,
+                    "subclass": p.subclass} for p in photos],
+        "distinct_groups": int(groups.max()) + 1,
+        "augmentations": augmentations,
+        "head": {"l2": s.head.l2, "iterations": s.head.iterations, "balanced": s.head.balanced},
+        "fine_classes": s.fine, "min_per_class": s.min_per_class,
+        "folds": s.folds, "seed": s.seed,
+        "operating_point": {"target_recall": s.target_recall,
+                            "max_chicken_fa": s.max_chicken_fa, "predator_shift": shift,
+                            "fold_shifts": list(held.shifts) if held else []},
+    }
+
+
+def _metrics(report: dict[str, Any] | None) -> dict[str, Any]:
+    if report is None:
+        return {}
+    keep = ("n", "confusion", "predator_recall", "chicken_false_alarm",
+            "background_false_alarm", "per_model", "compared_with")
+    return {k: report[k] for k in keep if k in report}
