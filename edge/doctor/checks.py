@@ -91,6 +91,24 @@ def check_models(config: Config, store: AssetStore) -> Iterator[Finding]:
         classifier.close()
 
 
+def check_rendezvous(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """The running appliance's models: the canary alarm and a refused model change."""
+    from classifier.keeper import read_status
+
+    status = read_status(state_dir_of(config))
+    if status is None:
+        return
+    canary = status.get("canary") or {}
+    if canary.get("alarm"):
+        yield Finding("canary", WARN, f"canary alarm: {canary.get('message')}; "
+                      "compare with 'tensorchicken models compare', roll back with "
+                      "'tensorchicken models rollback'")
+    elif canary.get("canary"):
+        yield Finding("canary", OK, str(canary.get("message")))
+    if status.get("last_error"):
+        yield Finding("models", WARN, f"last model change refused: {status['last_error']}")
+
+
 def check_cameras(config: Config, store: AssetStore) -> Iterator[Finding]:
     """Each camera opens and gives a frame within its stall limit."""
     from camera.source import open_source
@@ -193,6 +211,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_clock,
     check_disk,
     check_models,
+    check_rendezvous,
     check_cameras,
     check_pins,
     check_broker,

@@ -1,0 +1,306 @@
+"""``tensorchicken models``: which models run in which role, changes without a restart, and
+models side by side on the same inputs.
+
+``list``       roles, versions, load and inference times, skips, agreement with the canary
+``register``   score a model (or a local model package) as a shadow or as the canary
+``promote``    make a model the primary (the previous one stays loaded, as a shadow)
+``rollback``   back to the previous primary
+``reset``      forget the run-time changes: the configuration alone decides
+``compare``    every model on the archived crops (``--since``) or a labelled set (``--manifest``)
+
+Changes go to ``<state_dir>/models.yaml``; a running appliance picks them up within a second
+(it watches the file), loads and warms the new model up, and switches between two frames. With
+nothing running the change is just recorded, after loading the model once to check it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier import ClassifierError, Verdict, load_image
+from classifier.ensemble import Classifier, load_any, thresholds_of
+from classifier.keeper import read_status
+from classifier.registry import ModelRegistry, write_atomic_text
+from classifier.rendezvous import check_model
+from classifier.spec import load_specs
+from edge.cli import CliError
+from edge.cli.common import (
+    add_config_arg,
+    add_json_arg,
+    add_mirror_arg,
+    config_from,
+    print_json,
+    store_from,
+)
+from edge.cli.eval import rates, read_manifest
+from edge.config import Config, ModelsConfig
+from edge.doctor.checks import state_dir_of
+from edge.events.archive import Archive, load_exact
+
+RUNNING_WITHIN_S = 30.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand and its actions."""
+    p = sub.add_parser("models", help="model roles, promote/rollback without a restart, compare")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    actions.required = True
+    for name, func, text in (
+        ("list", run_list, "roles, versions, times and agreement with the canary"),
+        ("promote", run_promote, "make NAME the primary"),
+        ("rollback", run_rollback, "back to the previous primary"),
+        ("register", run_register, "score NAME as a shadow or the canary"),
+        ("reset", run_reset, "forget run-time changes: the configuration alone decides"),
+        ("compare", run_compare, "models side by side on archived crops or labelled photos"),
+    ):
+        a = actions.add_parser(name, help=text)
+        add_config_arg(a)
+        add_mirror_arg(a)
+        add_json_arg(a)
+        a.set_defaults(func=func)
+        if name in ("promote", "register"):
+            a.add_argument("name", metavar="NAME", help="model name (manifest or package)")
+        if name == "register":
+            a.add_argument("--role", choices=("shadow", "canary"), default="shadow")
+            a.add_argument("--package", type=Path, metavar="DIR", help="a local model package")
+        if name == "compare":
+            _compare_args(a)
+
+
+def _compare_args(a: argparse.ArgumentParser) -> None:
+    a.add_argument("--since", type=_when, metavar="TIME",
+                   help="archived crops from this time on: Unix seconds, or 2h / 3d ago")
+    a.add_argument("--manifest", type=Path, metavar="CSV", help="labelled photos instead")
+    a.add_argument("--root", type=Path, metavar="DIR", help="folder the manifest's files are in")
+    a.add_argument("--limit", type=int, default=0, metavar="N", help="at most N pictures")
+
+
+def _when(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1:] in units:
+            return time.time() - float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (Unix seconds or 2h/3d)") from None
+
+
+def _registry(args: argparse.Namespace) -> tuple[Config, ModelRegistry]:
+    config = config_from(args)
+    return config, ModelRegistry(state_dir_of(config), config.models)
+
+
+def _change(args: argparse.Namespace, what: str, apply: Callable[[ModelRegistry], None]) -> int:
+    """Apply a registry change; load and warm up the primary (and NAME) as they would now run;
+    on any failure put ``models.yaml`` back as it was."""
+    config, registry = _registry(args)
+    before = registry.path.read_text(encoding="utf-8") if registry.path.exists() else None
+    try:
+        apply(registry)
+        target = registry.effective()
+        store, specs = store_from(args, config), load_specs()
+        for use in target.use:
+            if use.role == "primary" or use.name == getattr(args, "name", None):
+                check_model(load_any(use, store, specs))
+    except (ClassifierError, OSError) as exc:
+        if before is None:
+            registry.path.unlink(missing_ok=True)
+        else:
+            write_atomic_text(registry.path, before)
+        raise CliError(f"nothing changed: {exc}") from None
+    running = _running(state_dir_of(config))
+    where = "the running appliance switches within a second" if running else "recorded"
+    print(f"{what}: primary {target.primary.name} ({where})")
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    """``models promote NAME``."""
+    return _change(args, f"promoted {args.name}", lambda r: r.promote(args.name))
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    """``models rollback``."""
+    return _change(args, "rolled back", lambda r: r.rollback())
+
+
+def run_register(args: argparse.Namespace) -> int:
+    """``models register NAME [--role] [--package DIR]``."""
+    return _change(args, f"registered {args.name} as {args.role}",
+                   lambda r: r.register(args.name, args.role, package=args.package))
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    """``models reset``."""
+    return _change(args, "reset", lambda r: r.reset())
+
+
+def _running(state_dir: Path) -> dict[str, Any] | None:
+    status = read_status(state_dir)
+    if status and time.time() - float(status.get("updated", 0)) < RUNNING_WITHIN_S:
+        return status
+    return None
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """``models list``: the running appliance's figures, else the configuration's roles."""
+    config, registry = _registry(args)
+    try:
+        cfg = registry.effective()
+    except ClassifierError as exc:
+        raise CliError(str(exc)) from None
+    running = _running(state_dir_of(config))
+    rows = _list_rows(cfg, running)
+    if args.json:
+        print_json({"running": running is not None, "models": rows,
+                    "canary": running.get("canary") if running else None})
+        return 0
+    print("running appliance:" if running else "not running; configured (with models.yaml):")
+    for r in rows:
+        agree = r.get("agreement_with_canary")
+        print(f"  {r['role']:8} {r['name']:28} v{r.get('version', '?'):24} "
+              f"load {_ms(r.get('load_ms'))}  infer p50 {_ms(r.get('inference_ms_p50'))}  "
+              f"skipped {r.get('skipped', '-')}  canary agreement "
+              f"{'-' if agree is None else f'{agree:.0%}'}")
+    if running and running.get("canary", {}).get("canary"):
+        canary = running["canary"]
+        print(("CANARY ALARM: " if canary["alarm"] else "canary: ") + canary["message"])
+    if running and running.get("last_error"):
+        print(f"last refused change: {running['last_error']}")
+    return 0
+
+
+def _ms(value: Any) -> str:
+    return "    -   " if value is None else f"{float(value):6.1f} ms"
+
+
+def _list_rows(cfg: ModelsConfig, running: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if running:
+        return list(running.get("models", []))
+    specs = load_specs()
+    return [{"name": u.name, "role": u.role, "threads": u.threads, "package": u.package,
+             "version": specs[u.name].version if u.name in specs else "package"}
+            for u in cfg.use]
+
+
+# -- compare ---------------------------------------------------------------------------------
+
+
+def _pictures(args: argparse.Namespace, config: Config) -> list[tuple[str, np.ndarray, str]]:
+    """(name, RGB picture, label or '') to compare on."""
+    if args.manifest:
+        root = args.root or args.manifest.parent
+        rows = read_manifest(args.manifest)
+        pictures = [(r.file, root / r.file, r.label) for r in rows]
+        if args.limit:
+            pictures = pictures[: args.limit]
+        try:
+            return [(name, load_image(path), label) for name, path, label in pictures]
+        except ClassifierError as exc:
+            raise CliError(str(exc)) from None
+    archive_dir = state_dir_of(config) / "archive"
+    if not archive_dir.is_dir():
+        raise CliError(f"{archive_dir}: no archive here; give --manifest CSV --root DIR", code=2)
+    found = []
+    for entry in Archive(archive_dir, config.reporters.archive).entries():
+        crop = next((f for f in entry.files if f.name.startswith("crop_")), None)
+        if crop is not None and (args.since is None or entry.time >= args.since):
+            found.append((str(entry.path.name), load_exact(crop), ""))
+    return found[-args.limit:] if args.limit else found
+
+
+def compare(models: list[Any], cfg: ModelsConfig,
+            pictures: list[tuple[str, np.ndarray, str]]) -> dict[str, Any]:
+    """Every model on every picture: verdict counts, agreement with the primary (first) and
+    with the canary, latency, and accuracy where pictures are labelled."""
+    scorer = Classifier(models[:1], thresholds_of(cfg), cfg.deadline_ms)
+    verdicts: dict[str, list[str]] = {m.name: [] for m in models}
+    times: dict[str, list[float]] = {m.name: [] for m in models}
+    for _, rgb, _ in pictures:
+        for model in models:
+            score, _ = scorer.score(model, rgb)
+            verdicts[model.name].append(score.verdict.value)
+            times[model.name].append(score.total_ms)
+    scorer.close()
+    labels = [label for _, _, label in pictures]
+    canary = next((u.name for u in cfg.use if u.role == "canary"), None)
+    roles = {u.name: u.role for u in cfg.use}
+    primary = models[0].name
+    report = {}
+    for name, got in verdicts.items():
+        report[name] = _model_figures(got, times[name], labels, verdicts[primary],
+                                      verdicts.get(canary) if canary else None)
+        report[name]["role"] = roles.get(name, "?")
+    return {"pictures": len(pictures), "labelled": sum(1 for x in labels if x),
+            "primary": primary, "canary": canary, "models": report}
+
+
+def _model_figures(got: list[str], ms: list[float], labels: list[str], primary: list[str],
+                   canary: list[str] | None) -> dict[str, Any]:
+    def agreement(other: list[str]) -> float | None:
+        if not got:
+            return None
+        return round(sum(a == b for a, b in zip(got, other, strict=True)) / len(got), 4)
+
+    figures: dict[str, Any] = {
+        "verdicts": dict(Counter(got)),
+        "agreement_with_primary": agreement(primary),
+        "agreement_with_canary": agreement(canary) if canary else None,
+        "ms_p50": round(float(np.median(ms)), 2) if ms else None,
+        "ms_p95": round(float(np.percentile(ms, 95)), 2) if ms else None,
+    }
+    pairs = [(label, v) for label, v in zip(labels, got, strict=True) if label]
+    if pairs:
+        figures["accuracy"] = round(sum(t == v for t, v in pairs) / len(pairs), 4)
+        figures.update(rates(pairs))
+    return figures
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``models compare``."""
+    config, registry = _registry(args)
+    if args.root and not args.manifest:
+        raise CliError("--root goes with --manifest", code=2)
+    try:
+        cfg = registry.effective()
+        specs = load_specs()
+        store = store_from(args, config)
+        uses = sorted(cfg.use, key=lambda u: u.role != "primary")
+        models = [load_any(u, store, specs) for u in uses]
+    except ClassifierError as exc:
+        raise CliError(str(exc)) from None
+    pictures = _pictures(args, config)
+    if not pictures:
+        raise CliError("nothing to compare on: no archived crops (try --since, or --manifest)")
+    report = compare(models, cfg, pictures)
+    if args.json:
+        print_json(report)
+    else:
+        _print_compare(report)
+    return 0
+
+
+def _print_compare(report: dict[str, Any]) -> None:
+    print(f"{report['pictures']} pictures ({report['labelled']} labelled); primary "
+          f"{report['primary']}, canary {report['canary'] or '-'}")
+    print(f"  {'model':28} {'role':8} {'pred':>5} {'chick':>5} {'bg':>5} {'=prim':>6} "
+          f"{'=can':>6} {'p50 ms':>7} {'acc':>6} {'recall':>6} {'hen→pred':>8}")
+    for name, f in report["models"].items():
+        v = f["verdicts"]
+        print(f"  {name:28} {f['role']:8} {v.get(Verdict.PREDATOR.value, 0):5d} "
+              f"{v.get(Verdict.CHICKEN.value, 0):5d} {v.get(Verdict.BACKGROUND.value, 0):5d} "
+              f"{_pct(f['agreement_with_primary'])} {_pct(f['agreement_with_canary'])} "
+              f"{f['ms_p50']:7.2f} {_pct(f.get('accuracy'))} {_pct(f.get('predator_recall'))} "
+              f"{_pct(f.get('chicken_false_alarm')):>8}")
+
+
+def _pct(value: float | None) -> str:
+    return "     -" if value is None else f"{value:6.1%}"
+

@@ -1,0 +1,149 @@
+"""The rendezvous on real models: deadline, slow and poor shadows, the canary alarm, swaps."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from classifier.canary import CanaryStatus
+from classifier.registry import ModelRegistry
+from classifier.rendezvous import Rendezvous, SwapError
+from edge.event import Event
+from edge.events.log import EventLog
+from edge.events.recorder import Recorder
+from tests.rendezvous.conftest import uses
+
+TINY = "mobilenet_v1_025_imagenet"  # fast and poor
+V2 = "mobilenet_v2_imagenet"
+TF2 = "tf2_mobilenet_v2_imagenet"  # the same network, another quantisation: a trusted canary
+V1 = "mobilenet_v1_075_imagenet"
+
+Photos = list[tuple[np.ndarray, str]]
+
+
+def _event(ticket_scores: dict[str, Any]) -> Event:
+    return Event(camera="coop", start_time=time.time(), end_time=time.time(), verdict="predator",
+                 label="x", score=1.0, scores=dict(ticket_scores), decision={"rule": "test"})
+
+
+def test_slow_critical_model_misses_the_deadline_the_fast_one_decides_the_late_one_is_logged(
+    loader: Callable[..., Any], photos: Photos, tmp_path: Path
+) -> None:
+    cfg = uses((TINY, "primary"), (V2, "critical"), deadline_ms=80, join_wait_ms=3000)
+    with Rendezvous(cfg, loader({V2: 0.4})) as rendezvous:
+        answer = rendezvous.classify(photos[1][0])
+        assert answer.late == (V2,) and answer.decided_by == TINY and list(answer.models) == [TINY]
+        # The event, written once by the recorder, still gets the late answer.
+        log = EventLog(tmp_path / "events.sqlite3")
+        with Recorder(log, None, complete=rendezvous.complete_event) as recorder:
+            recorder.submit(_event({TINY: {"verdict": answer.verdict.value}}), None, {},
+                            ticket=answer.ticket)
+        [logged] = log.list()
+        log.close()
+    assert logged.scores[V2]["role"] == "late" and logged.scores[V2]["verdict"] in (
+        "predator", "chicken", "background")
+    assert logged.decision["late"] == [V2] and "missing" not in logged.decision
+
+
+def test_in_time_critical_model_outranks_the_fast_primary(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    cfg = uses((TINY, "primary"), (V2, "critical"), deadline_ms=5000)
+    with Rendezvous(cfg, loader()) as rendezvous:
+        answers = [rendezvous.classify(rgb) for rgb, _ in photos[:6]]
+    assert all(a.late == () and set(a.models) == {TINY, V2} for a in answers)
+    assert all(a.decided_by == V2 for a in answers)  # the priority model, not the fast one
+
+
+def _critical_ms(rendezvous: Rendezvous, photos: Photos) -> list[float]:
+    times = []
+    for rgb, _ in photos:
+        started = time.perf_counter()
+        rendezvous.classify(rgb)
+        times.append((time.perf_counter() - started) * 1000.0)
+    return times
+
+
+def test_slow_shadow_skips_and_counts_and_never_holds_the_decision(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    cfg = uses((V2, "primary"), (V1, "shadow"), shadow_queue=2, join_wait_ms=0)
+    with Rendezvous(cfg, loader({V1: 0.5})) as rendezvous:
+        times = _critical_ms(rendezvous, photos[:12])
+        shadow = next(m for m in rendezvous.status()["models"] if m["name"] == V1)
+        # One crop running and two queued; every other crop was skipped, and counted.
+        assert shadow["skipped"] >= 12 - 3 and shadow["scored"] <= 3
+        late = rendezvous.join(rendezvous.classify(photos[0][0]).ticket, wait_s=0)
+        assert late is not None and V1 in late.skipped
+    # The decision never waited for the 500 ms shadow (a loose bound: no speed claim).
+    assert statistics.median(times) < 250, times
+
+
+def _feed(rendezvous: Rendezvous, photos: Photos) -> None:
+    """Classify each photo and let the off-path workers finish it (so none is skipped)."""
+    pause = threading.Event()
+    for rgb, _ in photos:
+        rendezvous.classify(rgb)
+        for _, loaded in rendezvous.plan.off_path:
+            while loaded.worker.backlog:
+                pause.wait(0.005)
+
+
+def test_poor_shadow_disagrees_with_the_canary_and_promoting_it_fires_the_alarm(
+    loader: Callable[..., Any], photos: Photos, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = uses((V2, "primary"), (TINY, "shadow"), (TF2, "canary"), shadow_queue=64,
+                canary_window=40, canary_min_samples=20, canary_max_disagreement=0.15)
+    registry = ModelRegistry(tmp_path, base)
+    alarms: list[CanaryStatus] = []
+    with Rendezvous(registry.effective(), loader()) as rendezvous:
+        rendezvous.canary.listeners.append(alarms.append)
+        _feed(rendezvous, photos[:40])
+        figures = {m["name"]: m for m in rendezvous.status()["models"]}
+        assert figures[V2]["agreement_with_canary"] >= 0.85 and not alarms
+        assert figures[TINY]["agreement_with_canary"] < figures[V2]["agreement_with_canary"]
+        registry.promote(TINY)
+        rendezvous.swap(registry.effective())
+        _feed(rendezvous, photos[:40])
+        status = rendezvous.canary.status()
+    assert alarms and alarms[0].alarm and alarms[0].primary == TINY
+    assert status.rate > 0.15 and status.compared >= 20
+    assert "canary alarm: primary mobilenet_v1_025_imagenet disagrees" in caplog.text
+
+
+def test_a_model_that_fails_to_warm_up_leaves_the_running_one(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    load = loader()
+
+    def broken(use: Any) -> Any:
+        model = load(use)
+        if use.name == V1:
+            model.probabilities = lambda rgb: (np.full(1001, np.nan, np.float32), 1.0)
+        return model
+
+    with Rendezvous(uses((V2, "primary")), broken) as rendezvous:
+        with pytest.raises(SwapError, match=r"model mobilenet_v1_075_imagenet: .*not probabilities"
+                           r".*still running mobilenet_v2_imagenet"):
+            rendezvous.swap(uses((V1, "primary"), (V2, "shadow")))
+        assert rendezvous.plan.primary == V2 and rendezvous.classify(photos[0][0]).models
+        assert "still running" in (rendezvous.status()["last_error"] or "")
+
+
+def test_swap_keeps_the_previous_primary_loaded_for_an_instant_rollback(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    with Rendezvous(uses((V2, "primary")), loader()) as rendezvous:
+        report = rendezvous.swap(uses((TINY, "primary")))
+        assert report.loaded == (TINY,) and report.released == ()  # V2 stays, on standby
+        roles = {m["name"]: m["role"] for m in rendezvous.status()["models"]}
+        assert roles == {V2: "standby", TINY: "primary"}
+        back = rendezvous.swap(uses((V2, "primary")))
+        assert back.loaded == () and rendezvous.classify(photos[0][0]).decided_by == V2
