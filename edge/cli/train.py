@@ -16,14 +16,16 @@ import argparse
 import time
 from pathlib import Path
 
-from classifier import Classifier, ClassifierError
+from classifier import Classifier, ClassifierError, load_classifier
 from classifier.head import HeadSettings
 from classifier.package import packages_dir
+from classifier.registry import ModelRegistry
+from edge.assets import AssetStore
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier
 from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
 from edge.cli.eval import print_report, read_manifest
-from edge.cli.label import owner_crops
+from edge.cli.label import owner_crops, state_dir_of
 from edge.train.augment import AUGMENTATIONS
 from edge.train.dataset import Photo, make_photo
 from edge.train.labels import labelled_photos
@@ -104,6 +106,20 @@ def _plan(args: argparse.Namespace, settings: TrainSettings) -> RetrainPlan:
     )
 
 
+def registry_of(args: argparse.Namespace) -> ModelRegistry:
+    """The model registry of the configured state folder."""
+    config = config_from(args)
+    return ModelRegistry(state_dir_of(config), config.models)
+
+
+def _current(args: argparse.Namespace, store: AssetStore) -> Classifier:
+    """What decides today: the models named by --model, else the registry's effective ones
+    (the configuration with promotions and rollbacks applied)."""
+    if args.model:
+        return open_classifier(args)
+    return load_classifier(registry_of(args).effective(), store)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print the report, write and register the package."""
     settings = _settings(args)
@@ -111,24 +127,27 @@ def run(args: argparse.Namespace) -> int:
     store = store_from(args, config_from(args))
     try:
         photos = _photos(args)
-        current: Classifier | None = open_classifier(args) if settings.folds else None
+        current = _current(args, store) if settings.folds else None
         try:
             outcome = retrain(photos, store, plan, current)
         finally:
             if current is not None:
                 current.close()
+        if not args.no_register:
+            registry_of(args).register(outcome.info.model_name, "shadow", package=outcome.package)
+        _show(args, outcome, registered=not args.no_register)
     except ClassifierError as exc:
         raise CliError(str(exc)) from None
-    _show(args, outcome)
     return 0
 
 
-def _show(args: argparse.Namespace, outcome: Outcome) -> None:
+def _show(args: argparse.Namespace, outcome: Outcome, registered: bool) -> None:
     summary = {
         "package": str(outcome.package), "model": outcome.info.model_name,
         "photos": len(outcome.info.training["photos"]), "labels": outcome.info.labels,
         "seconds": round(outcome.seconds, 1), "peak_memory_mb": round(outcome.peak_mb, 1),
         "predator_shift": outcome.info.training["operating_point"]["predator_shift"],
+        "registered": "shadow" if registered else None,
     }
     if args.json:
         print_json({**summary, "report": outcome.report})
@@ -139,3 +158,6 @@ def _show(args: argparse.Namespace, outcome: Outcome) -> None:
     print(f"package {summary['model']} written to {summary['package']}")
     print(f"{summary['photos']} photos, classes {', '.join(summary['labels'])}; "
           f"{summary['seconds']} s, peak memory {summary['peak_memory_mb']} MB")
+    if registered:
+        print(f"registered {summary['model']} as a shadow model; when it wins: "
+              f"tensorchicken models promote {summary['model']}")

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""What a retrained head costs on top of its embedding extractor, per picture.
+
+    python scripts/bench_head.py [--package DIR] [--runs 200] [--threads 2]
+
+Times, on the same 224x224 crop, the extractor alone (``Extractor.embed``: preparation and
+``invoke()``) and the package model as the Classifier calls it (``probabilities``: the same, then
+the head's standardise, multiply-add and softmax), interleaved so that both see the same machine
+state. Warms up first and prints the board. Target: the package at most 10 % over the extractor.
+Without ``--package`` the newest package under ``<data_dir>/packages`` is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifier import load_image
+from classifier.package import is_package, load_package_model, packages_dir
+from edge.assets import AssetStore
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PHOTO = SHARED / "data" / "images" / "predator" / "coral__owl.jpg"
+
+
+def board() -> str:
+    """CPU model name (x86) or board model (Raspberry Pi), and the machine."""
+    try:
+        fields = dict(
+            (k.strip().lower(), v.strip())
+            for k, _, v in (line.partition(":") for line in
+                            Path("/proc/cpuinfo").read_text().splitlines())
+        )
+    except OSError:
+        fields = {}
+    name = fields.get("model name") or fields.get("model") or "unknown CPU"
+    return f"{name} ({platform.machine()})"
+
+
+def newest_package() -> Path:
+    """The most recently written package folder."""
+    found = [p for p in packages_dir().glob("*") if is_package(p)]
+    if not found:
+        sys.exit(f"no package under {packages_dir()}: run 'tensorchicken train' first")
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--package", type=Path, help="package folder (default: the newest)")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    path = args.package or newest_package()
+    model = load_package_model(path, AssetStore(), args.threads)
+    import cv2
+
+    crop = cv2.resize(load_image(PHOTO), (224, 224), interpolation=cv2.INTER_AREA)
+    alone, whole, head_only = [], [], []
+    features, _ = model.extractor.embed(crop)
+    for i in range(args.runs + 20):
+        t0 = time.perf_counter()
+        model.extractor.embed(crop)
+        t1 = time.perf_counter()
+        model.probabilities(crop)
+        t2 = time.perf_counter()
+        model.head.probabilities(features)
+        t3 = time.perf_counter()
+        if i >= 20:  # warm-up
+            alone.append((t1 - t0) * 1e3)
+            whole.append((t2 - t1) * 1e3)
+            head_only.append((t3 - t2) * 1e3)
+    a, w, h = (float(np.median(v)) for v in (alone, whole, head_only))
+    print(f"board: {board()}; package {model.name} ({len(model.labels)} classes); "
+          f"{args.threads} threads; {args.runs} runs")
+    print(f"extractor alone      median {a:7.3f} ms  p99 {np.percentile(alone, 99):7.3f} ms")
+    print(f"extractor + head     median {w:7.3f} ms  p99 {np.percentile(whole, 99):7.3f} ms")
+    print(f"head alone           median {h * 1e3:7.1f} us")
+    print(f"overhead of the head: {100 * (w - a) / a:+.1f} % (median; target at most +10 %)")
+
+
+if __name__ == "__main__":
+    main()

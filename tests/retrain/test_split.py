@@ -1,0 +1,80 @@
+"""The split never leaks: a photo, its variations, its copies and near-twins stay on one side."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edge.train.trainer as trainer
+from classifier.embeddings import load_extractor
+from edge.assets import AssetStore
+from edge.train.augment import gain
+from edge.train.dataset import Photo, embed_photos, make_photo
+from edge.train.split import grouped_folds, photo_groups
+from edge.train.trainer import TrainSettings, class_scheme, cross_validate
+
+
+def test_folds_partition_the_photos_by_group_and_hold_every_label() -> None:
+    labels = ["chicken"] * 12 + ["predator"] * 9 + ["background"] * 5
+    groups = np.array([i // 2 for i in range(len(labels))])  # pairs of twins
+    folds = grouped_folds(labels, groups, k=3, seed=4)
+    tested = np.concatenate([f.test for f in folds])
+    assert sorted(tested.tolist()) == list(range(len(labels)))
+    for f in folds:
+        assert not set(f.train) & set(f.test)
+        assert not set(groups[f.train]) & set(groups[f.test])
+        assert {labels[i] for i in f.test} == {"chicken", "predator", "background"}
+
+
+def test_too_few_photos_for_the_folds_is_an_error() -> None:
+    with pytest.raises(ValueError, match="2 distinct photos cannot make 3 folds"):
+        grouped_folds(["chicken", "predator", "chicken"], np.array([0, 1, 1]), k=3)
+
+
+def test_copies_and_near_twins_share_a_group(
+    tmp_path: Path, asset_store: AssetStore, small_photos: list[Photo]
+) -> None:
+    original = small_photos[0]
+    copy = tmp_path / "renamed_copy.jpg"
+    shutil.copyfile(original.path, copy)
+    photos = [*small_photos[:4], make_photo(copy, original.label, "", "copy")]
+    extractor = load_extractor(asset_store)
+    twin = gain(1.08)(original.load())
+    features = np.stack([extractor.embed(p.load())[0] for p in photos]
+                        + [extractor.embed(twin)[0]])
+    groups = photo_groups([p.sha256 for p in photos] + ["twin"], features)
+    assert groups[0] == groups[4] == groups[5]  # copy by bytes, twin by embedding
+    assert len(set(groups[:4].tolist())) == 4   # different photos stay apart
+
+
+def test_cross_validation_never_fits_on_a_held_out_photo_or_its_variations(
+    asset_store: AssetStore, small_photos: list[Photo], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emb = embed_photos(small_photos, load_extractor(asset_store), ["original", "flip", "grey"])
+    # Tag each row with its photo, so every fit can be traced back to the photos it saw.
+    tagged = emb.features.copy()
+    tagged[:, 0] = emb.photo_index
+    emb = replace(emb, features=tagged)
+    seen: list[set[int]] = []
+    real_fit = trainer.fit_head
+
+    def recording_fit(features, targets, classes, settings=None, sample_weight=None):  # type: ignore[no-untyped-def]
+        seen.append(set(features[:, 0].astype(int).tolist()))
+        return real_fit(features, targets, classes, settings, sample_weight)
+
+    monkeypatch.setattr(trainer, "fit_head", recording_fit)
+    labels = [p.label for p in small_photos]
+    groups = photo_groups([p.sha256 for p in small_photos])
+    settings = TrainSettings(folds=3, inner_folds=3)
+    held = cross_validate(emb, labels, groups, class_scheme(small_photos, False, 4), settings)
+    per_fold = 1 + settings.inner_folds  # the fold's head, then its inner heads for the shift
+    assert len(seen) == per_fold * len(held.folds)
+    for n, fold in enumerate(held.folds):
+        for photos_fitted in seen[n * per_fold:(n + 1) * per_fold]:
+            assert photos_fitted, "a fit saw no photo"
+            assert not photos_fitted & set(fold.test.tolist())
+    assert np.allclose(held.probs.sum(axis=1), 1.0, atol=1e-4)
