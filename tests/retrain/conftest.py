@@ -4,7 +4,9 @@ trained on it once per session (real extractor, real head, real files)."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -13,44 +15,56 @@ from edge.train.dataset import Photo, make_photo
 from edge.train.retrain import Outcome, RetrainPlan, retrain
 from edge.train.trainer import TrainSettings
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-PER_LABEL = {"chicken": 10, "predator": 10, "background": 6}
+REPO = Path(__file__).resolve().parents[2]
 
 
-def manifest_rows(exclude_subclass: str = "") -> list[dict[str, str]]:
+class PhotoSet:
     """A fixed, varied subset of the shared manifest: every n-th photo of each label."""
-    with (SHARED_DATA / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["subclass"] != exclude_subclass]
-    chosen = []
-    for label, count in PER_LABEL.items():
-        of_label = [r for r in rows if r["label"] == label]
-        step = max(1, len(of_label) // count)
-        chosen += of_label[::step][:count]
-    return chosen
 
+    data = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared")) / "data"
+    per_label: ClassVar[dict[str, int]] = {"chicken": 10, "predator": 10, "background": 6}
+    fast = TrainSettings(folds=0)  # no held-out figures: the quickest real training
 
-def write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
-    """A file,label,subclass CSV of ``rows``."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "label", "subclass"])
-        writer.writerows((r["file"], r["label"], r["subclass"]) for r in rows)
-    return path
+    def rows(self, exclude_subclass: str = "") -> list[dict[str, str]]:
+        """The subset's manifest rows, without ``exclude_subclass``."""
+        with (self.data / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["subclass"] != exclude_subclass]
+        chosen = []
+        for label, count in self.per_label.items():
+            of_label = [r for r in rows if r["label"] == label]
+            chosen += of_label[::max(1, len(of_label) // count)][:count]
+        return chosen
 
+    def files_of(self, subclass: str) -> list[str]:
+        """Every file of one subclass in the whole manifest."""
+        with (self.data / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
+            return [r["file"] for r in csv.DictReader(fh) if r["subclass"] == subclass]
 
-def photos_of(rows: list[dict[str, str]]) -> list[Photo]:
-    """The rows as training photos."""
-    return [make_photo(SHARED_DATA / r["file"], r["label"], r["subclass"], r["file"])
-            for r in rows]
+    def photos(self, rows: list[dict[str, str]]) -> list[Photo]:
+        """The rows as training photos."""
+        return [make_photo(self.data / r["file"], r["label"], r["subclass"], r["file"])
+                for r in rows]
 
-
-FAST = TrainSettings(folds=0)
+    @staticmethod
+    def write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
+        """A file,label,subclass CSV of ``rows``."""
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "label", "subclass"])
+            writer.writerows((r["file"], r["label"], r["subclass"]) for r in rows)
+        return path
 
 
 @pytest.fixture(scope="session")
-def small_photos() -> list[Photo]:
+def photo_set() -> PhotoSet:
+    """The subset of the shared photos the retraining tests use."""
+    return PhotoSet()
+
+
+@pytest.fixture(scope="session")
+def small_photos(photo_set: PhotoSet) -> list[Photo]:
     """The subset as photos."""
-    return photos_of(manifest_rows())
+    return photo_set.photos(photo_set.rows())
 
 
 @pytest.fixture(scope="session")
@@ -59,5 +73,5 @@ def trained(
 ) -> Outcome:
     """A package trained on the subset (no held-out figures, one augmentation: fast)."""
     plan = RetrainPlan(name="test", version="1", packages=tmp_path_factory.mktemp("packages"),
-                       settings=FAST, augmentations=["flip"])
+                       settings=PhotoSet.fast, augmentations=["flip"])
     return retrain(small_photos, asset_store, plan)

@@ -1,0 +1,76 @@
+"""``tensorchicken train`` end to end: train, report, register, promote, roll back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from classifier import Verdict, load_classifier
+from classifier.registry import ModelRegistry
+from edge.assets import AssetStore
+from edge.cli import main
+from edge.config import ModelsConfig
+
+if TYPE_CHECKING:
+    from tests.retrain.conftest import PhotoSet
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["train"], "give --manifest CSV --root DIR, or --from-archive"),
+    (["train", "--manifest", "x.csv"], "--manifest and --root go together"),
+    (["train", "--from-archive", "--folds", "1"], "--folds must be 0 or at least 2"),
+    (["train", "--from-archive", "--target-recall", "1.5"], "--target-recall must be between"),
+])
+def test_wrong_arguments_exit_2_with_one_line(
+    argv: list[str], problem: str, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1
+
+
+def test_too_few_labelled_crops_is_a_clear_error(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--from-archive", "--folds", "0"]) == 1
+    assert "0 labelled photos are too few" in capsys.readouterr().err
+
+
+def test_train_register_promote_rollback(
+    tmp_path: Path, state_dir: Path, photo_set: PhotoSet, asset_store: AssetStore,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = photo_set.write_manifest(tmp_path / "photos.csv", photo_set.rows())
+    assert main(["train", "--manifest", str(manifest), "--root", str(photo_set.data),
+                 "--folds", "3", "--augment", "flip", "--name", "coop", "--version", "v1",
+                 "--out", str(tmp_path / "packages"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    report = result["report"]
+    assert result["model"] == "coop-v1" and result["registered"] == "shadow"
+    assert report["n"] == 26 and sum(map(sum, (r.values() for r in
+                                                report["confusion"].values()))) == 26
+    # The held-out figures sit beside the current models' on the same photos.
+    assert set(report["per_model"]) == {
+        "coop-v1 (held out)", "current classifier (combined)",
+        "mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
+    assert 0.0 <= report["predator_recall"] <= 1.0
+
+    registry = ModelRegistry(state_dir, ModelsConfig())  # type: ignore[call-arg]
+    shadow = next(u for u in registry.effective().use if u.name == "coop-v1")
+    assert shadow.role == "shadow" and shadow.package == result["package"]
+
+    assert main(["models", "promote", "coop-v1"]) == 0
+    promoted = registry.effective()
+    assert promoted.primary.name == "coop-v1"
+    hen = photo_set.photos(photo_set.rows()[:1])[0]
+    with load_classifier(promoted, asset_store) as classifier:
+        answer = classifier.classify(hen.load())
+    assert answer.models["coop-v1"].verdict is Verdict.CHICKEN
+
+    assert main(["models", "rollback"]) == 0
+    rolled_back = registry.effective()
+    assert rolled_back.primary.name == "mobilenet_v2_imagenet"
+    assert next(u for u in rolled_back.use if u.name == "coop-v1").role == "shadow"
