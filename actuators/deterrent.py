@@ -122,7 +122,8 @@ class Deterrent:
 
         gpiozero leaves a released pin an input with no pull, floating; we then pull it towards
         "off" (up for an active-low relay) with the Pi's own resistor, so the device stays off
-        until the process ends. Beyond that only an external resistor holds (README.md, "Wiring the deterrents").
+        until the process ends. Beyond that only an external resistor holds (README.md,
+        "Wiring the deterrents").
         """
         self.force_off()
         thread, self._thread = self._thread, None
@@ -162,7 +163,8 @@ class Deterrent:
         self.burst_started_ns = None
 
     def _write(self, value: float) -> None:
-        with contextlib.suppress(DeviceClosed):  # released pins are off by wiring (README.md, "Wiring the deterrents")
+        # Released pins are off by wiring (README.md, "Wiring the deterrents").
+        with contextlib.suppress(DeviceClosed):
             self._part.value = value
 
 

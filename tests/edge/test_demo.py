@@ -12,7 +12,7 @@ from edge.events.log import EventLog
 
 
 def bursts(states: list[tuple[float, bool]], active: bool, at_least_s: float) -> list[float]:
-    """How long each stretch at the ``active`` level lasted, for stretches of ``at_least_s`` or more.
+    """How long each stretch at the ``active`` level lasted, if ``at_least_s`` or longer.
 
     Mock pins record each state with the time since the previous change, so a stretch lasts as
     long as the next state's timestamp says. (Releasing a mock PWM pin records an instant LOW,
