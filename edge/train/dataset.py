@@ -22,7 +22,7 @@ from classifier.model import as_rgb
 from edge.assets import sha256_of
 from edge.events.archive import load_exact
 from edge.events.errors import ArchiveError
-from edge.train.augment import variations
+from edge.train.augment import BACKGROUND_TILES, variations
 from edge.train.errors import TrainError
 
 log = logging.getLogger(__name__)
@@ -90,25 +90,29 @@ def embed_photos(
     photos: Sequence[Photo], extractor: Extractor, augmentations: list[str],
     on_picture: OnPicture | None = None,
 ) -> Embedded:
-    """Embed each photo under each augmentation (``augmentations[0]`` must be ``original``)."""
+    """Embed each photo under each augmentation (``augmentations[0]`` must be ``original``);
+    background photos also under :data:`BACKGROUND_TILES` when any augmentation is asked for."""
     if not augmentations or augmentations[0] != "original":
         raise ValueError("the first augmentation must be 'original'")
-    per = len(augmentations)
-    features = np.empty((len(photos) * per, extractor.ref.outputs), dtype=np.float32)
-    original_ms = np.zeros(len(photos))
+    tiles = list(BACKGROUND_TILES) if len(augmentations) > 1 else []
+    rows: list[np.ndarray] = []
+    owner: list[int] = []
+    names: list[str] = []
+    original, original_ms = [], np.zeros(len(photos))
     for p, photo in enumerate(photos):
         rgb = photo.load()
         started = time.perf_counter()
-        features[p * per], _ = extractor.embed(rgb)
+        features, _ = extractor.embed(rgb)
         original_ms[p] = (time.perf_counter() - started) * 1000.0
-        for a, picture in enumerate(variations(rgb, augmentations[1:]), start=1):
-            features[p * per + a], _ = extractor.embed(picture)
+        original.append(len(rows))
+        extra = augmentations[1:] + (tiles if photo.label == "background" else [])
+        rows += [features] + [extractor.embed(v)[0] for v in variations(rgb, extra)]
+        owner += [p] * (1 + len(extra))
+        names += ["original", *extra]
         if on_picture is not None:
             on_picture(p, rgb)
     return Embedded(
-        features=features,
-        photo_index=np.repeat(np.arange(len(photos)), per),
-        augmentation=tuple(augmentations) * len(photos),
-        original=np.arange(len(photos)) * per,
-        original_ms=original_ms,
+        features=np.array(rows, dtype=np.float32).reshape(len(rows), extractor.ref.outputs),
+        photo_index=np.array(owner, dtype=np.intp), augmentation=tuple(names),
+        original=np.array(original, dtype=np.intp), original_ms=original_ms,
     )

@@ -23,7 +23,7 @@ from classifier import Classification, Classifier
 from classifier.embeddings import DEFAULT_EXTRACTOR, load_extractor
 from classifier.package import PackageInfo, extractor_entry, write_package
 from edge.assets import AssetStore
-from edge.train.augment import augment_names
+from edge.train.augment import BACKGROUND_TILES, augment_names
 from edge.train.dataset import Embedded, Photo, embed_photos
 from edge.train.errors import TrainError
 from edge.train.report import held_out_report
@@ -140,6 +140,7 @@ def _training_record(
                     "subclass": p.subclass} for p in photos],
         "distinct_groups": int(groups.max()) + 1,
         "augmentations": augmentations,
+        "background_tiles": list(BACKGROUND_TILES) if len(augmentations) > 1 else [],
         "head": {"l2": s.head.l2, "iterations": s.head.iterations, "balanced": s.head.balanced},
         "fine_classes": s.fine, "min_per_class": s.min_per_class,
         "folds": s.folds, "seed": s.seed,
