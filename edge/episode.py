@@ -38,16 +38,24 @@ class Episode:
     best: Sighting | None = None
     events: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
+    rules: dict[str, int] = field(default_factory=dict)
 
     def interest(self, c: Classification) -> float:
         """How telling a classification is: predators first, then chickens."""
         return c.predator_score * 2 + c.chicken_score
 
     def consider(
-        self, frame: Frame, c: Classification, crop: np.ndarray, latency_ms: dict[str, float]
+        self,
+        frame: Frame,
+        c: Classification,
+        crop: np.ndarray,
+        latency_ms: dict[str, float],
+        rule: str,
     ) -> None:
-        """Keep this frame as the episode's snapshot if it says more than the best so far."""
+        """Count the frame's verdict and its decision's rule; keep the frame as the episode's
+        snapshot if it says more than the best so far."""
         self.verdicts[c.verdict.value] = self.verdicts.get(c.verdict.value, 0) + 1
+        self.rules[rule] = self.rules.get(rule, 0) + 1
         if self.best is None or self.interest(c) > self.interest(self.best.classification):
             # Copies: the frame's buffer goes back to the camera ring on the next frame.
             self.best = Sighting(

@@ -161,7 +161,7 @@ class CameraLoop:
         )
         self.counters.verdicts[classification.verdict.value] += 1
         episode = self._open_episode(frame)
-        episode.consider(frame, classification, crop, stages)
+        episode.consider(frame, classification, crop, stages, decision.rule)
         if report and report.fired:
             self._report_firing(episode, decision, report, stages)
 
@@ -202,7 +202,12 @@ class CameraLoop:
         episode, self._episode = self._episode, None
         if episode is None or episode.events or not worth_logging(episode):
             return
-        decision: dict[str, object] = {"rule": "no firing", "verdicts": dict(episode.verdicts)}
+        # Why nothing fired (unconfirmed, vetoed, disarmed, cooldown...), frame by frame.
+        decision: dict[str, object] = {
+            "rule": "no firing",
+            "verdicts": dict(episode.verdicts),
+            "rules": dict(episode.rules),
+        }
         self._submit(event_from(episode, end_time, [], decision), episode)
 
     def _submit(self, event: Event, episode: Episode) -> None:

@@ -1,0 +1,68 @@
+"""Motion episodes into events: the most telling frame is kept, background-only visits are not
+logged, and an event carries every model's answer and why nothing fired."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from camera.frame import Frame
+from classifier import load_classifier, load_image
+from edge.config import ModelsConfig
+from edge.episode import Episode, event_from, worth_logging
+from tests.conftest import SHARED_DATA
+
+HEN = SHARED_DATA / "images" / "chicken" / "h730breeds__australorp.jpg"
+FOX = SHARED_DATA / "images" / "predator" / "wikianimals__fox.webp"
+FENCE = SHARED_DATA / "images" / "background" / "inet__n03930313_picket_fence.JPEG"
+
+
+@pytest.fixture(scope="module")
+def classify(asset_store):  # type: ignore[no-untyped-def]
+    classifier = load_classifier(ModelsConfig(), asset_store)
+    yield lambda path: classifier.classify(load_image(path))
+    classifier.close()
+
+
+def frame(seq: int) -> Frame:
+    image = np.full((90, 160, 3), seq, np.uint8)
+    return Frame(seq, image, image[..., 0], time.monotonic_ns(), 1_700_000_000.0 + seq)
+
+
+def test_the_predator_frame_is_the_snapshot_whatever_the_order(classify) -> None:  # type: ignore[no-untyped-def]
+    episode = Episode("coop", 1_700_000_000.0, time.monotonic())
+    crop = np.zeros((224, 224, 3), np.uint8)
+    for seq, (path, rule) in enumerate(
+        [(HEN, "no_predator"), (FOX, "unconfirmed"), (HEN, "no_predator")]
+    ):
+        episode.consider(frame(seq), classify(path), crop, {"total": 10.0}, rule)
+    assert episode.best is not None
+    assert episode.best.classification.verdict.value == "predator"
+    assert int(episode.best.snapshot[0, 0, 0]) == 1  # the fox's frame, copied
+    assert episode.verdicts == {"chicken": 2, "predator": 1}
+    assert episode.rules == {"no_predator": 2, "unconfirmed": 1}
+
+
+def test_an_event_holds_every_model_and_the_reason(classify) -> None:  # type: ignore[no-untyped-def]
+    episode = Episode("coop", 1_700_000_000.0, time.monotonic())
+    episode.consider(
+        frame(0), classify(FOX), np.zeros((8, 8, 3), np.uint8), {"total": 12.345}, "held"
+    )
+    event = event_from(episode, 1_700_000_005.0, [], {"rule": "no firing", "rules": episode.rules})
+    assert event.verdict == "predator" and event.deterrents == []
+    assert set(event.scores) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
+    assert event.decision["rules"] == {"held": 1}
+    assert event.latency_ms == {"total": 12.35}
+    assert event.to_dict()["time"] == 1_700_000_000.0
+
+
+def test_background_only_visits_are_not_logged(classify) -> None:  # type: ignore[no-untyped-def]
+    episode = Episode("yard", 1_700_000_000.0, time.monotonic())
+    assert not worth_logging(episode)
+    episode.consider(frame(0), classify(FENCE), np.zeros((8, 8, 3), np.uint8), {}, "no_predator")
+    assert episode.best is not None and episode.best.classification.verdict.value == "background"
+    assert not worth_logging(episode)
+    episode.consider(frame(1), classify(HEN), np.zeros((8, 8, 3), np.uint8), {}, "no_predator")
+    assert worth_logging(episode)
