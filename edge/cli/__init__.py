@@ -48,11 +48,9 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from edge.logs import configure
+
+    configure(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

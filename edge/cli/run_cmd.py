@@ -9,6 +9,7 @@ from typing import Any
 
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_mirror_arg, config_from, store_from
+from edge.logs import configure as configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def build_appliance(args: argparse.Namespace, **overrides: Any) -> Any:
     from edge.config import ConfigError
 
     config = config_from(args)
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else config.logging.level)
+    configure_logging(
+        logging.DEBUG if args.verbose else config.logging.level, config.logging.json_lines
+    )
     store = store_from(args, config)
     try:
         return Appliance(config, store, **overrides)

@@ -1,0 +1,30 @@
+"""Logging as text or JSON lines (``logging.json_lines``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from edge.logs import configure
+
+
+def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("INFO", json_lines=True)
+    logging.getLogger("edge.test").warning("fox at %s", "coop")
+    logging.getLogger("edge.test").debug("not shown")
+    record = json.loads(capsys.readouterr().err.strip())
+    assert {k: record[k] for k in ("level", "logger", "message")} == {
+        "level": "WARNING",
+        "logger": "edge.test",
+        "message": "fox at coop",
+    }
+
+
+def test_text_replaces_the_earlier_set_up(capsys: pytest.CaptureFixture[str]) -> None:
+    configure("INFO", json_lines=True)
+    configure("DEBUG")
+    logging.getLogger("edge.test").debug("hen at %s", "coop")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.rstrip().endswith("DEBUG edge.test: hen at coop")
