@@ -10,6 +10,15 @@ import pytest
 from edge.logs import configure
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():  # type: ignore[no-untyped-def]
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     configure("INFO", json_lines=True)
     logging.getLogger("edge.test").warning("fox at %s", "coop")
