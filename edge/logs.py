@@ -10,6 +10,7 @@ import logging
 import sys
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_HANDLER_NAME = "tensorchicken"
 
 
 class JsonLines(logging.Formatter):
@@ -28,11 +29,13 @@ class JsonLines(logging.Formatter):
 
 
 def configure(level: str | int, json_lines: bool = False) -> None:
-    """Log to stderr at ``level``, as text or JSON lines; replaces any earlier set-up."""
+    """Log to stderr at ``level``, as text or JSON lines; replaces our earlier set-up (and only
+    ours: handlers others installed, such as a test runner's, stay)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
