@@ -117,9 +117,10 @@ class ModelKeeper:
         self.write_status()
         return report
 
-    def write_status(self) -> None:
+    def write_status(self, *, running: bool = True) -> None:
         """Write the rendezvous' figures for other processes; a failure is only logged."""
-        status = {**self.rendezvous.status(), "pid": os.getpid(), "updated": time.time()}
+        status = {**self.rendezvous.status(), "pid": os.getpid(), "updated": time.time(),
+                  "running": running}
         try:
             write_atomic_text(self.state_dir / STATUS_FILE, json.dumps(status, default=str))
         except OSError as exc:
@@ -127,7 +128,11 @@ class ModelKeeper:
 
     def close(self) -> None:
         """Stop watching (the app's stop event ends the thread too); idempotent."""
+        if self._closed.is_set():
+            return
         self._closed.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
+        if self._thread is not None:
+            self.write_status(running=False)  # what it last ran, for models list and doctor

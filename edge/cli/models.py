@@ -144,7 +144,8 @@ def run_reset(args: argparse.Namespace) -> int:
 
 def _running(state_dir: Path) -> dict[str, Any] | None:
     status = read_status(state_dir)
-    if status and time.time() - float(status.get("updated", 0)) < RUNNING_WITHIN_S:
+    fresh = status and time.time() - float(status.get("updated", 0)) < RUNNING_WITHIN_S
+    if status and fresh and status.get("running", True):
         return status
     return None
 

@@ -25,7 +25,8 @@ class ModelUse(Section):
     role: Role = "primary"
     threads: int = Field(2, ge=1, le=16, description="Interpreter threads")
     package: str | None = Field(
-        default=None, description="Folder of a local model package (package.yaml), instead of the manifest"
+        default=None,
+        description="Folder of a local model package (package.yaml), instead of the manifest",
     )
 
 

@@ -1,0 +1,90 @@
+"""``tensorchicken models`` and the keeper that applies changes to a running rendezvous."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from classifier.keeper import ModelKeeper, read_status
+from classifier.registry import ModelRegistry
+from classifier.rendezvous import Rendezvous
+from edge.cli import main
+from edge.config import load_config
+from edge.doctor.checks import check_rendezvous
+from tests.conftest import SHARED_DATA
+from tests.rendezvous.conftest import uses
+
+V2, V1, TINY = "mobilenet_v2_imagenet", "mobilenet_v1_075_imagenet", "mobilenet_v1_025_imagenet"
+
+
+@pytest.fixture()
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"models:\n  use:\n    - {{name: {V2}, role: primary}}\n"
+                    f"    - {{name: {TINY}, role: canary, threads: 1}}\n"
+                    f"paths: {{state_dir: {tmp_path / 'state'}}}\n")
+    return path
+
+
+def test_promote_list_rollback_when_nothing_runs(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "promote", V1, "-c", str(config)]) == 0
+    assert f"primary {V1} (recorded)" in capsys.readouterr().out
+    assert main(["models", "list", "-c", str(config), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {m["name"]: m["role"] for m in listed["models"]} == {
+        V2: "shadow", TINY: "canary", V1: "primary"} and listed["running"] is False
+    assert main(["models", "rollback", "-c", str(config)]) == 0
+    assert main(["models", "rollback", "-c", str(config)]) == 1
+    assert "nothing to roll back" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_load_changes_nothing(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "promote", "no_such_model", "-c", str(config)]) == 1
+    assert "nothing changed: model 'no_such_model' is not in the manifest" in (
+        capsys.readouterr().err)
+    assert not (config.parent / "state" / "models.yaml").exists()
+
+
+def test_compare_on_a_labelled_set(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file,label,subclass\nimages/chicken/c4f__47.png,chicken,hen\n"
+                        "images/predator/coral__owl.jpg,predator,owl\n")
+    args = ["models", "compare", "-c", str(config), "--manifest", str(manifest),
+            "--root", str(SHARED_DATA), "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pictures"] == 2 and report["canary"] == TINY
+    primary = report["models"][V2]
+    assert primary["agreement_with_primary"] == 1.0 and sum(primary["verdicts"].values()) == 2
+    assert 0 <= primary["accuracy"] <= 1 and "predator_recall" in primary
+    assert main(["models", "compare", "-c", str(config), "--root", "x"]) == 2
+
+
+def test_keeper_applies_a_config_reload_and_reports_a_refused_one(
+    loader: Any, tmp_path: Path, config: Path
+) -> None:
+    state = tmp_path / "state"
+    cfg = load_config(config)
+    registry = ModelRegistry(state, cfg.models)
+    stop = threading.Event()
+    with Rendezvous(registry.effective(), loader()) as rendezvous:
+        wanted = [uses((V1, "primary"), (TINY, "canary")), uses(("no_such", "primary"))]
+        keeper = ModelKeeper(rendezvous, registry, state, stop, reread=lambda: wanted[0])
+        assert keeper.reload("SIGHUP") is not None and rendezvous.plan.primary == V1
+        keeper.reread = lambda: wanted[1]
+        assert keeper.reload("SIGHUP") is None and rendezvous.plan.primary == V1
+        keeper.close()
+    status = read_status(state)
+    assert status is not None and "no_such" in status["last_error"]
+    findings = list(check_rendezvous(cfg, None))  # type: ignore[arg-type]
+    assert any(f.status == "warn" and "refused" in f.message for f in findings)
