@@ -48,8 +48,8 @@ def make_root(tmp_path: Path, unit_text: str, name: str = UNIT.name) -> Path:
     shutil.copytree(stock, root / "usr/lib/systemd/system", symlinks=True)
     (root / UNIT_DIR).mkdir(parents=True)
     (root / UNIT_DIR / name).write_text(unit_text)
-    for binary in {v.split()[0] for k in ("ExecStart", "ExecStartPre")
-                   for v in settings(unit_text)[k]}:
+    for binary in {v.split()[0] for k in ("ExecStart", "ExecStartPre", "ExecReload")
+                   for v in settings(unit_text).get(k, [])}:
         stub = root / binary.lstrip("/")
         stub.parent.mkdir(parents=True, exist_ok=True)
         stub.write_text("#!/bin/sh\nexit 0\n")
