@@ -33,8 +33,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -113,12 +114,18 @@ class Loaded:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Which loaded model plays which role; replaced whole by a swap, never changed."""
+    """Which loaded model plays which role; replaced whole by a swap, never changed.
+
+    ``loaded`` maps each of ``cfg``'s model names to its :class:`Loaded`: a classify that
+    began on this plan finds its models here even after a swap has released them from the
+    rendezvous (a released model's worker is closed, its interpreter stays usable).
+    """
 
     cfg: ModelsConfig
     classifier: Classifier
     off_path: tuple[tuple[ModelUse, Loaded], ...]
     canary: str | None
+    loaded: Mapping[str, Loaded]
 
     @property
     def primary(self) -> str:
@@ -227,9 +234,9 @@ class Rendezvous:
         answer = plan.classifier.classify(rgb)
         self.board.open(answer.ticket, answer.models[plan.primary], plan.canary)
         for name, score in answer.models.items():
-            self._loaded_by_name(plan, name).record(score)
+            plan.loaded[name].record(score)
         for name in answer.late:
-            self._loaded_by_name(plan, name).late += 1
+            plan.loaded[name].late += 1
             self.board.expect(answer.ticket, name, "late")
         for use, loaded in plan.off_path:
             job = functools.partial(self._off_path, plan, loaded, answer.ticket, rgb)
@@ -238,10 +245,6 @@ class Rendezvous:
             else:
                 self.board.skip(answer.ticket, use.name)
         return answer
-
-    def _loaded_by_name(self, plan: Plan, name: str) -> Loaded:
-        use = next(u for u in plan.cfg.use if u.name == name)
-        return self._loaded[key_of(use)]
 
     def _off_path(self, plan: Plan, loaded: Loaded, ticket: int, rgb: np.ndarray) -> None:
         score, _ = plan.classifier.score(loaded.model, rgb)
@@ -354,7 +357,8 @@ class Rendezvous:
         classifier.on_late = self._on_late
         off_path = tuple((u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary"))
         canary = next((u.name for u in cfg.by_role("canary")), None)
-        return Plan(cfg, classifier, off_path, canary)
+        by_name = MappingProxyType({u.name: self._loaded[key_of(u)] for u in cfg.use})
+        return Plan(cfg, classifier, off_path, canary, by_name)
 
     def _release(self, plan: Plan, old: Plan | None) -> tuple[str, ...]:
         """Unload what the new plan does not use, except the previous primary (standby)."""

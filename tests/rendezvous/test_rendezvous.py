@@ -147,3 +147,64 @@ def test_swap_keeps_the_previous_primary_loaded_for_an_instant_rollback(
         assert roles == {V2: "standby", TINY: "primary"}
         back = rendezvous.swap(uses((V2, "primary")))
         assert back.loaded == () and rendezvous.classify(photos[0][0]).decided_by == V2
+
+
+class Gated:
+    """A real model whose next picture waits at a gate once :meth:`hold` is called."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def hold(self) -> None:
+        """Stop the next call at the gate (and signal ``entered`` when it gets there)."""
+        self.entered.clear()
+        self.gate.clear()
+
+    def probabilities(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        self.entered.set()
+        self.gate.wait()
+        return self._model.probabilities(rgb)
+
+
+def test_a_swap_that_drops_a_critical_model_mid_classify_does_not_break_that_classify(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    load = loader()
+    gated: dict[str, Gated] = {}
+
+    def gate_primary(use: Any) -> Any:
+        model = load(use)
+        if use.name == TINY:
+            gated[TINY] = Gated(model)
+            return gated[TINY]
+        return model
+
+    cfg = uses((TINY, "primary"), (V2, "critical"), (V1, "shadow"), deadline_ms=30000)
+    with Rendezvous(cfg, gate_primary) as rendezvous:
+        gated[TINY].hold()
+        answers: list[Any] = []
+        errors: list[BaseException] = []
+
+        def classify() -> None:
+            try:
+                answers.append(rendezvous.classify(photos[1][0]))
+            except BaseException as exc:  # the test reports it below
+                errors.append(exc)
+
+        worker = threading.Thread(target=classify)
+        worker.start()
+        assert gated[TINY].entered.wait(30)  # the classify is in flight on the old plan
+        report = rendezvous.swap(uses((TINY, "primary")))  # drops the critical and the shadow
+        assert set(report.released) == {V2, V1}
+        gated[TINY].gate.set()
+        worker.join(30)
+        assert not errors, errors
+        [answer] = answers
+        assert set(answer.models) == {TINY, V2}  # the old plan's critical model answered
+        assert rendezvous.classify(photos[0][0]).models.keys() == {TINY}
