@@ -2,7 +2,9 @@
 
 A small registry instead of ``prometheus_client``: the appliance needs a dozen figures, one lock
 and no extra dependency on the Pi. Updating a metric is a dictionary update under a lock, cheap
-enough for the frame loop; the text is built only when someone scrapes ``GET /metrics``.
+enough for the frame loop; the text is built only when someone scrapes ``GET /metrics``. A
+scrape holds the lock only to copy values: gauge functions (which may read SQLite or sysfs) are
+called after it is released, so a slow one never holds up the frame loop's ``inc``/``observe``.
 
 Example::
 
@@ -107,7 +109,7 @@ class _Metric:
         return [f"# HELP {self.name} {_escape_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
 
     def samples(self) -> list[str]:
-        """The sample lines; called with the registry's lock held."""
+        """The sample lines; copies the values under the registry's lock, formats outside it."""
         raise NotImplementedError
 
 
@@ -134,10 +136,9 @@ class Counter(_Metric):
             return self._values.get(key, 0.0)
 
     def samples(self) -> list[str]:
-        return [
-            f"{self.name}{_label_text(self.labels, k)} {format_value(v)}"
-            for k, v in sorted(self._values.items())
-        ]
+        with self._lock:
+            values = sorted(self._values.items())
+        return [f"{self.name}{_label_text(self.labels, k)} {format_value(v)}" for k, v in values]
 
 
 class Gauge(_Metric):
@@ -175,24 +176,29 @@ class Gauge(_Metric):
         """The current value of one series, or None if it has none."""
         key = self._key(labels)
         with self._lock:
-            return self._read(key)
+            source = self._functions.get(key, self._values.get(key))
+        return self._read(key, source)
 
-    def _read(self, key: LabelValues) -> float | None:
-        function = self._functions.get(key)
-        if function is None:
-            return self._values.get(key)
+    def _read(
+        self, key: LabelValues, source: float | Callable[[], float | None] | None
+    ) -> float | None:
+        """A copied value, or what a function returns; called without the lock, because a
+        function may block (SQLite behind an fsync, a sysfs read)."""
+        if not callable(source):
+            return source
         try:
-            return function()
+            return source()
         except Exception:
             # A scrape must not fail because one figure could not be read.
             log.exception("gauge %s%s: reading the value failed", self.name, key)
             return None
 
     def samples(self) -> list[str]:
-        keys = sorted(set(self._values) | set(self._functions))
+        with self._lock:
+            sources = {**self._values, **self._functions}
         lines = []
-        for key in keys:
-            value = self._read(key)
+        for key, source in sorted(sources.items()):
+            value = self._read(key, source)
             if value is not None:
                 lines.append(f"{self.name}{_label_text(self.labels, key)} {format_value(value)}")
         return lines
@@ -237,15 +243,17 @@ class Histogram(_Metric):
             return sum(series[0]) if series else 0
 
     def samples(self) -> list[str]:
+        with self._lock:
+            series = [(k, (list(c), t[0])) for k, (c, t) in sorted(self._series.items())]
         lines = []
-        for key, (counts, total) in sorted(self._series.items()):
+        for key, (counts, total) in series:
             running = 0
             for bound, n in zip((*self.buckets, math.inf), counts, strict=True):
                 running += n
                 le = 'le="' + format_le(bound) + '"'
                 lines.append(f"{self.name}_bucket{_label_text(self.labels, key, le)} {running}")
             labels = _label_text(self.labels, key)
-            lines.append(f"{self.name}_sum{labels} {format_value(total[0])}")
+            lines.append(f"{self.name}_sum{labels} {format_value(total)}")
             lines.append(f"{self.name}_count{labels} {running}")
         return lines
 
@@ -320,10 +328,9 @@ class Metrics:
     def render(self) -> str:
         """Every metric in the Prometheus text format 0.0.4, ending with a newline."""
         lines: list[str] = []
-        with self._lock:
-            for metric in self._metrics.values():
-                lines += metric.header()
-                lines += metric.samples()
+        for metric in self:  # a copy of the list: registering during a scrape is fine
+            lines += metric.header()
+            lines += metric.samples()
         return "\n".join(lines) + "\n"
 
 
@@ -368,7 +375,7 @@ class MetricsServer:
     """Serves ``GET /metrics`` from a daemon thread, bound to ``address`` (``host:port``).
 
     Port 0 picks a free port (tests); :attr:`port` tells which. The frame loop never waits on
-    it: a scrape only takes the registry's lock while it formats the text.
+    it: a scrape takes the registry's lock only while it copies the values.
     """
 
     def __init__(self, address: str, metrics: Metrics) -> None:

@@ -257,3 +257,41 @@ def test_appliance_metrics_frame_rate_age_and_standard_names() -> None:
     got = samples(am.registry.render())
     assert got[("tensorchicken_frames_per_second", (("camera", "coop"),))] == 0
     assert got[("tensorchicken_last_frame_age_seconds", (("camera", "coop"),))] > 10
+
+
+def test_a_slow_gauge_function_does_not_hold_up_updates_from_other_threads() -> None:
+    m = Metrics()
+    frames = m.counter("tc_frames_total", "Frames", ("camera",))
+    latency = m.histogram("tc_latency_seconds", "Latency")
+    level = m.gauge("tc_level", "Level")
+    entered, gate = threading.Event(), threading.Event()
+
+    def backlog() -> float:  # stands for EventLog.sink_status() behind an fsync
+        entered.set()
+        gate.wait()
+        return 4
+
+    m.gauge("tc_backlog", "Backlog").set_function(backlog)
+    scraped: list[str] = []
+    scrape = threading.Thread(target=lambda: scraped.append(m.render()))
+    scrape.start()
+    try:
+        assert entered.wait(10)  # the scrape is inside the slow function now
+        updated = threading.Event()
+
+        def frame_done() -> None:
+            frames.inc(camera="coop")
+            latency.observe(0.02)
+            level.set(2)
+            m.counter("tc_new_total", "Registered during a scrape")
+            updated.set()
+
+        threading.Thread(target=frame_done, daemon=True).start()
+        # Liveness, not speed: before the fix this never happened while the gate was shut.
+        assert updated.wait(10), "updates waited for the scrape's gauge function"
+    finally:
+        gate.set()
+        scrape.join(10)
+    got = samples(scraped[0])
+    assert got[("tc_backlog", ())] == 4
+    assert samples(m.render())[("tc_frames_total", (("camera", "coop"),))] == 1
