@@ -195,7 +195,9 @@ class Gauge(_Metric):
 
     def samples(self) -> list[str]:
         with self._lock:
-            sources = {**self._values, **self._functions}
+            sources: dict[LabelValues, float | Callable[[], float | None]] = {
+                **self._values, **self._functions
+            }
         lines = []
         for key, source in sorted(sources.items()):
             value = self._read(key, source)
