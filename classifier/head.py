@@ -33,7 +33,7 @@ _FORMAT = 1
 class HeadSettings:
     """How a head is fitted."""
 
-    l2: float = 0.05
+    l2: float = 0.005
     iterations: int = 400
     balanced: bool = True
 

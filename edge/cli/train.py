@@ -7,14 +7,22 @@
 Prints the held-out figures (cross-validation over photo groups: a photo and its variations are
 never on both sides) beside the current classifier's on the same photos, then writes the package
 to ``<data_dir>/packages/<name>-<version>/`` and registers it as a shadow model; promote it with
-``tensorchicken models promote NAME`` when it wins.
+``tensorchicken models promote NAME`` when it wins. A package whose held-out figures miss a bar
+(predator recall, chickens or empty scenes called predators) is written but not registered,
+unless ``--register-anyway``.
+
+Clips with no animal in them (``--background-video FILE``; by default the manifest's ``video``
+rows whose subclass says they show people or nothing) give the motion crops the appliance
+would classify on them, as empty scenes (``edge/train/clips.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from pathlib import Path
+from typing import Any
 
 from classifier import Classifier, ClassifierError, load_classifier
 from classifier.head import HeadSettings
@@ -27,7 +35,9 @@ from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
 from edge.cli.eval import print_report, read_manifest
 from edge.cli.label import owner_crops, state_dir_of
 from edge.train.augment import AUGMENTATIONS
+from edge.train.clips import ClipFile, make_clip
 from edge.train.dataset import Photo, make_photo
+from edge.train.errors import TrainError
 from edge.train.labels import labelled_photos
 from edge.train.retrain import Outcome, RetrainPlan, retrain
 from edge.train.trainer import TrainSettings
@@ -56,6 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="predator recall the operating point aims at (default 0.97)")
     p.add_argument("--max-chicken-fa", type=float, default=0.01,
                    help="share of chickens it may call predators (default 0.01)")
+    p.add_argument("--max-background-fa", type=float, default=0.05,
+                   help="share of empty scenes it may call predators (default 0.05)")
+    p.add_argument("--background-video", action="append", default=[], type=Path,
+                   metavar="FILE", help="a clip with no animal in it (repeatable); default: the "
+                   "manifest's video rows of people or of nothing")
+    p.add_argument("--no-background-video", action="store_true",
+                   help="no clips, not even the manifest's")
+    p.add_argument("--register-anyway", action="store_true",
+                   help="register the package even when its held-out figures miss a bar")
     p.add_argument("--threads", type=int, default=2, help="extractor threads (default 2)")
     p.add_argument("--out", type=Path, help="packages folder (default <data_dir>/packages)")
     p.add_argument("--no-register", action="store_true", help="write the package only")
@@ -83,7 +102,8 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
     cfg = config_from(args).models
     for name, value, low, high in (("--l2", args.l2, 0.0, 100.0),
                                    ("--target-recall", args.target_recall, 0.0, 1.0),
-                                   ("--max-chicken-fa", args.max_chicken_fa, 0.0, 1.0)):
+                                   ("--max-chicken-fa", args.max_chicken_fa, 0.0, 1.0),
+                                   ("--max-background-fa", args.max_background_fa, 0.0, 1.0)):
         if not low <= value <= high:
             raise CliError(f"{name} must be between {low} and {high}, got {value}", code=2)
     if args.folds == 1 or args.folds < 0 or args.min_per_class < 1 or args.threads < 1:
@@ -92,6 +112,7 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings(
         fine=args.fine, min_per_class=args.min_per_class, head=HeadSettings(l2=args.l2),
         folds=args.folds, target_recall=args.target_recall, max_chicken_fa=args.max_chicken_fa,
+        max_background_fa=args.max_background_fa,
         predator_threshold=cfg.predator_threshold, chicken_threshold=cfg.chicken_threshold,
     )
 
@@ -102,8 +123,34 @@ def _plan(args: argparse.Namespace, settings: TrainSettings) -> RetrainPlan:
     return RetrainPlan(
         name=args.name, version=args.version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         packages=args.out or packages_dir(data_dir), settings=settings,
-        augmentations=args.augment, threads=args.threads,
+        augmentations=args.augment, threads=args.threads, clips=_clips(args),
     )
+
+
+# A manifest's ``video`` rows say nothing of what they show but their subclass: those naming
+# people or nothing are clips with no animal; any other (a mouse in an arena) is left out.
+NO_ANIMAL_WORDS = ("people", "person", "empty", "nothing")
+
+
+def _clips(args: argparse.Namespace) -> tuple[ClipFile, ...]:
+    if args.no_background_video:
+        return ()
+    try:
+        if args.background_video:
+            return tuple(make_clip(p) for p in args.background_video)
+        if not args.manifest or not args.root:
+            return ()  # _photos says what is missing
+        return tuple(make_clip(args.root / r["file"], r["file"], r.get("license", ""))
+                     for r in _video_rows(args.manifest)
+                     if any(w in r.get("subclass", "") for w in NO_ANIMAL_WORDS))
+    except (TrainError, OSError) as exc:
+        raise CliError(str(exc), code=2) from None
+
+
+def _video_rows(manifest: Path) -> list[dict[str, str]]:
+    # read_manifest skips video rows; the file was read (and checked) by it already.
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if (r.get("label") or "").strip() == "video"]
 
 
 def registry_of(args: argparse.Namespace) -> ModelRegistry:
@@ -133,21 +180,42 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if current is not None:
                 current.close()
-        if not args.no_register:
+        missed = missed_bars(outcome.report, settings)
+        register_it = not args.no_register and (not missed or args.register_anyway)
+        if register_it:
             registry_of(args).register(outcome.info.model_name, "shadow", package=outcome.package)
-        _show(args, outcome, registered=not args.no_register)
+        _show(args, outcome, registered=register_it, missed=missed)
     except ClassifierError as exc:
         raise CliError(str(exc)) from None
     return 0
 
 
-def _show(args: argparse.Namespace, outcome: Outcome, registered: bool) -> None:
+def missed_bars(report: dict[str, Any] | None, s: TrainSettings) -> list[str]:
+    """The bars the held-out figures miss (none without figures: nothing to judge by)."""
+    if report is None:
+        return []
+    missed = []
+    if report["predator_recall"] < s.target_recall:
+        missed.append(f"predator recall {report['predator_recall']:.3f} < {s.target_recall}")
+    if report["chicken_false_alarm"] > s.max_chicken_fa:
+        missed.append(f"chickens called predator {report['chicken_false_alarm']:.3f} > "
+                      f"{s.max_chicken_fa}")
+    empty = [("empty scenes", report["background_false_alarm"])] + [
+        (f"{name} examples", clip["called_predator"][next(iter(clip["called_predator"]))])
+        for name, clip in report.get("empty_clips", {}).items()]
+    missed += [f"{what} called predator {rate:.3f} > {s.max_background_fa}"
+               for what, rate in empty if rate > s.max_background_fa]
+    return missed
+
+
+def _show(args: argparse.Namespace, outcome: Outcome, registered: bool,
+          missed: list[str]) -> None:
     summary = {
         "package": str(outcome.package), "model": outcome.info.model_name,
         "photos": len(outcome.info.training["photos"]), "labels": outcome.info.labels,
         "seconds": round(outcome.seconds, 1), "peak_memory_mb": round(outcome.peak_mb, 1),
         "predator_shift": outcome.info.training["operating_point"]["predator_shift"],
-        "registered": "shadow" if registered else None,
+        "registered": "shadow" if registered else None, "missed_bars": missed,
     }
     if args.json:
         print_json({**summary, "report": outcome.report})
@@ -155,9 +223,16 @@ def _show(args: argparse.Namespace, outcome: Outcome, registered: bool) -> None:
     if outcome.report:
         print("held-out figures (each photo scored by a head trained without it):")
         print_report(outcome.report)
+        for name, clip in outcome.report.get("empty_clips", {}).items():
+            rates = ", ".join(f"{m} {r:.3f}" for m, r in clip["called_predator"].items())
+            print(f"clip {name} ({clip['examples']} crops, no animal), called predator: {rates}")
     print(f"package {summary['model']} written to {summary['package']}")
     print(f"{summary['photos']} photos, classes {', '.join(summary['labels'])}; "
           f"{summary['seconds']} s, peak memory {summary['peak_memory_mb']} MB")
+    for bar in missed:
+        print(f"missed: {bar}")
+    if missed and not registered and not args.no_register:
+        print("not registered: the held-out figures miss a bar (--register-anyway to register)")
     if registered:
         print(f"registered {summary['model']} as a shadow model; when it wins: "
               f"tensorchicken models promote {summary['model']}")

@@ -23,6 +23,7 @@ from edge.assets import sha256_of
 from edge.events.archive import load_exact
 from edge.events.errors import ArchiveError
 from edge.train.augment import BACKGROUND_TILES, variations
+from edge.train.clips import ClipExamples
 from edge.train.errors import TrainError
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class Embedded:
 
     ``features[i]`` comes from photo ``photo_index[i]`` under augmentation ``augmentation[i]``;
     ``original[p]`` is the row of photo ``p`` without augmentation; ``original_ms[p]`` the
-    milliseconds the extractor took on it (preparation and inference).
+    milliseconds the extractor took on it (preparation and inference). After
+    :func:`with_clips`, examples from clips follow the photos as items of one row each
+    (``original`` covers them, ``original_ms`` only the photos).
     """
 
     features: np.ndarray
@@ -116,3 +119,30 @@ def embed_photos(
         photo_index=np.array(owner, dtype=np.intp), augmentation=tuple(names),
         original=np.array(original, dtype=np.intp), original_ms=original_ms,
     )
+
+
+def with_clips(emb: Embedded, clips: Sequence[ClipExamples]) -> Embedded:
+    """``emb`` followed by every example of ``clips``, each an item of its own (one row)."""
+    if not clips:
+        return emb
+    extra = np.concatenate([c.features for c in clips])
+    first_item, first_row = len(emb.original), len(emb.features)
+    items = np.arange(first_item, first_item + len(extra), dtype=np.intp)
+    return Embedded(
+        features=np.concatenate([emb.features, extra]),
+        photo_index=np.concatenate([emb.photo_index, items]),
+        augmentation=emb.augmentation + tuple(f"clip_{k}" for c in clips for k in c.kind),
+        original=np.concatenate([emb.original, first_row + items - first_item]),
+        original_ms=emb.original_ms,
+    )
+
+
+def clip_groups(photo_groups: np.ndarray, clips: Sequence[ClipExamples]) -> np.ndarray:
+    """Photo groups followed by one new group per (clip, time segment)."""
+    groups = [photo_groups]
+    next_group = int(photo_groups.max()) + 1 if len(photo_groups) else 0
+    for clip in clips:
+        _, segment = np.unique(clip.segment, return_inverse=True)
+        groups.append(next_group + segment.astype(np.intp))
+        next_group += int(segment.max()) + 1
+    return np.concatenate(groups).astype(np.intp)

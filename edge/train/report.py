@@ -16,8 +16,9 @@ import numpy as np
 
 from classifier import Classification
 from edge.cli.eval import rates
+from edge.train.clips import ClipExamples
 from edge.train.dataset import Photo
-from edge.train.trainer import ClassScheme
+from edge.train.trainer import ClassScheme, TrainSettings, verdicts_of
 
 CURRENT = "current classifier"
 
@@ -61,3 +62,31 @@ def held_out_report(
         },
         "per_model": per_model,
     }
+
+
+def _called_predator(verdicts: Sequence[str]) -> float:
+    return round(sum(v == "predator" for v in verdicts) / len(verdicts), 4) if verdicts else 0.0
+
+
+def clip_report(
+    clips: Sequence[ClipExamples], probs: np.ndarray, scheme: ClassScheme, s: TrainSettings,
+    head_name: str, current: Sequence[Sequence[Classification]],
+) -> dict[str, Any]:
+    """Per clip: how many of its (no animal) examples each model calls predator. ``probs`` are
+    the head's held-out answers, clip after clip; ``current`` the current models' per clip."""
+    out: dict[str, Any] = {}
+    start = 0
+    for clip, answers in zip(clips, current, strict=True):
+        said = verdicts_of(probs[start:start + len(clip)], scheme, s)
+        start += len(clip)
+        rates_of = {f"{head_name} (held out)": _called_predator(said)}
+        if answers:
+            rates_of[f"{CURRENT} (combined)"] = _called_predator([a.verdict.value for a in answers])
+            for name in answers[0].models:
+                rates_of[name] = _called_predator([a.models[name].verdict.value for a in answers
+                                                   if name in a.models])
+        kinds = {k: _called_predator([v for v, c in zip(said, clip.kind, strict=True) if c == k])
+                 for k in sorted(set(clip.kind))}
+        out[clip.source] = {"examples": len(clip), "segments": len(set(clip.segment.tolist())),
+                            "called_predator": rates_of, "head_by_kind": kinds}
+    return out

@@ -20,15 +20,23 @@ from typing import Any
 import numpy as np
 
 from classifier import Classification, Classifier
-from classifier.embeddings import DEFAULT_EXTRACTOR, load_extractor
+from classifier.embeddings import DEFAULT_EXTRACTOR, Extractor, load_extractor
 from classifier.package import PackageInfo, extractor_entry, write_package
 from edge.assets import AssetStore
 from edge.train.augment import BACKGROUND_TILES, augment_names
-from edge.train.dataset import Embedded, Photo, embed_photos
+from edge.train.clips import (
+    CLIP_SETTINGS_RECORDED,
+    ClipExamples,
+    ClipFile,
+    ClipSettings,
+    clip_examples,
+)
+from edge.train.dataset import Embedded, OnPicture, Photo, clip_groups, embed_photos, with_clips
 from edge.train.errors import TrainError
-from edge.train.report import held_out_report
+from edge.train.report import clip_report, held_out_report
 from edge.train.split import photo_groups
 from edge.train.trainer import (
+    CLIP_LABEL,
     ClassScheme,
     HeldOut,
     TrainSettings,
@@ -36,6 +44,7 @@ from edge.train.trainer import (
     cross_validate,
     fit_calibrated,
     verdicts_of,
+    with_clip_examples,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,8 @@ class RetrainPlan:
     extractor: str = DEFAULT_EXTRACTOR
     threads: int = 2
     description: str = ""
+    clips: tuple[ClipFile, ...] = ()
+    clip_settings: ClipSettings = field(default_factory=ClipSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,51 +102,98 @@ def retrain(
     started = time.perf_counter()
     _check_photos(photos)
     s = plan.settings
-    scheme = class_scheme(photos, s.fine, s.min_per_class)
     names = augment_names(plan.augmentations)
     extractor = load_extractor(store, plan.threads, plan.extractor)
+    scoring = current if s.folds else None
     answers: list[Classification] = []
-
-    def score_current(_: int, rgb: np.ndarray) -> None:
-        if current is not None:
-            answers.append(current.classify(rgb))
-
-    emb = embed_photos(photos, extractor, names, score_current if s.folds else None)
+    emb = embed_photos(photos, extractor, names, _scorer(scoring, answers))
     log.info("embedded %d photos x %d variations in %.1f s", len(photos), len(names),
              time.perf_counter() - started)
-    labels = [p.label for p in photos]
-    groups = photo_groups([p.sha256 for p in photos], emb.features[emb.original])
-    held = cross_validate(emb, labels, groups, scheme, s) if s.folds else None
-    head, shift = fit_calibrated(emb, np.arange(len(photos)), labels, groups, scheme, s)
+    clips, clip_answers = _clip_examples(plan, extractor, scoring)
+    data = _TrainingData.of(photos, emb, clips, s)
+    held = cross_validate(data.emb, data.labels, data.groups, data.scheme, s) if s.folds else None
+    head, shift = fit_calibrated(data.emb, np.arange(len(data.labels)), data.labels, data.groups,
+                                 data.scheme, s)
     model_name = f"{plan.name}-{plan.version}"
-    report = _report(photos, emb, held, scheme, s, model_name, answers) if held else None
+    report = None
+    if held is not None:
+        report = _report(photos, emb, held, data.scheme, s, model_name, answers)
+        report["empty_clips"] = clip_report(clips, held.probs[len(photos):], data.scheme, s,
+                                            model_name, clip_answers)
     info = PackageInfo(
         name=plan.name, version=plan.version,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         description=plan.description or f"head on {plan.extractor}, {len(photos)} photos",
-        extractor=extractor_entry(extractor.ref), labels=list(scheme.classes),
+        extractor=extractor_entry(extractor.ref), labels=list(data.scheme.classes),
         thresholds={"predator": s.predator_threshold, "chicken": s.chicken_threshold},
-        training=_training_record(photos, names, s, shift, groups, held),
+        training=_training_record(photos, names, s, shift, data.groups, held, plan, clips),
         metrics=_metrics(report), head=None, verdicts=None,
     )
-    path = write_package(plan.packages, info, head, scheme.groups())
+    path = write_package(plan.packages, info, head, data.scheme.groups())
     return Outcome(path, info, report, time.perf_counter() - started, peak_memory_mb())
+
+
+def _scorer(current: Classifier | None, answers: list[Classification]) -> OnPicture | None:
+    if current is None:
+        return None
+    return lambda _, rgb: answers.append(current.classify(rgb))
+
+
+def _clip_examples(
+    plan: RetrainPlan, extractor: Extractor, current: Classifier | None
+) -> tuple[list[ClipExamples], list[list[Classification]]]:
+    clips, answers = [], []
+    for clip in plan.clips:
+        mine: list[Classification] = []
+        clips.append(clip_examples(clip.path, extractor, plan.clip_settings, clip.source,
+                                   _scorer(current, mine)))
+        answers.append(mine)
+    return clips, answers
+
+
+@dataclass(frozen=True, slots=True)
+class _TrainingData:
+    """Photos then clip examples, as items: their embeddings, labels, groups and classes."""
+
+    emb: Embedded
+    labels: list[str]
+    groups: np.ndarray
+    scheme: ClassScheme
+
+    @classmethod
+    def of(cls, photos: Sequence[Photo], emb: Embedded, clips: Sequence[ClipExamples],
+           s: TrainSettings) -> _TrainingData:
+        examples = sum(len(c) for c in clips)
+        scheme = class_scheme(photos, s.fine, s.min_per_class)
+        groups = photo_groups([p.sha256 for p in photos], emb.features[emb.original])
+        return cls(
+            emb=with_clips(emb, clips),
+            labels=[p.label for p in photos] + [CLIP_LABEL] * examples,
+            groups=clip_groups(groups, clips),
+            scheme=with_clip_examples(scheme, examples) if examples else scheme,
+        )
 
 
 def _report(
     photos: Sequence[Photo], emb: Embedded, held: HeldOut, scheme: ClassScheme,
     s: TrainSettings, name: str, current: list[Classification],
 ) -> dict[str, Any]:
-    verdicts = verdicts_of(held.probs, scheme, s)
-    return held_out_report(photos, held.probs, verdicts, scheme, name, emb.original_ms,
+    probs = held.probs[:len(photos)]
+    verdicts = verdicts_of(probs, scheme, s)
+    return held_out_report(photos, probs, verdicts, scheme, name, emb.original_ms,
                            current or None)
 
 
 def _training_record(
     photos: Sequence[Photo], augmentations: list[str], s: TrainSettings, shift: float,
-    groups: np.ndarray, held: HeldOut | None,
+    groups: np.ndarray, held: HeldOut | None, plan: RetrainPlan, clips: Sequence[ClipExamples],
 ) -> dict[str, Any]:
     return {
+        "clips": [{"source": c.source, "sha256": f.sha256, "label": "background",
+                   "licence": f.licence, "examples": len(c),
+                   "segments": len(set(c.segment.tolist()))}
+                  for c, f in zip(clips, plan.clips, strict=True)],
+        "clip_settings": {k: getattr(plan.clip_settings, k) for k in CLIP_SETTINGS_RECORDED},
         "photos": [{"source": p.source, "sha256": p.sha256, "label": p.label,
                     "subclass": p.subclass} for p in photos],
         "distinct_groups": int(groups.max()) + 1,
@@ -145,7 +203,8 @@ def _training_record(
         "fine_classes": s.fine, "min_per_class": s.min_per_class,
         "folds": s.folds, "seed": s.seed,
         "operating_point": {"target_recall": s.target_recall,
-                            "max_chicken_fa": s.max_chicken_fa, "predator_shift": shift,
+                            "max_chicken_fa": s.max_chicken_fa,
+                            "max_background_fa": s.max_background_fa, "predator_shift": shift,
                             "fold_shifts": list(held.shifts) if held else []},
     }
 
@@ -154,5 +213,5 @@ def _metrics(report: dict[str, Any] | None) -> dict[str, Any]:
     if report is None:
         return {}
     keep = ("n", "confusion", "predator_recall", "chicken_false_alarm",
-            "background_false_alarm", "per_model", "compared_with")
+            "background_false_alarm", "per_model", "compared_with", "empty_clips")
     return {k: report[k] for k in keep if k in report}

@@ -7,7 +7,10 @@ similarity at least ``near``: the same hen shot twice a second apart, a re-encod
 fold is never tested on a picture it has, in effect, already seen.
 
 Folds are stratified: groups are dealt out per label, largest first, to the fold that has the
-fewest of that label so far, so every fold holds some of every class.
+fewest of that label so far, so every fold holds some of every class. Labels with the
+:data:`EXTRA` prefix (examples from clips, ``edge/train/clips.py``, whose groups are whole time
+segments of a clip) are dealt after the photos' labels, so adding clips never moves a photo to
+another fold.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NEAR_DUPLICATE = 0.97
+EXTRA = "clip:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,7 @@ def grouped_folds(labels: Sequence[str], groups: np.ndarray, k: int, seed: int =
     label_of = [labels[int(m[0])] for m in members]
     fold_of = np.empty(n_groups, dtype=np.intp)
     size = np.zeros(k)
-    for label in sorted(set(label_of)):
+    for label in sorted(set(label_of), key=lambda name: (name.startswith(EXTRA), name)):
         ids = [g for g in range(n_groups) if label_of[g] == label]
         rng.shuffle(ids)
         ids.sort(key=lambda g: -len(members[g]))  # stable: shuffled within equal sizes

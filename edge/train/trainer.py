@@ -7,9 +7,11 @@ Three steps, all on photo indices (every augmentation of a photo follows its pho
    verdict map, exactly like an ImageNet label does.
 2. **Operating point** (:func:`fit_calibrated`): a softmax head ranks predators above chickens
    well, but where the predator/background line falls depends on how few empty scenes there are.
-   So the predator classes' bias is raised by the smallest *shift* that makes the predator
-   threshold reach ``target_recall`` while calling at most ``max_chicken_fa`` of chickens
-   predators; the shift is chosen on out-of-fold answers of the training photos only.
+   So the predator classes' bias is moved by a *shift* (:func:`choose_shift`): false alarms are
+   hard limits (at most ``max_chicken_fa`` of chickens and ``max_background_fa`` of empty
+   scenes, photos and clip examples each, called predators), and within them the smallest shift
+   that reaches ``target_recall``, else the one with the highest recall. The shift is chosen on
+   out-of-fold answers of the training photos only.
 3. **Held-out answers** (:func:`cross_validate`): grouped, stratified folds
    (``edge/train/split.py``); each fold's head, *including its shift*, is fitted without the
    fold's photos, so the figures are what an unseen photo would get.
@@ -25,14 +27,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from classifier.head import HeadSettings, SoftmaxHead, fit_head
+from classifier.head import HeadSettings, SoftmaxHead, fit_head, softmax
 from edge.train.dataset import Embedded, Photo
 from edge.train.errors import TrainError
-from edge.train.split import Fold, grouped_folds
+from edge.train.split import EXTRA, Fold, grouped_folds
 
 log = logging.getLogger(__name__)
 
-SHIFTS = np.round(np.arange(0.0, 4.01, 0.25), 2)
+# Negative shifts too: with few empty scenes, the head's own balance may already call too many
+# of them predators, and only a lower predator bias keeps within the false-alarm limits.
+SHIFTS = np.round(np.arange(-2.0, 4.01, 0.25), 2)
+CLIP_LABEL = f"{EXTRA}background"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class TrainSettings:
     calibrate: bool = True
     target_recall: float = 0.97
     max_chicken_fa: float = 0.01
+    max_background_fa: float = 0.05
     predator_threshold: float = 0.3
     chicken_threshold: float = 0.3
 
@@ -92,6 +98,17 @@ def class_scheme(photos: Sequence[Photo], fine: bool, min_per_class: int) -> Cla
     return ClassScheme(classes, targets, verdict_of)
 
 
+def with_clip_examples(scheme: ClassScheme, count: int) -> ClassScheme:
+    """``scheme`` with ``count`` more examples (after the photos) of the class ``background``."""
+    classes = scheme.classes
+    if "background" not in classes:
+        classes = tuple(sorted((*classes, "background")))
+    remap = np.array([classes.index(c) for c in scheme.classes], dtype=np.intp)
+    extra = np.full(count, classes.index("background"), dtype=np.intp)
+    return ClassScheme(classes, np.concatenate([remap[scheme.targets], extra]),
+                       {c: c.split("/")[0] for c in classes})
+
+
 def verdicts_of(probs: np.ndarray, scheme: ClassScheme, settings: TrainSettings) -> list[str]:
     """The verdict for each row of probabilities, by the classifier's own thresholds."""
     predator = probs[:, scheme.indices("predator")].sum(axis=1)
@@ -123,29 +140,53 @@ def _folds(labels: Sequence[str], groups: np.ndarray, k: int, seed: int) -> list
         raise TrainError(f"cannot cross-validate: {exc}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class Point:
+    """What the verdicts of a set of labelled answers are at one predator shift."""
+
+    shift: float
+    recall: float
+    alarms: dict[str, float]
+
+
+def operating_point(
+    logits: np.ndarray, truth: np.ndarray, scheme: ClassScheme, s: TrainSettings, shift: float
+) -> Point:
+    """Predator recall and the share of each other label (chickens, background photos, clip
+    examples) called predators, with ``shift`` added to the predator classes' logits."""
+    z = logits.copy()
+    z[:, scheme.indices("predator")] += shift
+    said = np.array(verdicts_of(softmax(z), scheme, s))
+    called = said == "predator"
+    alarms = {label: float(called[truth == label].mean())
+              for label in sorted(set(truth.tolist()) - {"predator"})}
+    recall = float(called[truth == "predator"].mean()) if (truth == "predator").any() else 1.0
+    return Point(float(shift), recall, alarms)
+
+
+def within_limits(point: Point, s: TrainSettings) -> bool:
+    """Whether ``point``'s false alarms respect the chicken and the empty-scene limits."""
+    return all(rate <= (s.max_chicken_fa if label == "chicken" else s.max_background_fa)
+               for label, rate in point.alarms.items())
+
+
 def choose_shift(
     logits: np.ndarray, labels: Sequence[str], scheme: ClassScheme, s: TrainSettings
 ) -> float:
-    """The smallest predator shift reaching the target recall within the chicken limit.
-
-    If no shift reaches the target within the limit, the largest shift that stays within it.
-    """
+    """The smallest predator shift reaching the target recall within the false-alarm limits;
+    if none reaches it, the one with the highest recall within them; if no shift keeps within
+    them, the lowest (fewest false alarms), with a warning."""
     truth = np.asarray(labels)
-    best = 0.0
-    for shift in SHIFTS:
-        z = logits.copy()
-        z[:, scheme.indices("predator")] += shift
-        probs = np.exp(z - z.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        said = np.array(verdicts_of(probs, scheme, s))
-        recall = np.mean(said[truth == "predator"] == "predator")
-        chicken_fa = np.mean(said[truth == "chicken"] == "predator")
-        if chicken_fa > s.max_chicken_fa:
-            break  # larger shifts only call more chickens predators
-        best = float(shift)
-        if recall >= s.target_recall:
-            break
-    return best
+    points = [operating_point(logits, truth, scheme, s, shift) for shift in SHIFTS]
+    allowed = [p for p in points if within_limits(p, s)]
+    if not allowed:
+        log.warning("no predator shift keeps within the false-alarm limits: using %.2f",
+                    SHIFTS[0])
+        return float(SHIFTS[0])
+    reaching = [p for p in allowed if p.recall >= s.target_recall]
+    if reaching:
+        return reaching[0].shift
+    return max(allowed, key=lambda p: (p.recall, -p.shift)).shift
 
 
 def fit_calibrated(

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 
+import edge.train.trainer as trainer
 from edge.assets import AssetStore
 from edge.train.dataset import Photo, make_photo
 from edge.train.retrain import Outcome, RetrainPlan, retrain
@@ -75,3 +76,18 @@ def trained(
     plan = RetrainPlan(name="test", version="1", packages=tmp_path_factory.mktemp("packages"),
                        settings=PhotoSet.fast, augmentations=["flip"])
     return retrain(small_photos, asset_store, plan)
+
+
+@pytest.fixture
+def fits_seen(monkeypatch: pytest.MonkeyPatch) -> list[set[int]]:
+    """Every head fit from now on records the items it saw, read from feature 0: tag each row
+    with its item (``features[:, 0] = photo_index``) before training."""
+    seen: list[set[int]] = []
+    real_fit = trainer.fit_head
+
+    def recording_fit(features, targets, classes, settings=None, sample_weight=None):  # type: ignore[no-untyped-def]
+        seen.append(set(features[:, 0].astype(int).tolist()))
+        return real_fit(features, targets, classes, settings, sample_weight)
+
+    monkeypatch.setattr(trainer, "fit_head", recording_fit)
+    return seen

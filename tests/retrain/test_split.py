@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import edge.train.trainer as trainer
 from classifier.embeddings import load_extractor
 from edge.assets import AssetStore
 from edge.train.augment import gain
@@ -52,29 +51,21 @@ def test_copies_and_near_twins_share_a_group(
 
 
 def test_cross_validation_never_fits_on_a_held_out_photo_or_its_variations(
-    asset_store: AssetStore, small_photos: list[Photo], monkeypatch: pytest.MonkeyPatch
+    asset_store: AssetStore, small_photos: list[Photo], fits_seen: list[set[int]]
 ) -> None:
     emb = embed_photos(small_photos, load_extractor(asset_store), ["original", "flip", "grey"])
     # Tag each row with its photo, so every fit can be traced back to the photos it saw.
     tagged = emb.features.copy()
     tagged[:, 0] = emb.photo_index
     emb = replace(emb, features=tagged)
-    seen: list[set[int]] = []
-    real_fit = trainer.fit_head
-
-    def recording_fit(features, targets, classes, settings=None, sample_weight=None):  # type: ignore[no-untyped-def]
-        seen.append(set(features[:, 0].astype(int).tolist()))
-        return real_fit(features, targets, classes, settings, sample_weight)
-
-    monkeypatch.setattr(trainer, "fit_head", recording_fit)
     labels = [p.label for p in small_photos]
     groups = photo_groups([p.sha256 for p in small_photos])
     settings = TrainSettings(folds=3, inner_folds=3)
     held = cross_validate(emb, labels, groups, class_scheme(small_photos, False, 4), settings)
     per_fold = 1 + settings.inner_folds  # the fold's head, then its inner heads for the shift
-    assert len(seen) == per_fold * len(held.folds)
+    assert len(fits_seen) == per_fold * len(held.folds)
     for n, fold in enumerate(held.folds):
-        for photos_fitted in seen[n * per_fold:(n + 1) * per_fold]:
+        for photos_fitted in fits_seen[n * per_fold:(n + 1) * per_fold]:
             assert photos_fitted, "a fit saw no photo"
             assert not photos_fitted & set(fold.test.tolist())
     assert np.allclose(held.probs.sum(axis=1), 1.0, atol=1e-4)
