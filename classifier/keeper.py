@@ -8,8 +8,13 @@ own thread, re-reads the configuration's ``models:`` section, applies the regist
 swaps (:meth:`Rendezvous.swap`): a model that fails leaves the running ones, logged with the
 reason and kept in the status.
 
-The keeper also writes ``<state_dir>/models_status.json`` (atomically) every few seconds: the
-figures that ``tensorchicken models list`` and ``doctor`` show from another process.
+The keeper also publishes ``models_status.json``: the figures that ``tensorchicken models list``
+and ``doctor`` show from another process. The live copy, rewritten every few seconds, goes to
+the runtime directory (systemd's ``RuntimeDirectory``, tmpfs), where it costs the SD card
+nothing; ``<state_dir>/models_status.json`` is written (atomically, fsync'd) only when what it
+says changes: the models and their roles, a swap, a refused change, the canary alarm, a stop. It
+names the live copy, so :func:`read_status` finds it from any process. Without a runtime
+directory (not run by systemd) the state copy is the live one, as before.
 """
 
 from __future__ import annotations
@@ -27,18 +32,33 @@ from classifier.errors import ModelError
 from classifier.registry import ModelRegistry, write_atomic_text
 from classifier.rendezvous import Rendezvous, SwapReport
 from edge.config.models import ModelsConfig
+from edge.paths import runtime_dir as default_runtime_dir
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "models_status.json"
 
 
-def read_status(state_dir: Path) -> dict[str, Any] | None:
-    """The status a running appliance last wrote, or None."""
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        return dict(json.loads((state_dir / STATUS_FILE).read_text(encoding="utf-8")))
+        return dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
+
+
+def read_status(state_dir: Path) -> dict[str, Any] | None:
+    """The status a running appliance last wrote (its live copy while it runs), or None."""
+    kept = _read_json(state_dir / STATUS_FILE)
+    live = kept.get("live") if kept else None
+    fresh = _read_json(Path(live)) if live else None
+    return fresh if fresh is not None else kept
+
+
+def _lasting(status: dict[str, Any]) -> tuple[Any, ...]:
+    """What a status says that deserves a write to the SD card when it changes (not counts)."""
+    models = sorted((m.get("name"), m.get("role"), m.get("version")) for m in status["models"])
+    return (status["primary"], models, status["last_swap"], status["last_error"],
+            (status.get("canary") or {}).get("alarm"), status["running"])
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -59,7 +79,7 @@ class ModelKeeper:
     def __init__(
         self, rendezvous: Rendezvous, registry: ModelRegistry, state_dir: Path,
         stop: threading.Event, *, reread: Callable[[], ModelsConfig] | None = None,
-        poll_s: float = 1.0,
+        poll_s: float = 1.0, runtime_dir: Path | None = None,
     ) -> None:
         self.rendezvous = rendezvous
         self.registry = registry
@@ -67,6 +87,9 @@ class ModelKeeper:
         self.stop = stop
         self.reread = reread
         self.poll_s = poll_s
+        live = runtime_dir if runtime_dir is not None else default_runtime_dir()
+        self.live_path = live / STATUS_FILE if live is not None else None
+        self._written: tuple[Any, ...] | None = None
         self.reloads = 0
         self._wake = threading.Event()
         self._reason = ""
@@ -118,13 +141,26 @@ class ModelKeeper:
         return report
 
     def write_status(self, *, running: bool = True) -> None:
-        """Write the rendezvous' figures for other processes; a failure is only logged."""
+        """Publish the rendezvous' figures for other processes (see the module docstring);
+        a failure is only logged."""
         status = {**self.rendezvous.status(), "pid": os.getpid(), "updated": time.time(),
                   "running": running}
+        if self.live_path is not None:
+            self._write(self.live_path, status)
+            status["live"] = str(self.live_path)
+        lasting = _lasting(status)
+        changed = self.live_path is None or lasting != self._written
+        if changed and self._write(self.state_dir / STATUS_FILE, status):
+            self._written = lasting
+
+    @staticmethod
+    def _write(path: Path, status: dict[str, Any]) -> bool:
         try:
-            write_atomic_text(self.state_dir / STATUS_FILE, json.dumps(status, default=str))
+            write_atomic_text(path, json.dumps(status, default=str))
         except OSError as exc:
-            log.warning("models: cannot write %s: %s", STATUS_FILE, exc)
+            log.warning("models: cannot write %s: %s", path, exc)
+            return False
+        return True
 
     def close(self) -> None:
         """Stop watching (the app's stop event ends the thread too); idempotent."""

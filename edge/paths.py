@@ -46,3 +46,13 @@ def default_state_dir() -> Path:
         return Path("/var/lib/tensorchicken")
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "tensorchicken"
+
+
+def runtime_dir() -> Path | None:
+    """systemd's RuntimeDirectory (tmpfs under /run) when running as the service, else None.
+
+    For files rewritten often and worthless after a reboot: writing them there spares the SD card.
+    """
+    if env := os.environ.get("RUNTIME_DIRECTORY"):
+        return Path(env.split(":")[0])
+    return None

@@ -88,3 +88,30 @@ def test_keeper_applies_a_config_reload_and_reports_a_refused_one(
     assert status is not None and "no_such" in status["last_error"]
     findings = list(check_rendezvous(cfg, None))  # type: ignore[arg-type]
     assert any(f.status == "warn" and "refused" in f.message for f in findings)
+
+
+def test_keeper_rewrites_only_the_runtime_copy_until_something_lasting_changes(
+    loader: Any, tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, run = tmp_path / "state", tmp_path / "run"
+    registry = ModelRegistry(state, load_config(config).models)
+    kept = state / "models_status.json"
+    with Rendezvous(registry.effective(), loader()) as rendezvous:
+        keeper = ModelKeeper(rendezvous, registry, state, threading.Event(), runtime_dir=run)
+        keeper.write_status()
+        first = kept.stat()
+        for _ in range(3):  # the keeper's periodic writes: figures only
+            keeper.write_status()
+        live = json.loads((run / "models_status.json").read_text())
+        assert (kept.stat().st_ino, kept.stat().st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+        assert read_status(state) == live and live["primary"] == V2
+        assert main(["models", "list", "-c", str(config), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["running"] is True
+        keeper.reread = lambda: uses((V1, "primary"))
+        assert keeper.reload("SIGHUP") is not None
+        assert json.loads(kept.read_text())["primary"] == V1  # a swap reaches the SD card
+        keeper.close()
+        keeper.write_status(running=False)
+    (run / "models_status.json").unlink()  # systemd removes the runtime directory on stop
+    stopped = read_status(state)
+    assert stopped is not None and stopped["running"] is False and stopped["primary"] == V1
