@@ -12,6 +12,11 @@ fresh one from the factory, waiting longer after each attempt that brings no fra
 to its thread, which closes its source if it ever returns. Meanwhile :meth:`latest` simply
 times out, so the loop keeps running (and keeps reporting health).
 
+A camera that is not there yet at start (an RTSP camera still booting after a power cut, a USB
+camera enumerating late) is the same case: ``start(keep_trying=True)`` logs and counts the
+failed open and leaves it to the watchdog, which keeps trying with the same backoff. Only a
+configuration that can never work (:class:`~camera.errors.SourceConfigError`) still raises.
+
 Example::
 
     capture = Capture(cfg, lambda: open_source(cfg, store.resolve), stop)
@@ -34,7 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from camera.errors import BadFrameError, EndOfStream
+from camera.errors import BadFrameError, EndOfStream, SourceConfigError
 from camera.frame import Frame
 from camera.ring import FrameRing
 from camera.source import FrameSource, grey_size
@@ -57,6 +62,8 @@ class CaptureStats:
     reopens: int  # times the watchdog reopened the source
     last_frame_age_s: float  # since the last good frame (or since start)
     ended: bool
+    open_failures: int = 0  # opens that failed, at start or on a reopen
+    connected: bool = False  # a source is open and its reader running
 
 
 class Capture:
@@ -84,21 +91,27 @@ class Capture:
         self._watchdog: threading.Thread | None = None
         self._bad_frames = 0
         self._reopens = 0
+        self._open_failures = 0
         self._failures = 0  # reopens in a row that brought no frame
         self._source_ended = False
         self._last_frame = self._last_open = clock()
         self._last_warning: dict[str, float] = {}
 
     # -- life cycle ------------------------------------------------------------------
-    def start(self) -> None:
-        """Open the source (a failure here raises :class:`CameraError`) and start the
-        capture and watchdog threads."""
-        if self._reader is not None:
+    def start(self, *, keep_trying: bool = False) -> None:
+        """Open the source and start the capture and watchdog threads.
+
+        A source that cannot be opened raises :class:`CameraError`, unless ``keep_trying``: then
+        the failure is logged and counted and the watchdog keeps trying to open it (the
+        appliance's way: a camera slower to boot than the Pi must not stop the service). A
+        :class:`SourceConfigError` raises either way: no retry can mend a configuration.
+        """
+        if self._watchdog is not None:
             raise RuntimeError(f"camera {self.cfg.name}: capture already started")
-        source = self._factory()
-        source.open()
+        source = self._open(raise_errors=not keep_trying)
         self._last_frame = self._last_open = self._clock()
-        self._start_reader(source)
+        if source is not None:  # else the watchdog retries after stall_s, then backs off
+            self._start_reader(source)
         self._watchdog = threading.Thread(
             target=self._watch, name=f"watchdog-{self.cfg.name}", daemon=True
         )
@@ -144,7 +157,15 @@ class Capture:
             reopens=self._reopens,
             last_frame_age_s=max(0.0, self._clock() - self._last_frame),
             ended=self.ended,
+            open_failures=self._open_failures,
+            connected=self.connected,
         )
+
+    @property
+    def connected(self) -> bool:
+        """Whether a source is open and its reader running (False while the camera is awaited)."""
+        reader = self._reader
+        return reader is not None and reader.is_alive() and not self._source_ended
 
     # -- the capture thread ----------------------------------------------------------
     def _start_reader(self, source: FrameSource) -> None:
@@ -224,15 +245,40 @@ class Capture:
         if old is not None:
             old.join(min(_JOIN_S, self.cfg.stall_s))  # let it free the device first
         try:
-            source = self._factory()
-            source.open()
-        except Exception as exc:
-            log.warning("camera %s: reopen failed: %s", self.cfg.name, exc)
+            source = self._open(raise_errors=False)
+        except SourceConfigError as exc:  # e.g. a replayed file removed: keep watching
+            self._open_failed(exc, raise_errors=False)
+            return
+        if source is None:
             return
         if not self._closing.is_set():
             self._start_reader(source)
         else:
             _close_source(self.cfg.name, source)
+
+    def _open(self, *, raise_errors: bool) -> FrameSource | None:
+        """A freshly opened source, or None when it failed (logged and counted)."""
+        try:
+            source = self._factory()
+        except SourceConfigError:
+            raise
+        except Exception as exc:
+            self._open_failed(exc, raise_errors)
+            return None
+        try:
+            source.open()
+        except Exception as exc:
+            _close_source(self.cfg.name, source)  # a half-open device must not stay claimed
+            self._open_failed(exc, raise_errors)
+            return None
+        return source
+
+    def _open_failed(self, exc: Exception, raise_errors: bool) -> None:
+        self._open_failures += 1
+        if raise_errors:
+            raise exc
+        log.warning("camera %s: cannot open the source (%s); the watchdog keeps trying",
+                    self.cfg.name, exc)
 
 
 def _close_source(name: str, source: FrameSource) -> None:
