@@ -10,8 +10,10 @@ Example, on mock pins::
 
 The pipeline calls :meth:`DeterrentBank.heartbeat` every iteration and :meth:`DeterrentBank.fire`
 with the decider's devices; a signal handler or an ``except`` block calls
-:meth:`DeterrentBank.all_off`; teardown calls :meth:`DeterrentBank.close`. The rules themselves
-live in :mod:`actuators.safety`.
+:meth:`DeterrentBank.all_off`; teardown calls :meth:`DeterrentBank.close`. A stop that is final
+(SIGTERM) calls :meth:`DeterrentBank.disable` first and :meth:`DeterrentBank.all_off` second: a
+``fire`` already past its checks in another thread then switches back off whatever it switched on.
+The rules themselves live in :mod:`actuators.safety`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class DeterrentBank:
                  clock: Callable[[], int] = time.monotonic_ns) -> None:
         self._clock = clock
         self._closed = False
+        self._disabled = False  # set once by disable(), read by fire() before and after writing
         # Serialises callers of fire() (one loop per camera); all_off() never takes it.
         self._lock = threading.Lock()
         self._devices: dict[str, Deterrent] = {}
@@ -97,15 +100,29 @@ class DeterrentBank:
                     high[name] = device.switch_on()  # every pin first, then the threads behind
                     starting.append(device)
             finally:  # even if a pin write failed, what is on gets its pattern (and its end)
+                if self._disabled and starting:  # a stop came in while we switched on: it wins
+                    starting = self._switch_back_off(starting, refused, high)
                 for device in starting:
                     device.play()
         if refused:
             log.debug("not fired: %s", refused)
         return FireReport(tuple(d.name for d in starting), refused, high)
 
+    def _switch_back_off(self, starting: list[Deterrent], refused: dict[str, str],
+                         high: dict[str, int]) -> list[Deterrent]:
+        for device in starting:
+            device.force_off()
+            refused[device.name] = "stopping: switched off again at once"
+            high.pop(device.name, None)
+        log.warning("a stop came in while firing: %s off again",
+                    ", ".join(d.name for d in starting))
+        return []
+
     def _refusal(self, name: str, starting: list[Deterrent]) -> str | None:
         if self._closed:
             return "bank closed"
+        if self._disabled:
+            return "stopping"
         device = self._devices.get(name)
         if device is None:
             return f"unknown deterrent (known: {', '.join(self.names) or 'none'})"
@@ -127,6 +144,17 @@ class DeterrentBank:
             except Exception:  # one broken pin must not keep the others on
                 log.exception("%s: could not switch off", device.name)
 
+    def disable(self) -> None:
+        """Refuse every later :meth:`fire` ("stopping"), for good. Lock-free: safe from a signal
+        handler. Call it before :meth:`all_off`, so that a ``fire`` racing with the stop either
+        refuses or switches its pins back off once it sees the flag."""
+        self._disabled = True
+
+    @property
+    def disabled(self) -> bool:
+        """Whether :meth:`disable` was called (or the bank closed)."""
+        return self._disabled or self._closed
+
     def heartbeat(self) -> None:
         """The loop made progress; without one for ``hung_after_s`` everything goes off."""
         self._guard.heartbeat()
@@ -144,6 +172,7 @@ class DeterrentBank:
         if self._closed:
             return
         self._closed = True
+        self._disabled = True
         self.all_off()
         self._guard.close()
         self._close_devices()

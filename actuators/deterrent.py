@@ -19,9 +19,10 @@ Example, on mock pins::
 The first edge is written in the caller's thread, so the pin goes high before ``switch_on``
 returns (no thread start in the way); the rest of the burst runs on a
 :class:`gpiozero.threads.GPIOThread`, the thread gpiozero's own ``blink`` uses, which it also stops
-at interpreter exit. Stopping never takes a lock: :meth:`Deterrent.force_off` swaps in a fresh
-burst token and writes the pin off, and the pattern thread writes only while its token is current,
-re-checking after every "on", so whichever of the two runs last, the pin ends off.
+at interpreter exit. Stopping never takes a lock: :meth:`Deterrent.force_off` marks a stop, swaps
+in a fresh burst token and writes the pin off. The pattern thread writes only while its burst's
+token is current, and :meth:`Deterrent.switch_on` reads the stop mark before it starts, both
+re-checking after every "on", so whichever runs last, the pin ends off.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Deterrent:
         self._clock = clock
         self._timeline = cfg.pattern.timeline()
         self._token = 0
+        self._burst_token = 0  # the token switch_on took, for play()
+        self._stop_mark = 0  # changed by every force_off; switch_on never writes it
         self._started_at = 0.0
         self._thread: GPIOThread | None = None
 
@@ -90,21 +93,29 @@ class Deterrent:
         return self._part.pin
 
     def switch_on(self) -> int:
-        """Start a burst: the pin goes active now. Returns the clock reading just after."""
+        """Start a burst: the pin goes active now. Returns the clock reading just after.
+
+        A :meth:`force_off` from another thread or a signal handler at any point of this call
+        wins: the stop mark is read before anything is written, so a stop that lands between
+        taking the token and storing it (which the token alone would overwrite) is still seen,
+        and the pin is written off again.
+        """
+        stop_mark = self._stop_mark
         token = next(_tokens)
         self.burst_started_ns = self._clock()
-        self._token = token
+        self._token = self._burst_token = token
         self._write(self._on_value)
         self._started_at = time.monotonic()
         high_ns = self._clock()
-        if self._token != token:  # stopped while switching on: make sure it stays off
-            self._write(0)
+        if self._token != token or self._stop_mark != stop_mark:
+            self.force_off()  # stopped while switching on: off, and the burst is over
         return high_ns
 
     def play(self) -> None:
-        """Play the rest of the burst begun by :meth:`switch_on` in the background."""
+        """Play the rest of the burst begun by :meth:`switch_on` in the background (nothing
+        more is written if it was stopped meanwhile)."""
         old, self._thread = self._thread, GPIOThread(
-            self._run, (self._token, self._started_at), name=f"burst-{self.name}"
+            self._run, (self._burst_token, self._started_at), name=f"burst-{self.name}"
         )
         if old is not None:
             old.stop()  # finished, or stale after a forced stop: it writes nothing more
@@ -112,6 +123,7 @@ class Deterrent:
 
     def force_off(self) -> None:
         """Off now, burst over, rest begins. Lock-free: safe in a signal handler, any thread."""
+        self._stop_mark = next(_tokens)
         self._token = next(_tokens)
         self._write(0)
         if self.burst_started_ns is not None:
