@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when valid, 1 with every problem listed otherwise."""
+    """Exit 0 when valid; 2 with every problem listed otherwise (the unit's "do not retry")."""
     try:
         load_config(args.file)
     except ConfigError as exc:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
             print_json({"ok": False, "file": args.file, "problems": exc.problems})
         else:
             print(exc)
-        return 1
+        return 2
     if args.json:
         print_json({"ok": True, "file": args.file, "problems": []})
     else:

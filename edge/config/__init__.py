@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from edge.config.base import Section
 from edge.config.camera import ArrivalConfig, CameraConfig, MotionConfig
 from edge.config.decision import DecisionConfig, QuietHours
-from edge.config.deterrents import DeterrentConfig, GpioConfig, Pattern
+from edge.config.deterrents import KINDS, DeterrentConfig, GpioConfig, Pattern
 from edge.config.models import ModelsConfig, ModelUse
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
@@ -59,6 +59,29 @@ class Config(Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
     health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
 
+    @model_validator(mode="after")
+    def _quiet_devices_exist(self) -> Config:
+        # A typo here would leave a siren sounding at night, and the Decider would only
+        # find it at start-up: a restart loop instead of a clear validate-config error.
+        names = [d.name for d in self.gpio.deterrents]
+        unknown = [q for q in self.decision.quiet_devices if q not in {*KINDS, *names}]
+        if unknown:
+            raise KeyProblem(
+                "decision.quiet_devices",
+                f"{', '.join(map(repr, unknown))} is neither a deterrent kind "
+                f"({', '.join(KINDS)}) nor a deterrent name ({', '.join(names) or 'none'})",
+            )
+        return self
+
+
+class KeyProblem(ValueError):
+    """A problem that spans sections, raised by a validator of the whole configuration, with
+    the key it belongs to (pydantic gives such errors no location of their own)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; ``problems`` lists every ``key: message``."""
@@ -70,9 +93,12 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
+def _key_path(error: dict[str, Any]) -> str:
     # pydantic puts the name of a validator's model in 'loc' for some errors; keys only here.
-    return ".".join(str(part) for part in loc) or "(top level)"
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyProblem):
+        return ".".join([*(str(p) for p in error["loc"]), cause.key])
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -98,7 +124,7 @@ def parse_config(data: object, source: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_key_path(e['loc'])}: {_message(dict(e))}" for e in exc.errors()]
+        problems = [f"{_key_path(dict(e))}: {_message(dict(e))}" for e in exc.errors()]
         raise ConfigError(source, problems) from None
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,11 +68,37 @@ def test_console_script_never_shows_a_traceback() -> None:
     assert result.stderr.strip().endswith("(see --help)")
 
 
-def test_validate_config_reports_problems(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_config_reports_problems_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 2 is the unit's RestartPreventExitStatus: a bad file is not retried.
     bad = tmp_path / "bad.yaml"
     bad.write_text("cameras: [{fps: -1}]\n")
-    assert main(["validate-config", str(bad)]) == 1
+    assert main(["validate-config", str(bad)]) == 2
     assert "cameras.0.fps: Input should be greater than 0 (got -1)" in capsys.readouterr().out
+    assert main(["validate-config", str(tmp_path / "absent.yaml")]) == 2
+    assert "cannot read it" in capsys.readouterr().out
     good = tmp_path / "good.yaml"
     good.write_text("decision: {armed: false}\n")
     assert main(["validate-config", str(good)]) == 0
+
+
+def test_validate_config_catches_a_typo_in_quiet_devices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "quiet.yaml"
+    path.write_text("decision: {quiet_devices: [sirne]}\n")
+    assert main(["validate-config", str(path), "--json"]) == 2
+    [problem] = json.loads(capsys.readouterr().out)["problems"]
+    assert problem.startswith("decision.quiet_devices: 'sirne' is neither a deterrent kind")
+
+
+def test_run_with_an_invalid_config_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The unit validates through `run` itself: systemd's RestartPreventExitStatus does not
+    # apply to ExecStartPre, so a failing ExecStartPre would be retried.
+    path = tmp_path / "quiet.yaml"
+    path.write_text("decision: {quiet_devices: [sirne]}\n")
+    assert main(["run", "--config", str(path)]) == 2
+    assert "decision.quiet_devices" in capsys.readouterr().err

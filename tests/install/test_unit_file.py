@@ -96,9 +96,10 @@ def test_the_unit_has_what_the_appliance_relies_on() -> None:
     assert s["NotifyAccess"] == ["main"]
     assert float(s["WatchdogSec"][0]) > 0
     assert s["Restart"] == ["on-failure"]
-    assert s["ExecStartPre"] == [
-        "/opt/tensorchicken/venv/bin/tensorchicken validate-config /etc/tensorchicken/config.yaml"
-    ]
+    # A bad configuration must end in exit 2 from the main process, the only one that
+    # RestartPreventExitStatus= looks at: a failing ExecStartPre would be retried.
+    assert "ExecStartPre" not in s
+    assert s["RestartPreventExitStatus"] == ["2"]
     assert s["ExecStart"][0].endswith("run --config /etc/tensorchicken/config.yaml")
     assert s["StateDirectory"] == ["tensorchicken"]
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp"):
