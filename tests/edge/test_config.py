@@ -111,7 +111,29 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yaml")
 
 
-def test_the_shipped_files_are_valid() -> None:
-    repo = Path(__file__).resolve().parents[2]
-    for path in [repo / "edge" / "demo.yaml", *sorted((repo / "docs").glob("*.yaml"))]:
+def test_quiet_devices_must_name_a_deterrent_or_a_kind() -> None:
+    assert problems({"decision": {"quiet_devices": ["siren", "sirne"]}}) == [
+        "decision.quiet_devices: 'sirne' is neither a deterrent kind (siren, tonal_siren, "
+        "floodlight, sprinkler) nor a deterrent name (siren, floodlight, sprinkler)"
+    ]
+    named = {"decision": {"quiet_devices": ["horn", "floodlight"]},
+             "gpio": {"deterrents": [{"name": "horn", "kind": "siren", "pin": 17}]}}
+    assert parse_config(named).decision.quiet_devices == ["horn", "floodlight"]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def installer_config() -> str:
+    """The configuration scripts/install.sh writes on a fresh Pi (its default_config heredoc)."""
+    script = (REPO / "scripts" / "install.sh").read_text()
+    body = script.split("default_config() {\n    cat <<'EOF'\n", 1)[1]
+    return body.split("\nEOF\n", 1)[0] + "\n"
+
+
+def test_the_shipped_files_are_valid(tmp_path: Path) -> None:
+    installed = tmp_path / "config.yaml"
+    installed.write_text(installer_config())
+    for path in [REPO / "edge" / "demo.yaml", installed]:
         load_config(path)
+    assert "picamera2" in installed.read_text()  # the heredoc was found, not an empty file
