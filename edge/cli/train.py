@@ -7,9 +7,9 @@
 Prints the held-out figures (cross-validation over photo groups: a photo and its variations are
 never on both sides) beside the current classifier's on the same photos, then writes the package
 to ``<data_dir>/packages/<name>-<version>/`` and registers it as a shadow model; promote it with
-``tensorchicken models promote NAME`` when it wins. A package whose held-out figures miss a bar
-(predator recall, chickens or empty scenes called predators) is written but not registered,
-unless ``--register-anyway``.
+``tensorchicken models promote NAME`` when it wins. A shadow never decides, so a package is
+registered even when its held-out figures miss a bar (predator recall, chickens or empty scenes
+called predators); the bars it misses are printed, as a reason not to promote it yet.
 
 Clips with no animal in them (``--background-video FILE``; by default the manifest's ``video``
 rows whose subclass says they show people or nothing) give the motion crops the appliance
@@ -73,8 +73,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "manifest's video rows of people or of nothing")
     p.add_argument("--no-background-video", action="store_true",
                    help="no clips, not even the manifest's")
-    p.add_argument("--register-anyway", action="store_true",
-                   help="register the package even when its held-out figures miss a bar")
     p.add_argument("--threads", type=int, default=2, help="extractor threads (default 2)")
     p.add_argument("--out", type=Path, help="packages folder (default <data_dir>/packages)")
     p.add_argument("--no-register", action="store_true", help="write the package only")
@@ -181,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             if current is not None:
                 current.close()
         missed = missed_bars(outcome.report, settings)
-        register_it = not args.no_register and (not missed or args.register_anyway)
+        register_it = not args.no_register
         if register_it:
             registry_of(args).register(outcome.info.model_name, "shadow", package=outcome.package)
         _show(args, outcome, registered=register_it, missed=missed)
@@ -231,8 +229,9 @@ def _show(args: argparse.Namespace, outcome: Outcome, registered: bool,
           f"{summary['seconds']} s, peak memory {summary['peak_memory_mb']} MB")
     for bar in missed:
         print(f"missed: {bar}")
-    if missed and not registered and not args.no_register:
-        print("not registered: the held-out figures miss a bar (--register-anyway to register)")
-    if registered:
+    if registered and missed:
+        print(f"registered {summary['model']} as a shadow model, to watch beside the primary; "
+              "it misses the bars above: do not promote it until it wins")
+    elif registered:
         print(f"registered {summary['model']} as a shadow model; when it wins: "
               f"tensorchicken models promote {summary['model']}")

@@ -46,8 +46,7 @@ def test_train_register_promote_rollback(
     manifest = photo_set.write_manifest(tmp_path / "photos.csv", photo_set.rows())
     assert main(["train", "--manifest", str(manifest), "--root", str(photo_set.data),
                  "--folds", "3", "--augment", "flip", "--name", "coop", "--version", "v1",
-                 "--out", str(tmp_path / "packages"), "--json",
-                 "--register-anyway"]) == 0
+                 "--out", str(tmp_path / "packages"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     report = result["report"]
     assert result["model"] == "coop-v1" and result["registered"] == "shadow"
