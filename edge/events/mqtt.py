@@ -184,7 +184,13 @@ class MqttSink:
 
     def _on_message(self, client: mqtt.Client, userdata: object,
                     message: mqtt.MQTTMessage) -> None:
-        if message.topic == self.topics.armed_set:
+        if message.topic == self.topics.armed_set and message.retain:
+            # A retained command would be replayed on every reconnect: one stray
+            # `mosquitto_pub -r ... OFF` would disarm the coop each time the Wi-Fi blinks.
+            logger.warning("mqtt: ignored a retained %r on %s: commands must not be retained "
+                           "(clear it: mosquitto_pub -r -n -t %s)", bytes(message.payload)[:40],
+                           message.topic, message.topic)
+        elif message.topic == self.topics.armed_set:
             self._commands.append(bytes(message.payload))
         elif message.topic == self.topics.ha_status and message.payload == ONLINE.encode():
             self._announce = True  # Home Assistant restarted: it needs the discovery again

@@ -163,6 +163,22 @@ def test_arm_commands_accept_only_on_and_off(
     assert arming.calls == [(False, "mqtt"), (True, "mqtt")]
 
 
+def test_a_retained_arm_command_is_ignored(
+        broker: MosquittoBroker, watch: Callable[..., Any],
+        reporters: Callable[..., ReporterSet], caplog: pytest.LogCaptureFixture) -> None:
+    watcher = watch(broker, "tensorchicken/armed")
+    stray = watcher.client.publish("tensorchicken/armed/set", "OFF", qos=1, retain=True)
+    stray.wait_for_publish(10)  # kept by the broker: handed to every new subscriber
+    arming = Arming()
+    reporters(_config(broker), arming)
+    assert watcher.wait(lambda: watcher.on("tensorchicken/armed") == [b"ON"])
+    # A live command after it: when it has been applied, the retained one was seen before.
+    watcher.client.publish("tensorchicken/armed/set", "ON", qos=1)
+    assert watcher.wait(lambda: arming.calls[-1:] == [(True, "mqtt")])
+    assert arming.calls == [(True, "mqtt")] and arming.armed
+    assert "ignored a retained b'OFF'" in caplog.text
+
+
 class Producer:
     """Appends an event every ``every_s`` on its own thread, like the pipeline would."""
 
