@@ -196,11 +196,6 @@ class EventLog:
             rows = db.execute(query, params).fetchall()
         return [_from_row(*row) for row in reversed(rows)]
 
-    def last_id(self) -> int:
-        """The id of the newest event, 0 when the log is empty."""
-        with self._sql("read events") as db:
-            return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
-
     def cursor(self, sink: str) -> int:
         """The id of the last event ``sink`` delivered.
 
