@@ -323,6 +323,12 @@ decision:
   armed: false
 health:
   metrics_address: "127.0.0.1:9464"
+paths:
+  # The service's folders (systemd's StateDirectory and the models fetched here), so that a
+  # command run by hand with -c (sudo -u tensorchicken tensorchicken doctor -c ..., models
+  # promote, events, label, train) reads and writes what the service uses.
+  state_dir: /var/lib/tensorchicken
+  data_dir: /var/lib/tensorchicken/assets
 EOF
 }
 

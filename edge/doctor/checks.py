@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.assets import AssetStore
-from edge.config import Config
+from edge.config import CameraConfig, Config
 from edge.paths import default_state_dir
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -33,6 +33,40 @@ Check = Callable[[Config, AssetStore], Iterator[Finding]]
 def state_dir_of(config: Config) -> Path:
     """Where the event log and archive are for this configuration."""
     return Path(config.paths.state_dir) if config.paths.state_dir else default_state_dir()
+
+
+def service_pid(config: Config) -> int | None:
+    """The pid of an appliance running on this configuration's state folder, or None.
+
+    Read from the models status that a running appliance keeps up to date
+    (:mod:`classifier.keeper`) and checked against the process table: no pid file needed.
+    """
+    from classifier.keeper import read_status
+
+    status = read_status(state_dir_of(config))
+    if not status or not status.get("running", False):
+        return None
+    try:
+        pid = int(status["pid"])
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's (the service's)
+        return pid
+    except (KeyError, TypeError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
+def _exclusive(cam: CameraConfig) -> bool:
+    """Whether only one process can open this camera (a file or a stream can be shared)."""
+    address = cam.address.strip()
+    return cam.kind == "picamera2" or (
+        cam.kind == "opencv" and (address.isdigit() or address.startswith("/dev/"))
+    )
+
+
+def _in_use(part: str, pid: int, what: str) -> Finding:
+    return Finding(part, WARN, f"in use by the running service (pid {pid}): {what}; stop it "
+                   "(sudo systemctl stop tensorchicken) to check this part")
 
 
 def check_clock(config: Config, store: AssetStore) -> Iterator[Finding]:
@@ -115,14 +149,19 @@ def check_cameras(config: Config, store: AssetStore) -> Iterator[Finding]:
 
     for cam in config.cameras:
         part = f"camera {cam.name}"
+        pid = service_pid(config) if _exclusive(cam) else None
         try:
             source = open_source(cam, store.resolve)
             source.open()
         except Exception as exc:
-            yield Finding(part, FAIL, f"cannot open {cam.kind} {cam.address!r}: {exc}")
+            opened = f"cannot open {cam.kind} {cam.address!r}: {exc}"
+            yield _in_use(part, pid, opened) if pid else Finding(part, FAIL, opened)
             continue
         try:
-            yield _first_frame(part, source, cam.stall_s)
+            found = _first_frame(part, source, cam.stall_s)
+            if pid and found.status == FAIL:
+                found = _in_use(part, pid, found.message)
+            yield found
         finally:
             source.close()
 
@@ -150,6 +189,10 @@ def check_pins(config: Config, store: AssetStore) -> Iterator[Finding]:
 
     if config.gpio.pin_factory == "auto" and not any(Path("/dev").glob("gpiochip*")):
         yield Finding("pins", FAIL, "no /dev/gpiochip*: not a Raspberry Pi, or GPIO is not enabled")
+        return
+    if pid := service_pid(config):
+        # Never touch the pins the service drives: claiming one could switch a deterrent off.
+        yield _in_use("pins", pid, "the deterrent pins were not claimed")
         return
     try:
         bank = DeterrentBank(config.gpio, pin_factory=make_pin_factory(config.gpio.pin_factory))

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
 
+from classifier.keeper import ModelKeeper
+from classifier.registry import ModelRegistry
+from classifier.rendezvous import load_rendezvous
+from edge.assets import AssetStore
 from edge.cli import main
 from edge.config import parse_config
-from edge.doctor.checks import FAIL, OK, run_checks
+from edge.doctor.checks import (
+    FAIL,
+    OK,
+    WARN,
+    check_cameras,
+    check_pins,
+    run_checks,
+    service_pid,
+)
 
 
 def closed_port() -> int:
@@ -69,3 +83,30 @@ def test_the_command_exits_1_and_prints_json(
     assert {"part": "mqtt", "status": "fail"}.items() <= next(
         f for f in findings if f["part"] == "mqtt"
     ).items()
+
+
+def test_parts_the_running_service_holds_are_warnings_not_failures(
+    asset_store: AssetStore, tmp_path: Path
+) -> None:
+    config = parse_config({
+        "paths": {"state_dir": str(tmp_path)},
+        "cameras": [{"name": "usb", "kind": "opencv", "address": "/dev/video99"}],
+        "models": {"use": [{"name": "mobilenet_v1_025_imagenet", "role": "primary"}]},
+    })
+    checks = (check_cameras, check_pins)
+    alone = {f.part: f for f in run_checks(config, asset_store, checks)}
+    assert alone["camera usb"].status == FAIL and alone["pins"].status == OK
+    registry = ModelRegistry(tmp_path, config.models)
+    with load_rendezvous(registry.effective(), asset_store) as rendezvous:
+        keeper = ModelKeeper(rendezvous, registry, tmp_path, threading.Event())
+        keeper.write_status()  # what the running appliance publishes
+        assert service_pid(config) == os.getpid()
+        running = {f.part: f for f in run_checks(config, asset_store, checks)}
+        keeper.write_status(running=False)  # and on its way out
+    held = f"in use by the running service (pid {os.getpid()})"
+    assert running["camera usb"].status == WARN and held in running["camera usb"].message
+    assert "/dev/video99" in running["camera usb"].message
+    assert running["pins"].status == WARN and held in running["pins"].message
+    assert service_pid(config) is None
+    assert {f.part: f.status for f in run_checks(config, asset_store, checks)} == {
+        "camera usb": FAIL, "pins": OK}

@@ -123,6 +123,12 @@ def test_first_run_installs_everything(box: Box) -> None:
     config = yaml.safe_load(box.file("/etc/tensorchicken/config.yaml").read_text())
     assert config["cameras"][0]["kind"] == "picamera2"
     assert config["decision"]["armed"] is False
+    # Commands run by hand with -c must use the service's folders, not ~/.local.
+    assert config["paths"] == {"state_dir": "/var/lib/tensorchicken",
+                               "data_dir": "/var/lib/tensorchicken/assets"}
+    unit_text = (REPO / "systemd/tensorchicken.service").read_text()
+    assert "StateDirectory=tensorchicken\n" in unit_text
+    assert "TENSORCHICKEN_DATA_DIR=/var/lib/tensorchicken/assets\n" in unit_text
 
     unit = box.file("/etc/systemd/system/tensorchicken.service")
     assert unit.read_text() == (REPO / "systemd/tensorchicken.service").read_text()
