@@ -98,10 +98,17 @@ def read_state(path: Path) -> RegistryState:
 
 
 def write_atomic_text(path: Path, text: str) -> None:
-    """Write ``text`` so that ``path`` is the old file or the new one, never half of either."""
+    """Write ``text`` so that ``path`` is the old file or the new one, never half of either.
+
+    Written by root (``sudo tensorchicken models promote``), the file gets its folder's owner:
+    the service's user must still read it (the temporary file is private, mode 0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        if os.geteuid() == 0:
+            folder = path.parent.stat()
+            os.fchown(fd, folder.st_uid, folder.st_gid)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,14 @@ def test_damaged_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "models.yaml").write_text("roles: {x: boss}\n")
     with pytest.raises(RegistryError, match=r"models.yaml: roles must map"):
         ModelRegistry(tmp_path, ModelsConfig()).effective()  # type: ignore[call-arg]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_change_made_as_root_stays_readable_by_the_service_user(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    service_uid, service_gid = 64123, 64124  # the folder belongs to the service's user
+    os.chown(state, service_uid, service_gid)
+    ModelRegistry(state, ModelsConfig()).register(TINY, "canary")  # type: ignore[call-arg]
+    written = (state / "models.yaml").stat()
+    assert (written.st_uid, written.st_gid) == (service_uid, service_gid)
