@@ -167,6 +167,11 @@ class Capture:
         reader = self._reader
         return reader is not None and reader.is_alive() and not self._source_ended
 
+    @property
+    def waiting(self) -> bool:
+        """Whether the camera is awaited: no source open, and not because it ended."""
+        return not self._source_ended and not self.connected
+
     # -- the capture thread ----------------------------------------------------------
     def _start_reader(self, source: FrameSource) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from edge.events.recorder import Recorder
 from edge.events.reporters import start_reporters
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.health.metrics import MetricsServer
-from edge.health.notify import Notifier
+from edge.health.notify import Notifier, StartupExtender
 from edge.latency import LatencyStats
 from edge.paths import default_state_dir
 from edge.pipeline import CameraLoop, Parts
@@ -100,7 +100,9 @@ class Appliance:
         state.mkdir(parents=True, exist_ok=True)
         # The models run are the configuration's, with the run-time changes of the registry.
         registry = ModelRegistry(state, config.models)
-        self.classifier = load_rendezvous(registry.effective(), store)
+        # A model missing on disk is fetched now: on a slow link that can outlast TimeoutStartSec.
+        with StartupExtender(self.notifier, "loading models"):
+            self.classifier = load_rendezvous(registry.effective(), store)
         self.keeper = ModelKeeper(
             self.classifier, registry, state, self.stop, reread=self._reread_models
         )
@@ -113,7 +115,9 @@ class Appliance:
         self.recorder = Recorder(self.event_log, archive, complete=self.classifier.complete_event)
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()
+        # Loop thread name -> last progress; a loop leaves it when it ends (its source ended).
         self._progress: dict[str, float] = {}
+        self._status = ""
         parts = Parts(
             self.classifier,
             self.decider,
@@ -159,14 +163,38 @@ class Appliance:
         return backlog
 
     def request_stop(self, reason: str) -> None:
-        """Stop every loop; deterrents off at once. Safe from a signal handler."""
+        """Stop every loop; deterrents off at once and for good. Safe from a signal handler."""
         self.stop_reason = self.stop_reason or reason
+        # disable() first: a loop already inside bank.fire() then switches its pins back off.
+        self.bank.disable()
         self.stop.set()
         self.bank.all_off()
 
     def run(self, duration_s: float | None = None) -> RunSummary:
-        """Start everything, supervise until stopped (or ``duration_s``), then stop cleanly."""
+        """Start everything, supervise until stopped (or ``duration_s``), then stop cleanly.
+
+        systemd hears READY once the models are loaded, the pins are off and every camera loop
+        runs, whether or not its camera answers yet: a camera slower to boot than the Pi is
+        reopened by its watchdog while the STATUS line says it is awaited.
+        """
         started = time.monotonic()
+        self._start_services()
+        threads = [self._start_loop(loop) for loop in self.loops]
+        self.metrics.up.set(1)
+        self._status = self._status_line()
+        self.notifier.ready(self._status)
+        log.info("running: %s", self._status)
+        try:
+            self._supervise(threads, started, duration_s)
+        finally:
+            self.request_stop(self.stop_reason or "stopped")
+            self.notifier.stopping(f"stopping: {self.stop_reason}")
+            for thread in threads:
+                thread.join(timeout=5)
+            self.metrics.up.set(0)
+        return self._summary(time.monotonic() - started)
+
+    def _start_services(self) -> None:
         self.recorder.start()
         self.reporters = start_reporters(
             self.config.reporters,
@@ -180,30 +208,44 @@ class Appliance:
         self._canary_to_mqtt()
         if self.keeper is not None:
             self.keeper.start()
+        self._start_metrics_server()
+
+    def _start_metrics_server(self) -> None:
         address = self.config.health.metrics_address
-        if address:
-            self.metrics_server = MetricsServer(address, self.metrics.registry)
-            self.metrics_server.start()
-        self.metrics.up.set(1)
-        threads = []
-        for loop in self.loops:
-            loop.capture.start()
-            thread = threading.Thread(target=loop.run, name=f"loop-{loop.camera.name}", daemon=True)
-            self._progress[thread.name] = time.monotonic()
-            thread.start()
-            threads.append(thread)
-        self.notifier.ready()
-        log.info(
-            "running: %d camera(s), models %s", len(threads), ", ".join(self.classifier.model_names)
-        )
+        if not address:
+            return
+        server = MetricsServer(address, self.metrics.registry)
         try:
-            self._supervise(threads, started, duration_s)
+            server.start()
+        except OSError as exc:  # a monitoring clash must never disable the guard
+            log.warning("%s; running without the metrics endpoint", exc)
+            return
+        self.metrics_server = server
+
+    def _start_loop(self, loop: CameraLoop) -> threading.Thread:
+        # A camera that does not answer yet is retried by its watchdog (SourceConfigError,
+        # a configuration no retry can mend, still raises).
+        loop.capture.start(keep_trying=True)
+        thread = threading.Thread(
+            target=self._run_loop, args=(loop,), name=f"loop-{loop.camera.name}", daemon=True
+        )
+        self._progress[thread.name] = time.monotonic()
+        thread.start()
+        return thread
+
+    def _run_loop(self, loop: CameraLoop) -> None:
+        try:
+            loop.run()
         finally:
-            self.request_stop(self.stop_reason or "stopped")
-            self.notifier.stopping()
-            for thread in threads:
-                thread.join(timeout=5)
-        return self._summary(time.monotonic() - started)
+            # A loop whose source ended is done, not hung: the others keep the deterrents armed.
+            self._progress.pop(threading.current_thread().name, None)
+
+    def _status_line(self) -> str:
+        """One line for ``systemctl status``: what runs, and which cameras are awaited."""
+        waiting = [loop.camera.name for loop in self.loops if loop.capture.waiting]
+        line = (f"watching {len(self.loops)} camera(s), models "
+                f"{', '.join(self.classifier.model_names)}")
+        return line + (f"; waiting for camera(s): {', '.join(waiting)}" if waiting else "")
 
     def _supervise(
         self, threads: list[threading.Thread], started: float, duration_s: float | None
@@ -217,7 +259,7 @@ class Appliance:
             if not any(t.is_alive() for t in threads):
                 self.stop_reason = "every source ended"
                 return
-            stale = [n for n, t in self._progress.items() if now - t > hung_after]
+            stale = [n for n, t in list(self._progress.items()) if now - t > hung_after]
             if stale:
                 # No heartbeat: the bank's safety thread turns the deterrents off, and
                 # systemd's watchdog, no longer fed, restarts the service.
@@ -225,6 +267,14 @@ class Appliance:
                 continue
             self.bank.heartbeat()
             self.notifier.watchdog()
+            self._update_status()
+
+    def _update_status(self) -> None:
+        line = self._status_line()
+        if line != self._status:
+            self._status = line
+            self.notifier.status(line)
+            log.info("%s", line)
 
     def _summary(self, seconds: float) -> RunSummary:
         summary = RunSummary(
@@ -244,6 +294,7 @@ class Appliance:
                 "fired_at": list(c.fired_at),
                 "bad_frames": stats.bad_frames,
                 "reopens": stats.reopens,
+                "open_failures": stats.open_failures,
                 "error": repr(loop.error) if loop.error else None,
             }
         return summary
@@ -256,6 +307,7 @@ class Appliance:
     def close(self) -> None:
         """Deterrents off first; then cameras, the recorder (which drains into the log), the
         reporters, the log, the models, and last the pins. Idempotent."""
+        self.bank.disable()
         self.stop.set()
         self.bank.all_off()
         parts: list[Any] = [loop.capture for loop in self.loops]

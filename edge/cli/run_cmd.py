@@ -74,10 +74,16 @@ def install_stop_signals(appliance: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run until a signal, the duration, or the end of every replayed source."""
+    from camera.errors import SourceConfigError
+
     appliance = build_appliance(args, armed=args.armed, config_path=args.config)
     install_stop_signals(appliance)
     with appliance:
-        summary = appliance.run(duration_s=args.duration)
+        try:
+            summary = appliance.run(duration_s=args.duration)
+        except SourceConfigError as exc:
+            # A camera that is merely absent is awaited; one configured wrongly never works.
+            raise CliError(f"cannot start: {exc}", code=2) from None
     log.info(
         "stopped (%s) after %.1f s; deterrents off: %s",
         summary.stop_reason,

@@ -95,7 +95,8 @@ class Notifier:
         return self._interval
 
     def ready(self, status: str | None = None) -> None:
-        """Start-up is complete: the camera delivers frames and the models are loaded."""
+        """Start-up is complete: the models are loaded, every pin is off and the camera loops
+        run (a camera may still be connecting: say so in ``status``)."""
         self._send("READY=1", status)
 
     def status(self, text: str) -> None:
@@ -106,9 +107,12 @@ class Notifier:
         """A clean shutdown has begun."""
         self._send("STOPPING=1", status)
 
-    def extend_timeout(self, seconds: float) -> None:
-        """Ask for more start-up or shutdown time (e.g. a first model fetch on a slow link)."""
-        self._send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}", None)
+    def extend_timeout(self, seconds: float, status: str | None = None) -> None:
+        """Ask for more start-up or shutdown time (e.g. a first model fetch on a slow link).
+
+        systemd then wants another message within ``seconds``; it never shortens the unit's own
+        ``TimeoutStartSec=``, so asking early costs nothing."""
+        self._send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}", status)
 
     def watchdog(self) -> None:
         """The loop made progress: ping the watchdog, at most once per quarter interval."""
@@ -155,3 +159,48 @@ class Notifier:
             except OSError as exc:
                 # systemd gone (e.g. during shutdown) or a wrong path: the appliance carries on.
                 log.warning("cannot notify systemd at %r: %s", self._address, exc)
+
+
+class StartupExtender:
+    """Keeps asking for more start-up time while a long step runs; a context manager.
+
+    Loading the models fetches any that are missing, which on a slow link can outlast the
+    unit's ``TimeoutStartSec=``. Every ``every_s`` seconds while the block runs this sends
+    ``EXTEND_TIMEOUT_USEC`` (``for_s``) with a STATUS line saying how long ``what`` has taken,
+    up to ``limit_s`` in all, so a step that hangs for good is still killed in the end. The
+    thread waits on an event: leaving the block stops it at once. A no-op outside systemd.
+
+    Example::
+
+        with StartupExtender(notifier, "loading models"):
+            classifier = load_rendezvous(cfg, store)
+    """
+
+    def __init__(self, notifier: Notifier, what: str, *, every_s: float = 20.0,
+                 for_s: float = 60.0, limit_s: float = 900.0) -> None:
+        self.notifier = notifier
+        self.what = what
+        self.every_s = every_s
+        self.for_s = for_s
+        self.limit_s = limit_s
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> StartupExtender:
+        self.notifier.status(self.what)
+        if self.notifier.enabled:
+            self._thread = threading.Thread(target=self._run, name="startup-extender",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        waited = 0.0
+        while waited < self.limit_s and not self._done.wait(self.every_s):
+            waited += self.every_s
+            self.notifier.extend_timeout(self.for_s, f"{self.what} ({waited:.0f} s so far)")

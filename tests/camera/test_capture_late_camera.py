@@ -56,10 +56,11 @@ def test_a_camera_missing_at_start_is_awaited_and_then_read(
     capture.start(keep_trying=True)  # used to raise CameraOpenError here
     try:
         assert capture.latest(0, timeout=0.5) is None  # no frame, but no exception either
-        assert not capture.connected
+        assert not capture.connected and capture.waiting
         wait_for(lambda: len(attempts) >= 2)  # the watchdog tries again on its own
         plug_in(folder)
         assert capture.latest(0, timeout=10.0) is not None
+        assert capture.connected and not capture.waiting
     finally:
         capture.close()
     stats = capture.stats
