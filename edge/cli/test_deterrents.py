@@ -2,14 +2,19 @@
 
 Run it in the henhouse with the real configuration (``gpio.pin_factory: auto``): each device plays
 its configured burst, so you can see and hear which one is on which pin. It refuses when the
-configuration says ``decision.armed: false`` unless ``--force`` is given.
+configuration says ``decision.armed: false`` unless ``--force`` is given. SIGTERM, SIGINT (Ctrl-C)
+and SIGHUP (the SSH session dropped) switch every deterrent off at once and end the check with
+exit status 128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import threading
 import time
+from collections.abc import Iterator
 
 from actuators.bank import DeterrentBank, make_pin_factory
 from actuators.errors import DeterrentError
@@ -18,6 +23,7 @@ from edge.cli.common import add_config_arg, config_from
 from edge.config import Config, DeterrentConfig
 
 NS_PER_US = 1000
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,15 +51,48 @@ def run(args: argparse.Namespace) -> int:
                              hung_after_s=config.health.hung_after_s)
     except DeterrentError as exc:
         raise CliError(f"cannot set up the deterrents: {exc}") from None
-    pause = threading.Event()  # never set: a wait that Ctrl-C interrupts, no plain sleep
-    with bank:
-        results = []
-        for i, target in enumerate(targets):
-            if i:
-                pause.wait(max(0.0, args.gap))
-            results.append(_fire_one(bank, target, pause))
+    # Set by a stop signal: every wait below ends at once, and no further device is fired.
+    stopping = threading.Event()
+    with _off_on_signals(bank, stopping) as caught, bank:
+        results = _fire_all(bank, targets, args.gap, stopping)
         print(f"all off: {not any(bank.states().values())}")
+    if caught:
+        print(f"stopped by {signal.Signals(caught[0]).name}: every deterrent switched off")
+        return 128 + caught[0]
     return 0 if all(results) else 1
+
+
+@contextlib.contextmanager
+def _off_on_signals(bank: DeterrentBank, stopping: threading.Event) -> Iterator[list[int]]:
+    """While the block runs, SIGTERM, SIGINT and SIGHUP switch everything off and set
+    ``stopping``; yields the signals caught. The handler raises nothing, so a signal during the
+    bank's own clean-up cannot cut it short; the old handlers come back after it."""
+    caught: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        bank.disable()
+        bank.all_off()
+        caught.append(signum)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _fire_all(bank: DeterrentBank, targets: list[DeterrentConfig], gap: float,
+              stopping: threading.Event) -> list[bool]:
+    results: list[bool] = []
+    for i, target in enumerate(targets):
+        if i:
+            stopping.wait(max(0.0, gap))
+        if stopping.is_set():
+            break
+        results.append(_fire_one(bank, target, stopping))
+    return results
 
 
 def _targets(config: Config, device: str | None) -> list[DeterrentConfig]:
@@ -66,7 +105,7 @@ def _targets(config: Config, device: str | None) -> list[DeterrentConfig]:
     return found
 
 
-def _fire_one(bank: DeterrentBank, d: DeterrentConfig, pause: threading.Event) -> bool:
+def _fire_one(bank: DeterrentBank, d: DeterrentConfig, stopping: threading.Event) -> bool:
     p = d.pattern
     print(f"{d.name}: {d.kind} on pin {d.pin}, active {'high' if d.active_high else 'low'}, "
           f"{p.repeats} x {p.on_s:g} s on / {p.off_s:g} s off ({p.burst_s:g} s)")
@@ -78,9 +117,12 @@ def _fire_one(bank: DeterrentBank, d: DeterrentConfig, pause: threading.Event) -
     print(f"  on ({(report.pin_high_ns[d.name] - called) / NS_PER_US:.0f} us after the call)")
     deadline = time.monotonic() + p.burst_s + 1.0
     device = bank.device(d.name)
-    while device.bursting and time.monotonic() < deadline:
+    while device.bursting and time.monotonic() < deadline and not stopping.is_set():
         bank.heartbeat()
-        pause.wait(0.05)
+        stopping.wait(0.05)
+    if stopping.is_set():
+        print("  stopped")
+        return False
     if device.bursting or device.is_active:
         print(f"  STILL ON after {p.burst_s + 1:g} s: switching everything off")
         bank.all_off()
