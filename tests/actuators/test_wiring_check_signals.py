@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -28,23 +29,32 @@ gpio:
 """
 
 
-def wait_for_stdout(proc: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
-    lines: list[str] = []
-    seen = threading.Event()
+class Stdout:
+    """Every line the child prints, read by a thread as it comes."""
 
-    def reader() -> None:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            lines.append(line)
-            if needle in line:
-                seen.set()
-                return
+            self.lines.put(line)
+        self.lines.put(None)  # the child closed its stdout
 
-    threading.Thread(target=reader, daemon=True).start()
-    if not seen.wait(timeout):
-        proc.kill()
-        raise AssertionError(f"no {needle!r} on stdout in {timeout} s: {lines}")
-    return lines
+    def until(self, needle: str, timeout: float) -> None:
+        while not any(needle in line for line in self.seen):
+            line = self.lines.get(timeout=timeout)
+            assert line is not None, f"the child ended before printing {needle!r}: {self.seen}"
+            self.seen.append(line)
+
+    def rest(self) -> str:
+        self._thread.join(30)
+        while (line := self.lines.get_nowait()) is not None:
+            self.seen.append(line)
+        return "".join(self.seen)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -53,13 +63,14 @@ def test_a_signal_mid_burst_switches_everything_off(tmp_path: Path, sig: signal.
     path.write_text(CONFIG)
     proc = subprocess.Popen(
         [sys.executable, str(WRAPPER), "test-deterrents", "-c", str(path), "--gap", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    wait_for_stdout(proc, "  on (", timeout=60)
+    stdout = Stdout(proc)
+    stdout.until("  on (", timeout=60)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err  # the wrapper ran to its end: no death by signal
+    assert proc.wait(timeout=30) == 0  # the wrapper ran to its end: no death by signal
+    out = stdout.rest()
     assert f"stopped by {sig.name}: every deterrent switched off" in out
     result = json.loads(out.strip().splitlines()[-1])
     assert result["code"] == 128 + sig
