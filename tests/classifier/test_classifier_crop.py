@@ -7,7 +7,7 @@ import pytest
 
 from camera.box import Box
 from classifier import crop_square
-from classifier.crop import MIN_SIDE, PAD_VALUE
+from classifier.crop import MIN_SIDE, PAD_VALUE, crop_regions
 
 
 def _frame(width: int = 1920, height: int = 1080) -> np.ndarray:
@@ -52,12 +52,42 @@ def test_tall_region_taller_than_frame_is_padded_not_cut() -> None:
     assert crop[side // 2, 0].tolist() != [PAD_VALUE] * 3
 
 
-@pytest.mark.parametrize("regions", [[], [Box(0.0, 0.0, 0.9, 0.9)]])
+@pytest.mark.parametrize("regions", [[], [Box(0.0, 0.0, 1.0, 1.0)], [Box(0.0, 0.0, 0.9, 0.9)]])
 def test_whole_frame_is_padded_to_a_square(regions: list[Box]) -> None:
+    # No region, or a region that fills (nearly) the frame: never a square larger than the frame.
     crop = crop_square(_frame(), regions)
     assert crop.shape == (1920, 1920, 3)
     assert crop[0, 0].tolist() == [PAD_VALUE] * 3  # letterbox above
     assert crop[420, 5].tolist() == [0, 0, 5]  # frame row 0 starts at (1920-1080)/2
+
+
+def test_a_large_region_is_cropped_unless_the_caller_asks_for_the_whole_frame() -> None:
+    # Whether the whole frame is classified is the motion detector's rule (whole_frame_above),
+    # not a second, hidden one here.
+    region = [Box(0.0, 0.0, 0.75, 0.7)]  # 1440 x 756 px, over half of the frame
+    assert crop_square(_frame(), region, margin=0).shape == (1440, 1440, 3)
+    assert crop_square(_frame(), region, margin=0, whole_frame=True).shape == (1920, 1920, 3)
+
+
+def test_each_region_gets_its_own_square_largest_first() -> None:
+    corner = Box(0.0, 0.0, 0.05, 0.1)  # 96 x 108 px at the top left
+    far = Box(0.8, 0.7, 0.1, 0.2)  # 192 x 216 px at the bottom right
+    big, small = crop_regions(_frame(), [corner, far], limit=2, margin=0)
+    assert big.shape == (216, 216, 3) and small.shape == (108, 108, 3)
+    assert big[0, 0].tolist() == [0, round(0.7 * 1080) % 256, (1536 + 96 - 108) % 256]
+    assert small[0, 0].tolist() == [0, 0, 0]  # the frame's own top-left corner
+    assert [c.shape for c in crop_regions(_frame(), [corner, far], limit=1, margin=0)] == [
+        (216, 216, 3)]
+
+
+def test_one_region_is_one_crop_and_none_is_the_whole_frame() -> None:
+    box = Box(0.5, 0.5, 0.05, 0.05)
+    (only,) = crop_regions(_frame(), [box], limit=2, size=224)
+    assert np.array_equal(only, crop_square(_frame(), [box], size=224))
+    (whole,) = crop_regions(_frame(), [], limit=2, size=224)
+    assert np.array_equal(whole, crop_square(_frame(), [], whole_frame=True, size=224))
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        crop_regions(_frame(), [box], limit=0)
 
 
 def test_size_resizes_and_keeps_padding_in_place() -> None:
