@@ -42,7 +42,25 @@ def build_parser() -> ArgumentParser:
         module = importlib.import_module(f"edge.cli.{name}")
         if hasattr(module, "register"):
             module.register(sub)
+    _accept_verbose(parser)
     return parser
+
+
+def _accept_verbose(parser: argparse.ArgumentParser) -> None:
+    """Let every subcommand (and its actions) take ``-v`` too: ``tensorchicken run -v`` as
+    well as ``tensorchicken -v run``."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for command in action.choices.values():
+            taken = {s for a in command._actions for s in a.option_strings}
+            flags = [f for f in ("-v", "--verbose") if f not in taken]
+            if flags:
+                # SUPPRESS: a subcommand given no -v leaves the main parser's value alone
+                # instead of resetting it to False.
+                command.add_argument(*flags, dest="verbose", action="store_true",
+                                     default=argparse.SUPPRESS, help="debug logging")
+            _accept_verbose(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
