@@ -1,19 +1,28 @@
 """The decider: whether a classified frame fires the deterrents, which ones, and why.
 
-For every classified frame, in this order (the first rule that holds gives :attr:`Decision.rule`):
+A frame counts towards a firing when the classifier's verdict is ``predator`` (its own
+``models.predator_threshold``): the decider has no threshold of its own, so every "predator"
+event is one it counted. For every classified frame, in this order (the first rule that holds
+gives :attr:`Decision.rule`):
 
-- ``no_predator``: the frame's predator score is under ``predator_threshold``;
+- ``no_predator``: the frame's verdict is not predator;
 - ``unconfirmed``: fewer than ``confirm_n`` of this camera's last ``confirm_m`` frames, within
-  ``window_s``, reached the threshold;
+  ``window_s``, were called predator;
 - ``disarmed``: confirmed, but firing is switched off (config, command line or MQTT);
 - ``cooldown``: confirmed, but the last firing was less than ``cooldown_s`` ago;
 - ``held``: confirmed, but every deterrent is vetoed (a chicken in view) or silenced (quiet hours);
 - ``confirmed``: fire the remaining deterrents.
 
+The cooldown starts when the pipeline reports, with :meth:`Decider.fired`, that a firing really
+switched something on: a confirmation that the deterrent bank refused entirely (every device
+resting) starts none, and the pipeline records it as ``refused``.
+
 The chicken veto looks at the highest chicken score of the same frames the confirmation counted,
-not only the current one: a hen seen a moment ago is very likely still there. Every decision
-carries the numbers behind it in :attr:`Decision.reason`, for the event log. Why the defaults are
-what they are is explained in :mod:`edge.config.decision`.
+not only the current one: a hen seen a moment ago is very likely still there. When a frame has
+several moving regions, each classified apart, the decision is taken on the most predator-like
+one and the others' chicken scores count for the veto too. Every decision carries the numbers
+behind it in :attr:`Decision.reason`, for the event log. Why the defaults are what they are is
+explained in :mod:`edge.config.decision`.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from datetime import datetime
 from datetime import time as dtime
 from typing import Any
 
-from classifier.verdict import Classification
+from classifier.verdict import Classification, Verdict
 from edge.config import ConfigError
 from edge.config.decision import DecisionConfig
 from edge.config.deterrents import KINDS, DeterrentConfig
@@ -49,8 +58,8 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class _Seen:
     at: float
-    predator: float
-    chicken: float
+    predator: bool  # the classifier's verdict
+    chicken: float  # the highest chicken score of the frame's regions
 
 
 def quiet_names(cfg: DecisionConfig, deterrents: Sequence[DeterrentConfig]) -> tuple[str, ...]:
@@ -103,20 +112,36 @@ class Decider:
         else:
             log.info("deterrents stay %s (%s)", state, source)
 
-    def decide(self, camera: str, c: Classification) -> Decision:
-        """The decision for one classified frame of ``camera``."""
+    def decide(
+        self, camera: str, c: Classification, *, elsewhere: Sequence[Classification] = ()
+    ) -> Decision:
+        """The decision for one classified frame of ``camera``.
+
+        ``c`` is the answer the decision is taken on; ``elsewhere`` holds the answers for the
+        frame's other moving regions, whose chicken scores count for the veto."""
         with self._lock:
             now = self._clock()
-            recent = self._remember(camera, _Seen(now, c.predator_score, c.chicken_score), now)
+            chicken = max([c.chicken_score, *(o.chicken_score for o in elsewhere)])
+            seen = _Seen(now, c.verdict is Verdict.PREDATOR, chicken)
+            recent = self._remember(camera, seen, now)
             reason = self._reason(camera, c, recent)
-            rule = self._blocking_rule(c.predator_score, reason, now)
+            rule = self._blocking_rule(seen.predator, reason, now)
             if rule:
                 return Decision(False, (), rule, reason)
             devices = self._devices(reason)
             if not devices:
                 return Decision(False, (), "held", reason)
-            self._last_fire = now
             return Decision(True, devices, "confirmed", reason)
+
+    def fired(self, camera: str, devices: Sequence[str]) -> None:
+        """What a ``confirmed`` decision switched on; the cooldown starts only if anything did.
+
+        The cooldown is shared by every camera: the devices are."""
+        if not devices:
+            log.debug("camera %s: confirmed, but nothing fired: no cooldown", camera)
+            return
+        with self._lock:
+            self._last_fire = self._clock()
 
     def _remember(self, camera: str, seen: _Seen, now: float) -> list[_Seen]:
         frames = self._seen.setdefault(camera, deque(maxlen=self._cfg.confirm_m))
@@ -130,16 +155,15 @@ class Decider:
             "decided_by": c.decided_by,
             "predator_score": round(c.predator_score, 4),
             "chicken_score": round(c.chicken_score, 4),
-            "threshold": cfg.predator_threshold,
-            "hits": sum(f.predator >= cfg.predator_threshold for f in recent),
+            "hits": sum(f.predator for f in recent),
             "confirm": f"{cfg.confirm_n} of {cfg.confirm_m} in {cfg.window_s:g} s",
             "chicken_max": max(f.chicken for f in recent),
             "armed": self._armed,
         }
 
-    def _blocking_rule(self, predator: float, reason: dict[str, Any], now: float) -> str | None:
+    def _blocking_rule(self, predator: bool, reason: dict[str, Any], now: float) -> str | None:
         cfg = self._cfg
-        if predator < cfg.predator_threshold:
+        if not predator:
             return "no_predator"
         if reason["hits"] < cfg.confirm_n:
             return "unconfirmed"

@@ -39,6 +39,7 @@ class Episode:
     events: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
     rules: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # deterrent -> why the bank said no
 
     def interest(self, c: Classification) -> float:
         """How telling a classification is: predators first, then chickens."""
@@ -57,10 +58,9 @@ class Episode:
         self.verdicts[c.verdict.value] = self.verdicts.get(c.verdict.value, 0) + 1
         self.rules[rule] = self.rules.get(rule, 0) + 1
         if self.best is None or self.interest(c) > self.interest(self.best.classification):
-            # Copies: the frame's buffer goes back to the camera ring on the next frame.
-            self.best = Sighting(
-                frame.wall_time, c, frame.image.copy(), crop.copy(), dict(latency_ms)
-            )
+            # The frame's buffer goes back to the camera ring on the next frame: copied. The
+            # crop is new for every frame and never changed: kept as it is.
+            self.best = Sighting(frame.wall_time, c, frame.image.copy(), crop, dict(latency_ms))
 
 
 def event_from(

@@ -2,6 +2,15 @@
 
 Nothing here waits on disk or network: events go to the recorder's queue, reports to reporter
 threads, and deterrent patterns run on gpiozero's own threads.
+
+When the motion detector finds several regions apart, each is cropped and classified (largest
+first, at most ``motion.max_regions``); the most predator-like answer is decided on and its crop
+becomes the event's, while the other regions' chicken scores still count for the chicken veto.
+One region costs one crop and one inference, as it always did.
+
+A frame whose processing raises (a model's transient ``RuntimeError``, a pin write error) is
+logged (at a limited rate), counted and skipped: only ``health.max_failed_frames`` failures in a
+row stop the appliance.
 """
 
 from __future__ import annotations
@@ -13,14 +22,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from actuators.bank import DeterrentBank, FireReport
+from camera.box import Box
 from camera.capture import Capture
 from camera.frame import Frame
 from camera.motion import MotionDetector
 from classifier import Classifier
-from classifier.crop import crop_square
+from classifier.crop import crop_regions
 from classifier.rendezvous import Rendezvous
+from classifier.verdict import Classification, Verdict
 from edge.config import CameraConfig
+from edge.config.system import HealthConfig
 from edge.decider import Decider, Decision
 from edge.episode import Episode, event_from, worth_logging
 from edge.event import Event
@@ -31,6 +45,8 @@ from edge.latency import LatencyStats
 log = logging.getLogger(__name__)
 
 NS_PER_MS = 1_000_000
+# A frame that keeps failing is logged with its traceback at most this often.
+_ERROR_LOG_EVERY_NS = 10_000_000_000
 
 
 @dataclass(slots=True)
@@ -56,12 +72,30 @@ class LoopCounters:
     episodes: int = 0
     events: int = 0
     firings: int = 0
+    errors: int = 0  # frames whose processing raised, and were skipped
     verdicts: Counter[str] = field(default_factory=Counter)
     fired_at: list[float] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Looked:
+    """The answer decided on, its crop, and the answers for the frame's other regions."""
+
+    classification: Classification
+    crop: np.ndarray
+    others: list[Classification]
+
+
+def _alarm(c: Classification) -> tuple[bool, float]:
+    """How predator-like an answer is: a predator verdict first, then the predator score."""
+    return c.verdict is Verdict.PREDATOR, c.predator_score
+
+
 class CameraLoop:
-    """Runs one camera's frames through the pipeline until stopped or the source ends."""
+    """Runs one camera's frames through the pipeline until stopped or the source ends.
+
+    ``health`` gives ``max_failed_frames`` (the default configuration's when omitted).
+    """
 
     def __init__(
         self,
@@ -72,6 +106,7 @@ class CameraLoop:
         *,
         quiet_s: float = 2.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        health: HealthConfig | None = None,
     ) -> None:
         self.camera = camera
         self.capture = capture
@@ -79,31 +114,47 @@ class CameraLoop:
         self.parts = parts
         self.stop = stop
         self.quiet_s = quiet_s
+        self.max_failed_frames = (health or HealthConfig.model_validate({})).max_failed_frames
         self.counters = LoopCounters()
         self.error: BaseException | None = None
         self._clock_ns = clock_ns
-        self._last_seq = -1
+        # Frame seqs start at 1: "after 0" means nothing taken yet, so nothing skipped.
+        self._last_seq = 0
         self._episode: Episode | None = None
+        self._failed_in_row = 0
+        self._errors_logged_at: int | None = None
 
     def run(self) -> None:
-        """The loop body; an exception stops every loop (the app turns the deterrents off)."""
+        """The loop body. A frame that raises an ``Exception`` is logged, counted and skipped;
+        ``max_failed_frames`` in a row set :attr:`error` and stop every loop (the app turns the
+        deterrents off and exits with an error). Anything else (``KeyboardInterrupt``,
+        ``SystemExit``) stops every loop at once and is raised again."""
         try:
             while not self.stop.is_set() and not self.capture.ended:
-                self.step()
+                try:
+                    processed = self.step()
+                except Exception as exc:
+                    if self._failed(exc):
+                        return
+                else:
+                    if processed:
+                        self._recovered()
         except BaseException as exc:
             self.error = exc
-            log.exception("camera %s: the loop failed; stopping", self.camera.name)
+            log.critical("camera %s: %r; stopping", self.camera.name, exc)
             self.stop.set()
+            raise
         finally:
-            self._close_episode(time.time())
+            self._close_episode_safely()
 
-    def step(self) -> None:
-        """Take the newest frame (waiting at most a quarter second) and process it."""
+    def step(self) -> bool:
+        """Take the newest frame (waiting at most a quarter second) and process it; whether
+        there was one."""
         got = self.capture.latest(self._last_seq, timeout=0.25)
         self.parts.on_progress()
         if got is None:
             self._close_episode_if_quiet()
-            return
+            return False
         frame, skipped = got
         self._last_seq = frame.seq
         self.counters.frames += 1
@@ -113,6 +164,32 @@ class CameraLoop:
         if skipped:
             metrics.frames_skipped.inc(skipped, camera=self.camera.name, reason="stale")
         self.process(frame)
+        return True
+
+    def _failed(self, exc: Exception) -> bool:
+        """Count a frame that raised; whether the loop must give up."""
+        self.counters.errors += 1
+        self._failed_in_row += 1
+        name = self.camera.name
+        if self._failed_in_row >= self.max_failed_frames:
+            self.error = exc
+            log.critical("camera %s: %d frames in a row failed; stopping", name,
+                         self._failed_in_row, exc_info=exc)
+            self.stop.set()
+            return True
+        now = self._clock_ns()
+        logged = self._errors_logged_at
+        if logged is None or now - logged >= _ERROR_LOG_EVERY_NS:
+            self._errors_logged_at = now
+            log.error("camera %s: a frame failed and was skipped (%d in a row, %d in all)",
+                      name, self._failed_in_row, self.counters.errors, exc_info=exc)
+        return False
+
+    def _recovered(self) -> None:
+        if self._failed_in_row:
+            log.warning("camera %s: frames go through again after %d failed", self.camera.name,
+                        self._failed_in_row)
+            self._failed_in_row = 0
 
     def process(self, frame: Frame) -> None:
         """Run one frame through motion, and if it moved, the rest of the pipeline."""
@@ -124,25 +201,30 @@ class CameraLoop:
             "capture": (t_ready - frame.capture_ns) / NS_PER_MS,
             "motion": (t_motion - t_ready) / NS_PER_MS,
         }
-        metrics = self.parts.metrics
-        metrics.motion_seconds.observe((t_motion - t_ready) / 1e9, camera=self.camera.name)
+        self.parts.metrics.motion_seconds.observe(
+            (t_motion - t_ready) / 1e9, camera=self.camera.name
+        )
         if not motion.moving:
             self.parts.latency.add(stages)
             self._close_episode_if_quiet()
             return
         self.counters.motion_frames += 1
-        whole = motion.area >= self.camera.motion.whole_frame_above
-        crop = crop_square(
-            frame.image, motion.regions, whole_frame=whole, size=self.parts.classifier.crop_side
-        )
+        self._classify_and_act(frame, motion.regions, stages, t_motion)
+
+    def _classify_and_act(
+        self, frame: Frame, regions: tuple[Box, ...], stages: dict[str, float], t_motion: int
+    ) -> None:
+        """Crop, classify, decide, fire; then the latency, the metrics and the episode."""
+        clock, parts = self._clock_ns, self.parts
+        crops = crop_regions(frame.image, regions, limit=self.camera.motion.max_regions,
+                             size=parts.classifier.crop_side)
         t_crop = clock()
-        classification = self.parts.classifier.classify(crop)
+        looked = self._look(crops)
         t_inference = clock()
-        decision = self.parts.decider.decide(self.camera.name, classification)
+        decision = parts.decider.decide(self.camera.name, looked.classification,
+                                        elsewhere=looked.others)
         t_decision = clock()
-        # A stop (SIGTERM) between the decision and here must not switch anything on.
-        firing = decision.fire and not self.stop.is_set()
-        report = self.parts.bank.fire(decision.devices) if firing else None
+        report = self._fire(decision)
         stages |= {
             "crop": (t_crop - t_motion) / NS_PER_MS,
             "inference": (t_inference - t_crop) / NS_PER_MS,
@@ -153,17 +235,46 @@ class CameraLoop:
             acted_ns = min(report.pin_high_ns.values())
             stages["pin"] = (acted_ns - t_decision) / NS_PER_MS
         stages["total"] = (acted_ns - frame.capture_ns) / NS_PER_MS
-        self.parts.latency.add(stages)
-        for score in classification.models.values():
-            metrics.inference_seconds.observe(score.total_ms / 1000, model=score.model)
-        metrics.decision_latency_seconds.observe(
-            (t_decision - frame.capture_ns) / 1e9, camera=self.camera.name
-        )
-        self.counters.verdicts[classification.verdict.value] += 1
+        parts.latency.add(stages)
+        self._observe(looked, (t_decision - frame.capture_ns) / 1e9)
+        # Confirmed, but the bank switched nothing on (every device resting): say so.
+        rule = "refused" if report is not None and not report.fired else decision.rule
+        c = looked.classification
+        log.debug("camera %s: frame %d, %d region(s): %s %.3f (%s) -> %s", self.camera.name,
+                  frame.seq, len(crops), c.verdict.value, c.score, c.label, rule)
         episode = self._open_episode(frame)
-        episode.consider(frame, classification, crop, stages, decision.rule)
+        episode.consider(frame, c, looked.crop, stages, rule)
+        if report and report.refused:
+            episode.refused.update(report.refused)
         if report and report.fired:
             self._report_firing(episode, decision, report, stages)
+
+    def _look(self, crops: list[np.ndarray]) -> _Looked:
+        """Classify each crop; the most predator-like answer is the one decided on."""
+        classify = self.parts.classifier.classify
+        if len(crops) == 1:
+            return _Looked(classify(crops[0]), crops[0], [])
+        answers = [(classify(crop), crop) for crop in crops]
+        best, crop = max(answers, key=lambda a: _alarm(a[0]))
+        return _Looked(best, crop, [c for c, _ in answers if c is not best])
+
+    def _fire(self, decision: Decision) -> FireReport | None:
+        """Fire what the decision says, and tell the decider what really fired (its cooldown
+        starts only then)."""
+        # A stop (SIGTERM) between the decision and here must not switch anything on.
+        if not decision.fire or self.stop.is_set():
+            return None
+        report = self.parts.bank.fire(decision.devices)
+        self.parts.decider.fired(self.camera.name, report.fired)
+        return report
+
+    def _observe(self, looked: _Looked, decision_s: float) -> None:
+        metrics = self.parts.metrics
+        for c in (looked.classification, *looked.others):
+            for score in c.models.values():
+                metrics.inference_seconds.observe(score.total_ms / 1000, model=score.model)
+        metrics.decision_latency_seconds.observe(decision_s, camera=self.camera.name)
+        self.counters.verdicts[looked.classification.verdict.value] += 1
 
     def _open_episode(self, frame: Frame) -> Episode:
         now = time.monotonic()
@@ -202,13 +313,23 @@ class CameraLoop:
         episode, self._episode = self._episode, None
         if episode is None or episode.events or not worth_logging(episode):
             return
-        # Why nothing fired (unconfirmed, vetoed, disarmed, cooldown...), frame by frame.
+        # Why nothing fired (unconfirmed, vetoed, disarmed, cooldown, refused...), frame by frame.
         decision: dict[str, object] = {
-            "rule": "no firing",
+            "rule": "refused" if episode.rules.get("refused") else "no firing",
             "verdicts": dict(episode.verdicts),
             "rules": dict(episode.rules),
         }
+        if episode.refused:
+            decision["refused"] = dict(episode.refused)
         self._submit(event_from(episode, end_time, [], decision), episode)
+
+    def _close_episode_safely(self) -> None:
+        # At the end of run(): a failure here (the recorder already closed) must not hide why
+        # the loop ended.
+        try:
+            self._close_episode(time.time())
+        except Exception:
+            log.exception("camera %s: the last episode could not be recorded", self.camera.name)
 
     def _submit(self, event: Event, episode: Episode) -> None:
         best = episode.best
@@ -216,6 +337,9 @@ class CameraLoop:
         crops = {name: best.crop for name in event.scores} if best else {}
         # The crop's ticket lets the recorder add the shadow, canary and late answers to it.
         ticket = getattr(best.classification, "ticket", None) if best else None
-        self.parts.recorder.submit(event, best.snapshot if best else None, crops, ticket=ticket)
+        # The sighting's arrays are the episode's own copies, never touched again: handed over.
+        self.parts.recorder.submit(
+            event, best.snapshot if best else None, crops, ticket=ticket, copy=False
+        )
         self.parts.metrics.events.inc(verdict=event.verdict)
         self.counters.events += 1

@@ -2,19 +2,23 @@
 
 The defaults, and why (the README can take this paragraph as it is):
 
-- ``predator_threshold: 0.5``: a predator score is the summed probability of every predator label,
-  so 0.5 means "more likely a predator than anything else". Lower it for a model that spreads its
-  probability thinly; raise it if a dog or a cat sets things off.
-- ``confirm_n: 2`` of ``confirm_m: 3`` frames within ``window_s: 3``: one bad frame (a moth in
-  the infrared, a hen half in shadow) never fires, one missed frame does not reset the count, and
-  the cost is one more classified frame, 100-300 ms at the rates a Pi reaches, against the seconds
-  a fox needs to reach a hen. ``confirm_n: 1`` is the fastest response, for a quiet scene.
-  Frames are counted per camera.
-- ``chicken_veto: 0.4``: a chicken score this high in any of those frames keeps the vetoed
-  deterrents (the sprinkler) off. A hen is in view well before 0.5; wetting a hen is worse than
-  a late spray.
+- Which frame shows a predator is the classifier's verdict alone: its predator score (the summed
+  probability of every predator label) at or above ``models.predator_threshold`` (0.3, chosen
+  with ``tensorchicken eval``). There is no second threshold here, so an event called "predator"
+  is always one the decider counted. Raise ``models.predator_threshold`` if a dog or a cat sets
+  things off; lower it for a model that spreads its probability thinly.
+- ``confirm_n: 2`` of ``confirm_m: 3`` frames within ``window_s: 3`` called predator: one bad
+  frame (a moth in the infrared, a hen half in shadow) never fires, one missed frame does not
+  reset the count, and the cost is one more classified frame, 100-300 ms at the rates a Pi
+  reaches, against the seconds a fox needs to reach a hen. ``confirm_n: 1`` is the fastest
+  response, for a quiet scene. Frames are counted per camera.
+- ``chicken_veto: 0.4``: a chicken score this high in any of those frames (in any of a frame's
+  moving regions, when several are classified) keeps the vetoed deterrents (the sprinkler) off.
+  A hen is in view well before 0.5; wetting a hen is worse than a late spray.
 - ``cooldown_s: 20``: after a firing the decider asks for nothing for 20 s; each device's own
-  ``min_rest_s`` (30 s by default) still holds, so a device that is resting is skipped.
+  ``min_rest_s`` (30 s by default) still holds, so a device that is resting is skipped. Only a
+  firing that switched something on starts the cooldown: a confirmation that found every
+  device resting is logged as ``refused`` and the next confirmed frame tries again.
 - ``quiet_hours``: none by default; in them the ``quiet_devices`` (the siren kinds) stay silent
   and the floodlight and sprinkler still fire.
 """
@@ -60,16 +64,14 @@ class QuietHours(Section):
 
 
 class DecisionConfig(Section):
-    """Thresholds, confirmation, veto, cooldown, arming and quiet hours."""
+    """Confirmation, veto, cooldown, arming and quiet hours (the predator threshold is the
+    classifier's: ``models.predator_threshold``)."""
 
     armed: bool = Field(
         default=True, description="Fire deterrents at all (also set from the CLI and MQTT)"
     )
-    predator_threshold: float = Field(
-        default=0.5, gt=0, le=1, description="Predator score at or above which a frame counts"
-    )
     confirm_n: int = Field(
-        default=2, ge=1, le=50, description="Frames over threshold needed ..."
+        default=2, ge=1, le=50, description="Frames the classifier called predator needed ..."
     )
     confirm_m: int = Field(
         default=3, ge=1, le=50, description="... among the last M classified frames"

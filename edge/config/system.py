@@ -35,3 +35,11 @@ class HealthConfig(Section):
         le=600,
         description="No loop progress for this long: deterrents off, no watchdog",
     )
+    max_failed_frames: int = Field(
+        10,
+        ge=1,
+        le=10000,
+        description="Frames in a row whose processing raises before the loop gives up (the "
+        "service stops with an error and systemd restarts it); fewer are logged, counted and "
+        "skipped",
+    )

@@ -1,5 +1,5 @@
-"""The decider: N-of-M confirmation in a window, chicken veto, cooldown, arming, quiet hours,
-and the reason every decision carries."""
+"""The decider: the classifier's verdict counted N-of-M in a window, chicken veto, a cooldown
+started only by a real firing, arming, quiet hours, and the reason every decision carries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from classifier.ensemble import Thresholds, verdict_for
 from classifier.verdict import Classification, Verdict
 from edge.config import ConfigError, DecisionConfig, DeterrentConfig, QuietHours, parse_config
 from edge.decider import Decider
@@ -31,8 +32,9 @@ class Clock:
 
 
 def frame(predator: float = 0.0, chicken: float = 0.0) -> Classification:
-    verdict = Verdict.PREDATOR if predator >= chicken else Verdict.CHICKEN
-    return Classification(verdict=verdict, score=max(predator, chicken), predator_score=predator,
+    """A classification whose verdict follows the classifier's own rule (models' thresholds)."""
+    verdict, score = verdict_for(predator, chicken, Thresholds())
+    return Classification(verdict=verdict, score=score, predator_score=predator,
                           chicken_score=chicken, label="red fox", decided_by="mobilenet")
 
 
@@ -49,7 +51,7 @@ def rules(d: Decider, scores: list[float], camera: str = "coop") -> list[str]:
 # -- confirmation -----------------------------------------------------------------------------
 
 def test_n_of_m_confirmation() -> None:
-    d = decider(confirm_n=2, confirm_m=3, predator_threshold=0.5)
+    d = decider(confirm_n=2, confirm_m=3)
     assert rules(d, [0.9, 0.1, 0.1, 0.9, 0.2, 0.8]) == [
         "unconfirmed", "no_predator", "no_predator",
         "unconfirmed",  # the first 0.9 has left the last three frames
@@ -62,9 +64,20 @@ def test_one_frame_is_enough_with_n_1() -> None:
     assert decision.fire and decision.devices == ALL and decision.rule == "confirmed"
 
 
-def test_the_threshold_is_inclusive_and_unrounded() -> None:
-    d = decider(confirm_n=1, predator_threshold=0.5)
-    assert rules(d, [0.49996, 0.5]) == ["no_predator", "confirmed"]
+def test_the_classifier_verdict_is_the_only_threshold() -> None:
+    # 0.35 is a predator for the classifier (models.predator_threshold 0.3): it must count too,
+    # or the event says "predator" while nothing fires.
+    d = decider(confirm_n=1)
+    assert rules(d, [0.29996, 0.3, 0.35]) == ["no_predator", "confirmed", "confirmed"]
+    hen = Classification(Verdict.CHICKEN, 0.9, predator_score=0.6, chicken_score=0.9,
+                         label="hen", decided_by="mobilenet")
+    assert d.decide("coop", hen).rule == "no_predator"  # the verdict counts, not the score
+
+
+def test_decision_has_no_threshold_of_its_own() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"decision": {"predator_threshold": 0.5}})
+    assert info.value.problems == ["decision.predator_threshold: unknown key"]
 
 
 def test_frames_outside_the_window_do_not_count() -> None:
@@ -110,12 +123,34 @@ def test_held_when_every_deterrent_is_vetoed_or_silenced() -> None:
 def test_cooldown_after_a_firing() -> None:
     clock = Clock()
     d = decider(clock, confirm_n=1, cooldown_s=20)
-    assert d.decide("coop", frame(0.9)).fire
+    first = d.decide("coop", frame(0.9))
+    assert first.fire
+    d.fired("coop", first.devices)
     clock.now += 19.5
     late = d.decide("yard", frame(0.9))  # one cooldown for every camera: the devices are shared
     assert (late.fire, late.rule, late.reason["cooldown_left_s"]) == (False, "cooldown", 0.5)
     clock.now += 0.5
     assert d.decide("coop", frame(0.9)).rule == "confirmed"
+
+
+def test_a_confirmation_that_fired_nothing_starts_no_cooldown() -> None:
+    clock = Clock()
+    d = decider(clock, confirm_n=1, cooldown_s=20)
+    assert d.decide("coop", frame(0.9)).fire
+    d.fired("coop", ())  # the bank refused every device (resting)
+    clock.now += 1.0
+    assert d.decide("coop", frame(0.9)).rule == "confirmed"  # tries again, no cooldown
+    d.fired("coop", ("light",))
+    clock.now += 1.0
+    assert d.decide("coop", frame(0.9)).rule == "cooldown"
+
+
+def test_a_hen_in_another_region_of_the_frame_vetoes_the_sprinkler() -> None:
+    d = decider(confirm_n=1, chicken_veto=0.4)
+    decision = d.decide("coop", frame(0.9), elsewhere=[frame(0.0, chicken=0.8)])
+    assert decision.devices == ("siren", "light") and decision.reason["vetoed"] == ["water"]
+    assert decision.reason["chicken_max"] == 0.8
+    assert decision.reason["predator_score"] == 0.9  # the decision is the fox region's
 
 
 def test_disarmed_from_config_and_armed_from_mqtt(caplog: pytest.LogCaptureFixture) -> None:
@@ -163,7 +198,7 @@ def test_every_decision_says_why() -> None:
     decision = d.decide("coop", frame(0.75, chicken=0.1))
     assert decision.reason == {
         "camera": "coop", "verdict": "predator", "label": "red fox", "decided_by": "mobilenet",
-        "predator_score": 0.75, "chicken_score": 0.1, "threshold": 0.5, "hits": 2,
+        "predator_score": 0.75, "chicken_score": 0.1, "hits": 2,
         "confirm": "2 of 3 in 3 s", "chicken_max": 0.1, "armed": True,
         "quiet_hours": False, "vetoed": [], "silenced": [],
     }
