@@ -89,14 +89,22 @@ def test_events_arrive_in_order_with_state_snapshot_and_flag(
     assert watcher.wait(lambda: len(watcher.event_ids()) >= 30)
     assert watcher.event_ids() == ids
     assert watcher.on("tensorchicken/predator") == [b"ON"] * 3
-    later = watch(broker, "tensorchicken/#")  # retained topics reach a newcomer at once
-    assert later.wait(lambda: len(later.on("tensorchicken/snapshot")) == 1)
+    # The last event's state follows its event and snapshot: wait for it, then look at what a
+    # newcomer gets at once (the retained topics).
+    assert watcher.wait(lambda: _state_id(watcher.on("tensorchicken/state")) == ids[-1])
+    later = watch(broker, "tensorchicken/#")
+    kept = ("state", "snapshot", "availability", "armed")
+    assert later.wait(lambda: all(later.on(f"tensorchicken/{t}") for t in kept))
     retained = {t: p for t, p, kept in later.messages if kept}
     assert retained["tensorchicken/snapshot"] == Path(str(saved.snapshot)).read_bytes()
     assert json.loads(retained["tensorchicken/state"])["id"] == ids[-1]
     assert retained["tensorchicken/availability"] == b"online"
     assert retained["tensorchicken/armed"] == b"ON"
     assert _eventually(lambda: log.sink_status()[0].backlog == 0)  # PUBACKs in, cursor moved
+
+
+def _state_id(states: list[bytes]) -> int | None:
+    return int(json.loads(states[-1])["id"]) if states else None
 
 
 # Home Assistant's MQTT docs: the config topic is <discovery_prefix>/<component>/[<node_id>/]
