@@ -52,7 +52,7 @@ def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
         {
             "cameras": [{"fps": 0, "colour": "red", "motion": {"blur": 4}}],
             "decision": {
-                "predator_threshold": 1.5,
+                "cooldown_s": -1,
                 "quiet_hours": [{"start": "25:00", "end": "05:00"}],
             },
             "gpio": {"pin_factory": "banana"},
@@ -63,7 +63,7 @@ def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
         "cameras.0.fps: Input should be greater than 0 (got 0)",
         "cameras.0.motion: blur must be odd, got 4",
         "cameras.0.colour: unknown key",
-        "decision.predator_threshold: Input should be less than or equal to 1 (got 1.5)",
+        "decision.cooldown_s: Input should be greater than or equal to 0 (got -1)",
         "decision.quiet_hours.0.start: expected HH:MM (24-hour), got '25:00'",
         "gpio.pin_factory: Input should be 'mock' or 'auto' (got 'banana')",
         "surprise: unknown key",
