@@ -48,11 +48,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """When a score becomes a verdict, and how many top labels to keep."""
+    """When a score becomes a verdict, and how many top labels to keep; the defaults are the
+    configuration's (``models.predator_threshold`` and friends), defined there once."""
 
-    predator: float = 0.3
-    chicken: float = 0.3
-    top_k: int = 3
+    predator: float = ModelsConfig.model_fields["predator_threshold"].default
+    chicken: float = ModelsConfig.model_fields["chicken_threshold"].default
+    top_k: int = ModelsConfig.model_fields["top_k"].default
 
 
 @dataclass(frozen=True, slots=True)

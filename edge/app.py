@@ -131,7 +131,7 @@ class Appliance:
 
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
         capture = Capture(cam, lambda: self._source_factory(cam, store.resolve), self.stop)
-        return CameraLoop(cam, capture, parts, self.stop)
+        return CameraLoop(cam, capture, parts, self.stop, health=self.config.health)
 
     def _reread_models(self) -> Any:
         """The configuration file's ``models:`` now (SIGHUP reloads only the models)."""
@@ -293,6 +293,7 @@ class Appliance:
                 "verdicts": dict(c.verdicts),
                 "fired_at": list(c.fired_at),
                 "bad_frames": stats.bad_frames,
+                "failed_frames": c.errors,
                 "reopens": stats.reopens,
                 "open_failures": stats.open_failures,
                 "error": repr(loop.error) if loop.error else None,

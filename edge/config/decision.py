@@ -3,10 +3,12 @@
 The defaults, and why (the README can take this paragraph as it is):
 
 - Which frame shows a predator is the classifier's verdict alone: its predator score (the summed
-  probability of every predator label) at or above ``models.predator_threshold`` (0.3, chosen
-  with ``tensorchicken eval``). There is no second threshold here, so an event called "predator"
-  is always one the decider counted. Raise ``models.predator_threshold`` if a dog or a cat sets
-  things off; lower it for a model that spreads its probability thinly.
+  probability of every predator label) at or above ``models.predator_threshold`` (0.5). There is
+  no second threshold here, so an event called "predator" is always one the decider counted.
+  0.5 rather than the 0.3 that finds a few more predators on whole photos, because people walking
+  past a camera are taken for dogs at up to 0.66 and must not set off the siren. Check yours with
+  ``tensorchicken eval`` on your own photos; lower it for a model that spreads its probability
+  thinly, raise it if a cat or a dog that belongs there sets things off.
 - ``confirm_n: 2`` of ``confirm_m: 3`` frames within ``window_s: 3`` called predator: one bad
   frame (a moth in the infrared, a hen half in shadow) never fires, one missed frame does not
   reset the count, and the cost is one more classified frame, 100-300 ms at the rates a Pi
@@ -15,10 +17,11 @@ The defaults, and why (the README can take this paragraph as it is):
 - ``chicken_veto: 0.4``: a chicken score this high in any of those frames (in any of a frame's
   moving regions, when several are classified) keeps the vetoed deterrents (the sprinkler) off.
   A hen is in view well before 0.5; wetting a hen is worse than a late spray.
-- ``cooldown_s: 20``: after a firing the decider asks for nothing for 20 s; each device's own
-  ``min_rest_s`` (30 s by default) still holds, so a device that is resting is skipped. Only a
-  firing that switched something on starts the cooldown: a confirmation that found every
-  device resting is logged as ``refused`` and the next confirmed frame tries again.
+- ``cooldown_s: 40``: after a firing the decider asks for nothing for 40 s: longer than every
+  default burst plus its ``min_rest_s`` (30 s), so the next firing finds every device rested and
+  fires the whole bank, not whichever device happened to rest first. Only a firing that switched
+  something on starts the cooldown: a confirmation that found every device resting is logged as
+  ``refused`` and the next confirmed frame tries again.
 - ``quiet_hours``: none by default; in them the ``quiet_devices`` (the siren kinds) stay silent
   and the floodlight and sprinkler still fire.
 """
@@ -84,7 +87,7 @@ class DecisionConfig(Section):
         description="Chicken score (any frame in the window) keeping vetoed deterrents off",
     )
     cooldown_s: float = Field(
-        default=20.0, ge=0, le=3600, description="No new firing this long after one"
+        default=40.0, ge=0, le=3600, description="No new firing this long after one"
     )
     quiet_hours: list[QuietHours] = Field(
         default_factory=list, description="Daily spans in which the quiet_devices stay silent"

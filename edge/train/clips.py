@@ -34,7 +34,7 @@ import numpy as np
 from camera.box import Box
 from camera.motion import MotionDetector
 from camera.source import grey_of
-from classifier.crop import crop_square
+from classifier.crop import crop_regions, crop_square
 from classifier.embeddings import Extractor
 from edge.assets import sha256_of
 from edge.config.camera import MotionConfig
@@ -137,9 +137,11 @@ def _crops(capture: cv2.VideoCapture, s: ClipSettings) -> Iterator[Crop]:
                 return
             motion = detector.detect(grey_of(image, _grey_size(image, s.motion.width)))
             if motion.moving and index % s.motion_every == 0:
-                whole = motion.area >= s.motion.whole_frame_above
-                yield index, "motion", crop_square(image, motion.regions, whole_frame=whole,
-                                                   size=s.side)
+                # The crops the appliance classifies: one per moving region (the detector's
+                # whole-frame region when most of the frame moved).
+                for crop in crop_regions(image, motion.regions, limit=s.motion.max_regions,
+                                         size=s.side):
+                    yield index, "motion", crop
             elif not motion.moving and index % s.still_every == 0:
                 for box in [None, *(_random_box(rng) for _ in range(s.still_crops))]:
                     regions = [] if box is None else [box]

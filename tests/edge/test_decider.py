@@ -33,7 +33,7 @@ class Clock:
 
 def frame(predator: float = 0.0, chicken: float = 0.0) -> Classification:
     """A classification whose verdict follows the classifier's own rule (models' thresholds)."""
-    verdict, score = verdict_for(predator, chicken, Thresholds())
+    verdict, score = verdict_for(predator, chicken, Thresholds(predator=0.3))
     return Classification(verdict=verdict, score=score, predator_score=predator,
                           chicken_score=chicken, label="red fox", decided_by="mobilenet")
 
@@ -65,8 +65,8 @@ def test_one_frame_is_enough_with_n_1() -> None:
 
 
 def test_the_classifier_verdict_is_the_only_threshold() -> None:
-    # 0.35 is a predator for the classifier (models.predator_threshold 0.3): it must count too,
-    # or the event says "predator" while nothing fires.
+    # 0.35 is a predator for a classifier whose models.predator_threshold is 0.3: it must count
+    # too, or the event says "predator" while nothing fires.
     d = decider(confirm_n=1)
     assert rules(d, [0.29996, 0.3, 0.35]) == ["no_predator", "confirmed", "confirmed"]
     hen = Classification(Verdict.CHICKEN, 0.9, predator_score=0.6, chicken_score=0.9,
