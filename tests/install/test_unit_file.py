@@ -48,7 +48,7 @@ def make_root(tmp_path: Path, unit_text: str, name: str = UNIT.name) -> Path:
     shutil.copytree(stock, root / "usr/lib/systemd/system", symlinks=True)
     (root / UNIT_DIR).mkdir(parents=True)
     (root / UNIT_DIR / name).write_text(unit_text)
-    for binary in {v.split()[0] for k in ("ExecStart", "ExecStartPre", "ExecReload")
+    for binary in {v.split()[0].lstrip("-") for k in ("ExecStart", "ExecStartPre", "ExecReload")
                    for v in settings(unit_text).get(k, [])}:
         stub = root / binary.lstrip("/")
         stub.parent.mkdir(parents=True, exist_ok=True)
@@ -96,9 +96,12 @@ def test_the_unit_has_what_the_appliance_relies_on() -> None:
     assert s["NotifyAccess"] == ["main"]
     assert float(s["WatchdogSec"][0]) > 0
     assert s["Restart"] == ["on-failure"]
-    # A bad configuration must end in exit 2 from the main process, the only one that
-    # RestartPreventExitStatus= looks at: a failing ExecStartPre would be retried.
-    assert "ExecStartPre" not in s
+    # The configuration is checked in ExecStartPre (its problems in the journal), a failure
+    # ignored ("-"), because RestartPreventExitStatus= only looks at the main process, which
+    # refuses the same file with exit 2.
+    assert s["ExecStartPre"] == [
+        "-/opt/tensorchicken/venv/bin/tensorchicken validate-config /etc/tensorchicken/config.yaml"
+    ]
     assert s["RestartPreventExitStatus"] == ["2"]
     assert s["ExecStart"][0].endswith("run --config /etc/tensorchicken/config.yaml")
     assert s["StateDirectory"] == ["tensorchicken"]
