@@ -15,7 +15,6 @@ add under 15 % to ``invoke()``.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
@@ -26,20 +25,13 @@ from classifier import Classifier, crop_square, load_image
 from classifier.loader import load_model
 from classifier.spec import load_specs
 from edge.assets import AssetStore
+from edge.board import board_name
+from edge.latency import percentile
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTO = SHARED / "data" / "images" / "predator" / "coral__owl.jpg"
 
 
-def board() -> str:
-    """CPU model and machine, for comparing figures between boards."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "model\t")):
-                return f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def frame_with_animal() -> tuple[np.ndarray, Box]:
@@ -52,8 +44,6 @@ def frame_with_animal() -> tuple[np.ndarray, Box]:
     return frame, Box(1200 / 1920, 500 / 1080, 320 / 1920, 320 / 1080)
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q))
 
 
 def bench(name: str, threads: int, runs: int, store: AssetStore) -> str:
@@ -94,7 +84,8 @@ def main() -> int:
     parser.add_argument("--model", nargs="+", default=usable, choices=sorted(specs))
     args = parser.parse_args()
     store = AssetStore()
-    print(f"board: {board()}; runs: {args.runs}; input: crop_square of a 320x320 region of 1080p")
+    print(f"board: {board_name()}; runs: {args.runs}; "
+          "input: crop_square of a 320x320 region of 1080p")
     print(f"{'model':28} {'th':>2} {'load ms':>8} {'invoke50':>9} {'invoke99':>8} "
           f"{'prep ms':>8} {'crop ms':>8} {'step ms':>9} {'step/inv':>7} {'raw s/i':>7}")
     for name in args.model:

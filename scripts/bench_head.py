@@ -13,7 +13,6 @@ Without ``--package`` the newest package under ``<data_dir>/packages`` is used.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,23 +22,12 @@ import numpy as np
 from classifier import load_image
 from classifier.package import is_package, load_package_model, packages_dir
 from edge.assets import AssetStore
+from edge.board import board_name
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTO = SHARED / "data" / "images" / "predator" / "coral__owl.jpg"
 
 
-def board() -> str:
-    """CPU model name (x86) or board model (Raspberry Pi), and the machine."""
-    try:
-        fields = dict(
-            (k.strip().lower(), v.strip())
-            for k, _, v in (line.partition(":") for line in
-                            Path("/proc/cpuinfo").read_text().splitlines())
-        )
-    except OSError:
-        fields = {}
-    name = fields.get("model name") or fields.get("model") or "unknown CPU"
-    return f"{name} ({platform.machine()})"
 
 
 def newest_package() -> Path:
@@ -76,7 +64,7 @@ def main() -> None:
             whole.append((t2 - t1) * 1e3)
             head_only.append((t3 - t2) * 1e3)
     a, w, h = (float(np.median(v)) for v in (alone, whole, head_only))
-    print(f"board: {board()}; package {model.name} ({len(model.labels)} classes); "
+    print(f"board: {board_name()}; package {model.name} ({len(model.labels)} classes); "
           f"{args.threads} threads; {args.runs} runs")
     print(f"extractor alone      median {a:7.3f} ms  p99 {np.percentile(alone, 99):7.3f} ms")
     print(f"extractor + head     median {w:7.3f} ms  p99 {np.percentile(whole, 99):7.3f} ms")
