@@ -30,6 +30,7 @@ from classifier.keeper import read_status
 from classifier.registry import ModelRegistry, write_atomic_text
 from classifier.rendezvous import check_model
 from classifier.spec import load_specs
+from edge.assets import sha256_of
 from edge.cli import CliError
 from edge.cli.common import (
     add_config_arg,
@@ -281,11 +282,25 @@ def run_compare(args: argparse.Namespace) -> int:
     if not pictures:
         raise CliError("nothing to compare on: no archived crops (try --since, or --manifest)")
     report = compare(models, cfg, pictures)
+    if args.manifest:
+        root = args.root or args.manifest.parent
+        hashes = {sha256_of(root / name) for name, _, _ in pictures}
+        for model in models:
+            report["models"][model.name]["trained_on"] = trained_on(model, hashes)
     if args.json:
         print_json(report)
     else:
         _print_compare(report)
     return 0
+
+
+def trained_on(model: Any, hashes: set[str]) -> int | None:
+    """How many of the compared photos a retrained head learnt from (None: not a head)."""
+    info = getattr(model, "info", None)
+    photos = info.training.get("photos", []) if info is not None else None
+    if photos is None:
+        return None
+    return len(hashes & {p["sha256"] for p in photos})
 
 
 def _print_compare(report: dict[str, Any]) -> None:
@@ -300,6 +315,10 @@ def _print_compare(report: dict[str, Any]) -> None:
               f"{_pct(f['agreement_with_primary'])} {_pct(f['agreement_with_canary'])} "
               f"{f['ms_p50']:7.2f} {_pct(f.get('accuracy'))} {_pct(f.get('predator_recall'))} "
               f"{_pct(f.get('chicken_false_alarm')):>8}")
+    for name, f in report["models"].items():
+        if f.get("trained_on"):
+            print(f"  note: {name} was trained on {f['trained_on']} of these pictures: its figures "
+                  "here are not a fair test (see the held-out figures `train` printed)")
 
 
 def _pct(value: float | None) -> str:

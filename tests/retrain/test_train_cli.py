@@ -62,6 +62,13 @@ def test_train_register_promote_rollback(
     shadow = next(u for u in registry.effective().use if u.name == "coop-v1")
     assert shadow.role == "shadow" and shadow.package == result["package"]
 
+    # Compared on the photos it learnt from, the head is flagged: those figures are not a test.
+    assert main(["models", "compare", "--manifest", str(manifest), "--root", str(photo_set.data),
+                 "--json"]) == 0
+    compared = json.loads(capsys.readouterr().out)["models"]
+    assert compared["coop-v1"]["trained_on"] == 26
+    assert compared["mobilenet_v2_imagenet"]["trained_on"] is None
+
     assert main(["models", "promote", "coop-v1"]) == 0
     promoted = registry.effective()
     assert promoted.primary.name == "coop-v1"
