@@ -16,7 +16,8 @@ It names the board, then prints, for the configured models:
    JPEG, then a new process loads the model and classifies it, then the pin goes high;
 
 and compares the end-to-end p99 with the egg-pecking budget and with the floor (one frame
-interval plus the inference on the critical path). The pipeline runs with the configured
+interval plus the inference on the critical path), and ends with what the whole appliance
+costs while nothing moves (4). The pipeline runs with the configured
 thresholds and confirmation; cooldowns, rests and burst lengths are shortened so that every
 arrival can fire (they decide how often a deterrent fires, not how fast).
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,6 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=200, help="invokes per model and thread count")
     p.add_argument("--arrivals", type=int, default=8, help="predator arrivals in the pipeline run")
     p.add_argument("--baseline-runs", type=int, default=4, help="frames for the original design")
+    p.add_argument("--idle-s", type=float, default=30.0, help="seconds of the idle measurement")
     p.add_argument("--budget-ms", type=float, default=500.0, help="the egg-pecking budget")
     p.add_argument("--pins", choices=("mock", "auto"), default="mock", help="mock pins or the Pi's")
     p.add_argument("--jumper", metavar="OUT:IN", help="a wire from a deterrent pin to an input pin")
@@ -72,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = p.parse_args(argv)
     if args.quick:
-        args.runs, args.arrivals, args.baseline_runs = 20, 2, 1
+        args.runs, args.arrivals, args.baseline_runs, args.idle_s = 20, 2, 1, 3.0
     return args
 
 
@@ -299,6 +302,46 @@ def original_design(
     return times
 
 
+# -- 4. idle -------------------------------------------------------------------------------
+
+
+def idle_cpu(base: Config, store: AssetStore, seconds: float) -> dict[str, float]:
+    """The whole appliance's CPU use on a still scene: what it costs to watch an empty coop."""
+    cam = base.cameras[0]
+    data = base.model_dump(mode="json")
+    data["cameras"] = [
+        {
+            "name": "idle",
+            "kind": "arrivals",
+            "address": f"asset:{BACKGROUND}",
+            "width": cam.width,
+            "height": cam.height,
+            "fps": cam.fps,
+            "loop": True,
+            "arrivals": [],
+            "motion": data["cameras"][0]["motion"],
+        }
+    ]
+    data["reporters"]["mqtt"]["enabled"] = False
+    data["reporters"]["twitter"]["enabled"] = False
+    data["health"]["metrics_address"] = None
+    with tempfile.TemporaryDirectory() as state:
+        data["paths"]["state_dir"] = state
+        with Appliance(parse_config(data, "idle"), store) as app:
+            app.run(duration_s=1.0)  # past start-up and the motion warm-up
+        with Appliance(parse_config(data, "idle"), store) as app:
+            cpu0, wall0 = os.times(), time.monotonic()
+            summary = app.run(duration_s=seconds)
+            cpu1, wall = os.times(), time.monotonic() - wall0
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    frames = summary.cameras["idle"]["frames"]
+    return {
+        "seconds": round(wall, 1),
+        "frames": frames,
+        "cpu_percent_of_one_core": round(100 * cpu / wall, 1),
+    }
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -319,6 +362,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         make_pin_factory("mock") if args.pins == "mock" else None,
         base,
     )
+    idle = idle_cpu(base, store, args.idle_s)
     fps = base.cameras[0].fps
     inference = run["stages"].get("inference", {}).get("p50", float("nan"))
     floor = 1000 / fps + inference
@@ -345,6 +389,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_p50_ms": round(base_p50, 1),
         "speedup_over_baseline": round(base_p50 / p50, 1) if p50 == p50 and p50 > 0 else None,
         "stages": run["stages"],
+        "idle": idle,
     }
 
 
@@ -380,6 +425,11 @@ def print_report(r: dict[str, Any]) -> None:
     )
     verdict = "within" if r["e2e_p99_ms"] <= r["budget_ms"] else "OVER"
     print(f"budget {r['budget_ms']:g} ms: p99 is {verdict} it ({r['ratio_to_budget']}x)")
+    idle = r["idle"]
+    print(
+        f"\n4. idle, a still scene at {r['fps']:g} fps: {idle['cpu_percent_of_one_core']} % of one "
+        f"core ({idle['frames']} frames in {idle['seconds']} s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
