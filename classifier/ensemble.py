@@ -18,6 +18,11 @@ models in configuration order, then the fast primary: see :func:`by_priority`). 
 generalist the specialist's own scores count. The verdict is predator when
 ``predator >= predator_threshold``, else chicken when ``chicken >= chicken_threshold``, else
 background.
+
+A head trained on the coop's own photos (a model package whose spec has ``blend``) is a third
+kind: it does not replace the zero-shot combination above but is blended with it
+(``classifier/blend.py``); if no zero-shot model answered in time, the head's own scores count,
+and if the head did not, the zero-shot ones do.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier.blend import blend
 from classifier.errors import ModelError
 from classifier.loader import load_model
 from classifier.model import TFLiteModel
@@ -66,6 +72,7 @@ class Evidence:
     birds: float
     background: float
     specialist: bool
+    blend: float | None = None
 
 
 def evidence_of(model: TFLiteModel, probs: np.ndarray) -> Evidence:
@@ -80,6 +87,7 @@ def evidence_of(model: TFLiteModel, probs: np.ndarray) -> Evidence:
         birds=float(probs[vm.birds].sum()),
         background=float(probs[model.background_indices].sum()),
         specialist=model.spec.refines == "birds",
+        blend=model.spec.blend,
     )
 
 
@@ -117,6 +125,24 @@ class Combined:
 
 def combine(evidence: Sequence[Evidence], primary: str) -> Combined:
     """Combine per-model evidence as described in the module docstring."""
+    heads = [e for e in evidence if e.blend is not None]
+    zero_shot = [e for e in evidence if e.blend is None]
+    if not heads:
+        return _zero_shot(zero_shot, primary)
+    head = heads[0]
+    if not zero_shot:
+        return Combined(head.predator, head.chicken, head.name)
+    assert head.blend is not None
+    known = _zero_shot(zero_shot, primary)
+    return Combined(
+        blend(head.predator, known.predator, head.blend),
+        blend(head.chicken, known.chicken, head.blend),
+        head.name if head.predator >= known.predator else known.decided_by,
+    )
+
+
+def _zero_shot(evidence: Sequence[Evidence], primary: str) -> Combined:
+    """The generalist refined by the specialists (the module docstring's formula)."""
     specialists = [e for e in evidence if e.specialist]
     generalists = [e for e in evidence if not e.specialist]
     if not generalists:
@@ -344,13 +370,15 @@ class Classifier:
 
 
 def by_priority(evidence: Sequence[Evidence]) -> list[Evidence]:
-    """The evidence the decision is taken on: every specialist, and one generalist, the first
-    to have answered in priority order: the critical models (``evidence[1:]``, configuration
-    order) before the primary (``evidence[0]``), the fast fallback."""
+    """The evidence the decision is taken on: every specialist, one generalist and one trained
+    head, each the first to have answered in priority order: the critical models
+    (``evidence[1:]``, configuration order) before the primary (``evidence[0]``), the fast
+    fallback."""
     ranked = [*evidence[1:], *evidence[:1]]
-    generalist = next((e for e in ranked if not e.specialist), None)
+    generalist = next((e for e in ranked if not e.specialist and e.blend is None), None)
+    head = next((e for e in ranked if e.blend is not None), None)
     specialists = [e for e in evidence if e.specialist]
-    return specialists + ([generalist] if generalist is not None else [])
+    return specialists + [e for e in (generalist, head) if e is not None]
 
 
 CRITICAL_ROLES: tuple[Role, ...] = ("primary", "critical")

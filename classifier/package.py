@@ -88,6 +88,9 @@ class PackageInfo(_Strict):
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="predator/chicken thresholds the operating point was "
         "chosen for (the classifier's models.predator_threshold and chicken_threshold)")
+    blend: float | None = Field(
+        None, gt=0, le=1, description="the head's weight when its scores are blended with the "
+        "zero-shot models' (classifier/blend.py); none: the head decides alone")
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
 
@@ -210,6 +213,7 @@ def _spec_of(info: PackageInfo, extractor: ModelSpec) -> ModelSpec:
         "licence": "local model package (head trained on the owner's photos); extractor: "
         + extractor.licence,
         "description": info.description or f"head on {info.extractor.model}",
+        "blend": info.blend,
     })
 
 

@@ -49,6 +49,9 @@ class ModelSpec(_Strict):
     refines: Literal["birds"] | None = Field(
         None, description="a specialist: it decides which bird the generalists' 'birds' labels are"
     )
+    blend: float | None = Field(
+        None, gt=0, le=1, description="a trained head: its weight when blended with the "
+        "zero-shot models' answer (classifier/blend.py); only model packages set it")
     label_offset: int = Field(0, ge=0, description="output index of the first line of labels")
     outputs: int | None = Field(None, description="output size, when there are no labels")
     licence: str

@@ -20,7 +20,8 @@ from classifier import (
     load_classifier,
     load_image,
 )
-from classifier.ensemble import Evidence, Thresholds
+from classifier.blend import blend
+from classifier.ensemble import Evidence, Thresholds, by_priority
 from edge.assets import AssetStore
 from edge.config import ModelsConfig, ModelUse
 
@@ -99,6 +100,47 @@ def test_combination_without_a_generalist_is_the_specialist() -> None:
     spec = Evidence("spec", predator=0.4, chicken=0.2, birds=0.0, background=0.3, specialist=True)
     c = combine([spec], "spec")
     assert (c.predator, c.chicken, c.decided_by) == (0.4, 0.2, "spec")
+
+
+def test_a_trained_head_is_blended_with_the_zero_shot_answer_not_chosen_over_it() -> None:
+    gen = Evidence("gen", predator=0.04, chicken=0.9, birds=0.0, background=0.0, specialist=False)
+    head = Evidence("coop", predator=0.9, chicken=0.05, birds=0.0, background=0.05,
+                    specialist=False, blend=0.5)
+    c = combine(by_priority([gen, head]), "gen")
+    # Equal weights in log-odds: 0.9 and 0.04 give sqrt(0.9 * 0.04 / (0.1 * 0.96)) odds.
+    odds = (0.9 * 0.04 / (0.1 * 0.96)) ** 0.5
+    assert c.predator == pytest.approx(odds / (1 + odds)) and c.decided_by == "coop"
+    assert c.chicken == pytest.approx(blend(0.05, 0.9, 0.5))
+    # Either side alone, when the other did not answer in time.
+    assert combine([gen], "gen").predator == pytest.approx(0.04)
+    alone = combine([head], "gen")
+    assert (alone.predator, alone.chicken, alone.decided_by) == (0.9, 0.05, "coop")
+
+
+def test_priority_never_takes_a_head_for_the_generalist() -> None:
+    primary = Evidence("gen", 0.1, 0.0, 0.0, 0.9, specialist=False)
+    head = Evidence("coop", 0.8, 0.0, 0.0, 0.2, specialist=False, blend=0.5)
+    spec = Evidence("spec", 0.3, 0.0, 0.0, 0.7, specialist=True)
+    # The head is a critical model (listed before the primary), yet the primary stays the
+    # generalist that the specialist refines and the head is blended with.
+    assert by_priority([primary, head, spec]) == [spec, primary, head]
+
+
+@pytest.mark.parametrize("head, zero_shot, weight, expected", [
+    (0.5, 0.5, 0.5, 0.5),
+    (0.7, 0.7, 0.3, 0.7),          # agreeing models: the same score whatever the weight
+    (0.7, 0.01, 1.0, 0.7),         # weight 1: the head alone
+    (0.996, 0.35, 0.5, 0.9205),    # a confident model outweighs a hesitant one
+    (1.0, 0.0, 0.5, 0.5),          # clipped: neither certainty decides alone
+])
+def test_blend_in_log_odds(head: float, zero_shot: float, weight: float, expected: float) -> None:
+    assert blend(head, zero_shot, weight) == pytest.approx(expected, abs=1e-4)
+
+
+def test_blend_weight_outside_its_range_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"blend weight is in \(0, 1\], got 0"):
+        blend(0.5, 0.5, 0.0)
+    assert np.allclose(blend(np.array([0.2, 0.9]), np.array([0.2, 0.9]), 0.5), [0.2, 0.9])
 
 
 def test_single_model_classifier(asset_store: AssetStore) -> None:
