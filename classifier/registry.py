@@ -6,18 +6,26 @@ in ``<state_dir>/models.yaml``, written atomically (temporary file, fsync, renam
 folder) so that they survive restarts and a power cut never leaves half a file::
 
     primary: mobilenet_v1_075_imagenet        # overrides the configured primary (or null)
-    history: [mobilenet_v2_imagenet]          # earlier primaries, newest last: rollback targets
+    history:                                  # what each promotion changed, newest last
+      - {promoted: coop-20260501, primary: null, roles: {coop-20260501: shadow}}
     roles:                                    # models added or re-roled at run time
       mobilenet_v2_imagenet: shadow
-      coop_head_2026_05: shadow
+      coop-20260501: critical
     packages:                                 # local model packages, by model name
-      coop_head_2026_05: /var/lib/tensorchicken/packages/coop_head
+      coop-20260501: /var/lib/tensorchicken/packages/coop-20260501
 
 Rules, after the rendezvous architecture (every model sees every input; changing the decision is
 changing whose answer is not ignored): a promoted model becomes the primary and the previous
-primary becomes a **shadow**, so it stays loaded and scored and a rollback is instant; a rollback
-makes the previous primary primary again and the rolled-back one a shadow. The canary is never
-displaced by a promotion of another model.
+primary becomes a **shadow**, so it stays loaded and scored and a rollback is instant. A package
+whose head is *blended* with the zero-shot models (``blend`` in its ``package.yaml``,
+``classifier/blend.py``) instead **joins** the critical path beside the primary: its answer is
+blended with the zero-shot ones it was trained with, and the primary stays the fast model that
+always answers (if the head is late, the zero-shot answer decides alone, as before the
+promotion). One head is joined at a time, and a new primary sends the joined head back to the
+shadows (it was fitted to the old primary's answers). Each promotion stores the roles it
+changed, so a rollback restores those (and only those, so later registrations stay); the
+rolled-back model becomes a shadow. The canary is never displaced by a promotion of another
+model.
 
 Example::
 
@@ -48,10 +56,17 @@ log = logging.getLogger(__name__)
 STATE_FILE = "models.yaml"
 OffPathRole = Literal["shadow", "canary"]
 _OFF_PATH = ("shadow", "canary")
+# Roles stored in the file: off-path ones, and "critical" for a joined (blending) head.
+_STORED_ROLES = (*_OFF_PATH, "critical")
 
 
 class RegistryError(ClassifierError, ValueError):
     """A registry change that cannot be made, or a damaged ``models.yaml``."""
+
+
+# What a promotion changed, to undo it: {"promoted": name, "primary": the stored primary before
+# (a name or None), "roles": {name: its stored role before, or None if it had none}}.
+Undo = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -59,7 +74,7 @@ class RegistryState:
     """The changes on top of the configuration, as stored in ``models.yaml``."""
 
     primary: str | None = None
-    history: list[str] = field(default_factory=list)
+    history: list[Undo] = field(default_factory=list)
     roles: dict[str, str] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
 
@@ -85,16 +100,29 @@ def read_state(path: Path) -> RegistryState:
     roles, packages = data.get("roles") or {}, data.get("packages") or {}
     if primary is not None and not isinstance(primary, str):
         raise RegistryError(f"{path}: primary must be a model name or null, got {primary!r}")
-    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-        raise RegistryError(f"{path}: history must be a list of model names")
-    if not isinstance(roles, dict) or not all(v in _OFF_PATH for v in roles.values()):
-        raise RegistryError(f"{path}: roles must map model names to shadow or canary")
+    if not isinstance(history, list) or not all(_is_undo(h) for h in history):
+        raise RegistryError(f"{path}: history must be a list of {{promoted, primary, roles}} "
+                            "mappings")
+    if not _is_roles(roles):
+        raise RegistryError(f"{path}: roles must map model names to shadow, canary or critical")
     if not isinstance(packages, dict) or not all(isinstance(v, str) for v in packages.values()):
         raise RegistryError(f"{path}: packages must map model names to folders")
     return RegistryState(
         primary, list(history), {str(k): str(v) for k, v in roles.items()},
         {str(k): v for k, v in packages.items()},
     )
+
+
+def _is_roles(roles: Any) -> bool:
+    return isinstance(roles, dict) and all(v in _STORED_ROLES for v in roles.values())
+
+
+def _is_undo(entry: Any) -> bool:
+    return (isinstance(entry, dict) and set(entry) == {"promoted", "primary", "roles"}
+            and isinstance(entry["promoted"], str)
+            and (entry["primary"] is None or isinstance(entry["primary"], str))
+            and isinstance(entry["roles"], dict)
+            and all(v is None or v in _STORED_ROLES for v in entry["roles"].values()))
 
 
 def write_atomic_text(path: Path, text: str) -> None:
@@ -169,33 +197,67 @@ class ModelRegistry:
         self._save(state, f"registered {name} as {role}")
 
     def promote(self, name: str) -> None:
-        """Make ``name`` the primary; the previous primary becomes a shadow, kept for rollback."""
+        """Let ``name`` decide: a blending head joins the critical path beside the primary, any
+        other model becomes the primary (the previous one a shadow). Rollback undoes it."""
         state = self.state()
         current = self._apply(state).primary.name
-        if name == current:
-            raise RegistryError(f"{name} is already the primary")
-        state.history.append(current)
-        self._swap_primary(state, current, name)
-        self._save(state, f"promoted {name} (previous primary {current})")
+        if name == current or state.roles.get(name) == "critical":
+            raise RegistryError(f"{name} already decides")
+        undo: Undo = {"promoted": name, "primary": state.primary, "roles": {}}
+
+        def set_role(model: str, role: str | None) -> None:
+            undo["roles"].setdefault(model, state.roles.get(model))
+            if role is None:
+                state.roles.pop(model, None)
+            else:
+                state.roles[model] = role
+
+        joins = self._blends(state, name)
+        for joined in [m for m, role in state.roles.items() if role == "critical"]:
+            set_role(joined, "shadow")  # one joined head; a new primary is not its partner
+        if joins:
+            set_role(name, "critical")
+        else:
+            set_role(name, None)
+            set_role(current, "shadow")
+            state.primary = None if name == self.base.primary.name else name
+        state.history.append(undo)
+        how = f"blended with {current}'s answers" if joins else f"previous primary {current}"
+        self._save(state, f"promoted {name} ({how})")
 
     def rollback(self) -> None:
-        """Make the previous primary the primary again; the rolled-back one becomes a shadow."""
+        """Undo the last promotion: the roles it changed are restored (later registrations are
+        kept) and the model it promoted becomes a shadow."""
         state = self.state()
         if not state.history:
             raise RegistryError("nothing to roll back to: no model was promoted")
-        current = self._apply(state).primary.name
-        previous = state.history.pop()
-        self._swap_primary(state, current, previous)
-        self._save(state, f"rolled back from {current} to {previous}")
+        undo = state.history.pop()
+        state.primary = undo["primary"]
+        for model, role in undo["roles"].items():
+            if role is None:
+                state.roles.pop(model, None)
+            else:
+                state.roles[model] = role
+        state.roles[undo["promoted"]] = "shadow"
+        self._save(state, f"rolled back {undo['promoted']}")
+
+    def _blends(self, state: RegistryState, name: str) -> bool:
+        """Whether ``name`` is a model package whose head is blended with the zero-shot models
+        (``classifier/blend.py``); RegistryError if its package cannot be read."""
+        package = state.packages.get(name) or next(
+            (u.package for u in self.base.use if u.name == name), None)
+        if not package:
+            return False
+        # Imported here: commands that only read the registry need no model code.
+        from classifier.package import read_package
+        try:
+            return read_package(Path(package)).blend is not None
+        except ClassifierError as exc:
+            raise RegistryError(f"model {name}: {exc}") from None
 
     def reset(self) -> None:
         """Forget every run-time change: the configuration alone decides again."""
         self._save(RegistryState(), "reset to the configuration")
-
-    def _swap_primary(self, state: RegistryState, current: str, new: str) -> None:
-        state.roles.pop(new, None)
-        state.roles[current] = "shadow"
-        state.primary = None if new == self.base.primary.name else new
 
     def _apply(self, state: RegistryState) -> ModelsConfig:
         uses: dict[str, dict[str, Any]] = {u.name: u.model_dump() for u in self.base.use}

@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
+from classifier.package import PACKAGE_FILE, PackageInfo
 from classifier.registry import ModelRegistry, RegistryError
 from edge.config import ModelsConfig
 
@@ -37,19 +39,66 @@ def test_promote_keeps_the_old_primary_as_a_shadow_and_rollback_restores(tmp_pat
         registry.rollback()
 
 
+def _package(folder: Path, blend: float | None) -> Path:
+    """A package description (``package.yaml`` only: the registry reads nothing else)."""
+    ref = {"file": "x", "sha256": "0" * 64}
+    info = PackageInfo.model_validate({
+        "name": folder.name, "version": "1", "created": "2026-11-26T21:00:00Z",
+        "extractor": {"model": "mobilenet_v1_embedding", "outputs": 1024, **ref},
+        "head": ref, "verdicts": ref, "labels": ["background", "chicken", "predator"],
+        "blend": blend})
+    folder.mkdir(parents=True)
+    (folder / PACKAGE_FILE).write_text(yaml.safe_dump(info.model_dump()))
+    return folder
+
+
 def test_package_path_follows_the_model_through_promotion(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path / "state", ModelsConfig())  # type: ignore[call-arg]
-    registry.register("coop_head", package=tmp_path / "pkg")
+    registry.register("coop_head", package=_package(tmp_path / "pkg", blend=None))
     registry.promote("coop_head")
     primary = registry.effective().primary
     assert (primary.name, primary.package) == ("coop_head", str((tmp_path / "pkg").resolve()))
+
+
+def test_a_blending_head_joins_the_primary_and_rollback_undoes_each_step(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "state", ModelsConfig())  # type: ignore[call-arg]
+    registry.register("coop-1", package=_package(tmp_path / "coop-1", blend=0.5))
+    registry.register("coop-2", package=_package(tmp_path / "coop-2", blend=0.5))
+    base = _roles(registry)
+    registry.promote("coop-1")
+    assert _roles(registry) == {**base, "coop-1": "critical"}  # the primary stays
+    with pytest.raises(RegistryError, match="coop-1 already decides"):
+        registry.promote("coop-1")
+    registry.promote("coop-2")  # one joined head at a time
+    assert _roles(registry) == {**base, "coop-1": "shadow", "coop-2": "critical"}
+    registry.promote(V1)  # a new primary: the head was fitted to the old one's answers
+    assert _roles(registry) == {**base, "mobilenet_v2_imagenet": "shadow", V1: "primary",
+                                "coop-1": "shadow", "coop-2": "shadow"}
+    registry.register(TINY, "canary")  # a later registration survives the rollbacks
+    registry.rollback()
+    assert _roles(registry) == {**base, "coop-1": "shadow", "coop-2": "critical",
+                                V1: "shadow", TINY: "canary"}
+    registry.rollback()
+    assert _roles(registry) == {**base, "coop-1": "critical", "coop-2": "shadow",
+                                V1: "shadow", TINY: "canary"}
+    registry.rollback()
+    assert _roles(registry) == {**base, "coop-1": "shadow", "coop-2": "shadow",
+                                V1: "shadow", TINY: "canary"}
+
+
+def test_a_package_that_cannot_be_read_is_not_promoted(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "state", ModelsConfig())  # type: ignore[call-arg]
+    registry.register("coop-1", package=tmp_path / "gone")
+    with pytest.raises(RegistryError, match=r"model coop-1: .*gone/package.yaml: missing"):
+        registry.promote("coop-1")
+    assert registry.effective().primary.name == "mobilenet_v2_imagenet"
 
 
 def test_refusals_leave_the_file_unchanged(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path, ModelsConfig())  # type: ignore[call-arg]
     with pytest.raises(RegistryError, match="is the primary"):
         registry.register("mobilenet_v2_imagenet")
-    with pytest.raises(RegistryError, match="already the primary"):
+    with pytest.raises(RegistryError, match="mobilenet_v2_imagenet already decides"):
         registry.promote("mobilenet_v2_imagenet")
     with pytest.raises(RegistryError, match="role must be shadow or canary"):
         registry.register(V1, "primary")  # type: ignore[arg-type]
