@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier import Classifier, ClassifierError, load_classifier
+from classifier.blend import DEFAULT_WEIGHT
 from classifier.head import HeadSettings
 from classifier.package import packages_dir
 from classifier.registry import ModelRegistry
@@ -63,11 +64,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--augment", nargs="*", choices=list(AUGMENTATIONS)[1:], metavar="NAME",
                    help=f"augmentations (default: all of {', '.join(list(AUGMENTATIONS)[1:])})")
     p.add_argument("--target-recall", type=float, default=0.97,
-                   help="predator recall the operating point aims at (default 0.97)")
+                   help="held-out predator recall a head must reach to be worth promoting "
+                   "(default 0.97)")
     p.add_argument("--max-chicken-fa", type=float, default=0.01,
                    help="share of chickens it may call predators (default 0.01)")
     p.add_argument("--max-background-fa", type=float, default=0.05,
                    help="share of empty scenes it may call predators (default 0.05)")
+    p.add_argument("--blend", type=float, default=DEFAULT_WEIGHT, metavar="W",
+                   help="the head's weight when blended with the current zero-shot models' "
+                   f"answer (default {DEFAULT_WEIGHT}; 0: the head decides alone)")
     p.add_argument("--background-video", action="append", default=[], type=Path,
                    metavar="FILE", help="a clip with no animal in it (repeatable); default: the "
                    "manifest's video rows of people or of nothing")
@@ -101,7 +106,8 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
     for name, value, low, high in (("--l2", args.l2, 0.0, 100.0),
                                    ("--target-recall", args.target_recall, 0.0, 1.0),
                                    ("--max-chicken-fa", args.max_chicken_fa, 0.0, 1.0),
-                                   ("--max-background-fa", args.max_background_fa, 0.0, 1.0)):
+                                   ("--max-background-fa", args.max_background_fa, 0.0, 1.0),
+                                   ("--blend", args.blend, 0.0, 1.0)):
         if not low <= value <= high:
             raise CliError(f"{name} must be between {low} and {high}, got {value}", code=2)
     if args.folds == 1 or args.folds < 0 or args.min_per_class < 1 or args.threads < 1:
@@ -110,7 +116,7 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings(
         fine=args.fine, min_per_class=args.min_per_class, head=HeadSettings(l2=args.l2),
         folds=args.folds, target_recall=args.target_recall, max_chicken_fa=args.max_chicken_fa,
-        max_background_fa=args.max_background_fa,
+        max_background_fa=args.max_background_fa, blend=args.blend or None,
         predator_threshold=cfg.predator_threshold, chicken_threshold=cfg.chicken_threshold,
     )
 
@@ -172,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
     store = store_from(args, config_from(args))
     try:
         photos = _photos(args)
-        current = _current(args, store) if settings.folds else None
+        needed = settings.folds or settings.blend is not None
+        current = _current(args, store) if needed else None
         try:
             outcome = retrain(photos, store, plan, current)
         finally:

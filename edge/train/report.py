@@ -18,28 +18,31 @@ from classifier import Classification
 from edge.cli.eval import rates
 from edge.train.clips import ClipExamples
 from edge.train.dataset import Photo
-from edge.train.trainer import ClassScheme, TrainSettings, verdicts_of
+from edge.train.trainer import ClassScheme, Decided, TrainSettings, verdicts_of
 
 CURRENT = "current classifier"
 
 
-def _miss(photo: Photo, verdict: str, score: float, top: str) -> dict[str, Any]:
+def _miss(photo: Photo, verdict: str, predator: float, top: str) -> dict[str, Any]:
     return {"file": photo.source, "label": photo.label, "subclass": photo.subclass,
-            "verdict": verdict, "score": round(score, 4), "top": top}
+            "verdict": verdict, "predator_score": round(predator, 4), "top": top}
 
 
 def held_out_report(
-    photos: Sequence[Photo], probs: np.ndarray, verdicts: Sequence[str], scheme: ClassScheme,
+    photos: Sequence[Photo], probs: np.ndarray, decided: Decided, scheme: ClassScheme,
     head_name: str, latency_ms: np.ndarray, current: Sequence[Classification] | None = None,
 ) -> dict[str, Any]:
-    """The report for held-out ``probs``/``verdicts`` of ``photos``, and ``current``'s answers."""
+    """The report for the held-out head ``probs`` of ``photos`` and the verdicts the package
+    gives (``decided``), beside ``current``'s answers."""
+    verdicts = decided.verdicts
     pairs = [(p.label, v) for p, v in zip(photos, verdicts, strict=True)]
-    misses = []
-    for p, v, row in zip(photos, verdicts, probs, strict=True):
-        if v != p.label:
-            score = float(row[scheme.indices(v)].sum()) if scheme.indices(v) else 0.0
-            misses.append(_miss(p, v, score, scheme.classes[int(np.argmax(row))]))
+    misses = [_miss(p, v, float(score), scheme.classes[int(np.argmax(row))])
+              for p, v, score, row in zip(photos, verdicts, decided.predator, probs, strict=True)
+              if v != p.label]
     per_model = {f"{head_name} (held out)": rates(pairs)}
+    if decided.alone is not None:
+        per_model[f"{head_name} head alone (held out)"] = rates(
+            [(p.label, v) for p, v in zip(photos, decided.alone, strict=True)])
     names: list[str] = []
     if current:
         per_model[f"{CURRENT} (combined)"] = rates(
@@ -71,13 +74,16 @@ def _called_predator(verdicts: Sequence[str]) -> float:
 def clip_report(
     clips: Sequence[ClipExamples], probs: np.ndarray, scheme: ClassScheme, s: TrainSettings,
     head_name: str, current: Sequence[Sequence[Classification]],
+    partner: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per clip: how many of its (no animal) examples each model calls predator. ``probs`` are
-    the head's held-out answers, clip after clip; ``current`` the current models' per clip."""
+    the head's held-out answers, clip after clip (``partner`` the zero-shot scores of the same
+    examples, for a blending head); ``current`` the current models' per clip."""
     out: dict[str, Any] = {}
     start = 0
     for clip, answers in zip(clips, current, strict=True):
-        said = verdicts_of(probs[start:start + len(clip)], scheme, s)
+        part = None if partner is None else partner[start:start + len(clip)]
+        said = verdicts_of(probs[start:start + len(clip)], scheme, s, part)
         start += len(clip)
         rates_of = {f"{head_name} (held out)": _called_predator(said)}
         if answers:

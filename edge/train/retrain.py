@@ -42,8 +42,8 @@ from edge.train.trainer import (
     TrainSettings,
     class_scheme,
     cross_validate,
+    decide,
     fit_calibrated,
-    verdicts_of,
     with_clip_examples,
 )
 
@@ -102,35 +102,50 @@ def retrain(
     started = time.perf_counter()
     _check_photos(photos)
     s = plan.settings
+    if s.blend is not None and current is None:
+        raise TrainError("a head blended with the zero-shot models is trained on their answers: "
+                         "give the current classifier (or train a head that decides alone)")
     names = augment_names(plan.augmentations)
     extractor = load_extractor(store, plan.threads, plan.extractor)
-    scoring = current if s.folds else None
+    scoring = current if s.folds or s.blend is not None else None
     answers: list[Classification] = []
     emb = embed_photos(photos, extractor, names, _scorer(scoring, answers))
     log.info("embedded %d photos x %d variations in %.1f s", len(photos), len(names),
              time.perf_counter() - started)
     clips, clip_answers = _clip_examples(plan, extractor, scoring)
     data = _TrainingData.of(photos, emb, clips, s)
-    held = cross_validate(data.emb, data.labels, data.groups, data.scheme, s) if s.folds else None
+    partner = _partner(answers, clip_answers) if s.blend is not None else None
+    held = (cross_validate(data.emb, data.labels, data.groups, data.scheme, s, partner)
+            if s.folds else None)
     head, shift = fit_calibrated(data.emb, np.arange(len(data.labels)), data.labels, data.groups,
-                                 data.scheme, s)
+                                 data.scheme, s, partner)
     model_name = f"{plan.name}-{plan.version}"
     report = None
     if held is not None:
-        report = _report(photos, emb, held, data.scheme, s, model_name, answers)
-        report["empty_clips"] = clip_report(clips, held.probs[len(photos):], data.scheme, s,
-                                            model_name, clip_answers)
+        report = _report(photos, emb, held, data.scheme, s, model_name, answers, partner)
+        report["empty_clips"] = clip_report(
+            clips, held.probs[len(photos):], data.scheme, s, model_name, clip_answers,
+            None if partner is None else partner[len(photos):])
     info = PackageInfo(
         name=plan.name, version=plan.version,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         description=plan.description or f"head on {plan.extractor}, {len(photos)} photos",
         extractor=extractor_entry(extractor.ref), labels=list(data.scheme.classes),
         thresholds={"predator": s.predator_threshold, "chicken": s.chicken_threshold},
+        blend=s.blend,
         training=_training_record(photos, names, s, shift, data.groups, held, plan, clips),
         metrics=_metrics(report), head=None, verdicts=None,
     )
     path = write_package(plan.packages, info, head, data.scheme.groups())
     return Outcome(path, info, report, time.perf_counter() - started, peak_memory_mb())
+
+
+def _partner(photos: Sequence[Classification],
+             clips: Sequence[Sequence[Classification]]) -> np.ndarray:
+    """The current classifier's predator and chicken scores of every item, photos then clips:
+    what a blending head is blended with."""
+    every = [*photos, *(a for clip in clips for a in clip)]
+    return np.array([[a.predator_score, a.chicken_score] for a in every], dtype=np.float64)
 
 
 def _scorer(current: Classifier | None, answers: list[Classification]) -> OnPicture | None:
@@ -176,11 +191,11 @@ class _TrainingData:
 
 def _report(
     photos: Sequence[Photo], emb: Embedded, held: HeldOut, scheme: ClassScheme,
-    s: TrainSettings, name: str, current: list[Classification],
+    s: TrainSettings, name: str, current: list[Classification], partner: np.ndarray | None,
 ) -> dict[str, Any]:
     probs = held.probs[:len(photos)]
-    verdicts = verdicts_of(probs, scheme, s)
-    return held_out_report(photos, probs, verdicts, scheme, name, emb.original_ms,
+    decided = decide(probs, scheme, s, None if partner is None else partner[:len(photos)])
+    return held_out_report(photos, probs, decided, scheme, name, emb.original_ms,
                            current or None)
 
 
@@ -205,6 +220,7 @@ def _training_record(
         "operating_point": {"target_recall": s.target_recall,
                             "max_chicken_fa": s.max_chicken_fa,
                             "max_background_fa": s.max_background_fa, "predator_shift": shift,
+                            "blend": s.blend,
                             "fold_shifts": list(held.shifts) if held else []},
     }
 

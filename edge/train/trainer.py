@@ -9,12 +9,17 @@ Three steps, all on photo indices (every augmentation of a photo follows its pho
    well, but where the predator/background line falls depends on how few empty scenes there are.
    So the predator classes' bias is moved by a *shift* (:func:`choose_shift`): false alarms are
    hard limits (at most ``max_chicken_fa`` of chickens and ``max_background_fa`` of empty
-   scenes, photos and clip examples each, called predators), and within them the smallest shift
-   that reaches ``target_recall``, else the one with the highest recall. The shift is chosen on
-   out-of-fold answers of the training photos only.
+   scenes, photos and clip examples each, called predators), and the highest shift within them
+   is taken. The shift is chosen on out-of-fold answers of the training photos only.
 3. **Held-out answers** (:func:`cross_validate`): grouped, stratified folds
    (``edge/train/split.py``); each fold's head, *including its shift*, is fitted without the
    fold's photos, so the figures are what an unseen photo would get.
+
+A head that *blends* (``TrainSettings.blend``, the default) decides together with the zero-shot
+models (``classifier/blend.py``): its operating point and its figures are those of the blended
+scores, computed with ``partner``, the current classifier's predator and chicken scores of each
+item (one row each). Those models were never trained on these photos, so using their answers on
+a held-out photo leaks nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from classifier.blend import DEFAULT_WEIGHT, blend
 from classifier.head import HeadSettings, SoftmaxHead, fit_head, softmax
 from edge.train.dataset import Embedded, Photo
 from edge.train.errors import TrainError
@@ -56,6 +62,7 @@ class TrainSettings:
     max_background_fa: float = 0.05
     predator_threshold: float = 0.3
     chicken_threshold: float = 0.3
+    blend: float | None = DEFAULT_WEIGHT
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +116,57 @@ def with_clip_examples(scheme: ClassScheme, count: int) -> ClassScheme:
                        {c: c.split("/")[0] for c in classes})
 
 
-def verdicts_of(probs: np.ndarray, scheme: ClassScheme, settings: TrainSettings) -> list[str]:
-    """The verdict for each row of probabilities, by the classifier's own thresholds."""
+def scores_of(
+    probs: np.ndarray, scheme: ClassScheme, settings: TrainSettings,
+    partner: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predator and chicken scores of each row of head probabilities as the package decides:
+    blended with ``partner`` (rows of zero-shot predator and chicken scores) when the settings
+    blend and it is given, else the head's own."""
     predator = probs[:, scheme.indices("predator")].sum(axis=1)
     chicken = probs[:, scheme.indices("chicken")].sum(axis=1)
+    if settings.blend is not None and partner is not None:
+        predator = blend(predator, partner[:, 0], settings.blend)
+        chicken = blend(chicken, partner[:, 1], settings.blend)
+    return predator, chicken
+
+
+def verdicts_of(
+    probs: np.ndarray, scheme: ClassScheme, settings: TrainSettings,
+    partner: np.ndarray | None = None,
+) -> list[str]:
+    """The verdict for each row, by the classifier's own thresholds (see :func:`scores_of`)."""
+    return _thresholded(*scores_of(probs, scheme, settings, partner), settings)
+
+
+def _thresholded(predator: np.ndarray, chicken: np.ndarray, settings: TrainSettings) -> list[str]:
+    # The order of classifier.ensemble.verdict_for: predator first, then chicken.
     return [
         "predator" if p >= settings.predator_threshold
         else "chicken" if c >= settings.chicken_threshold else "background"
         for p, c in zip(predator, chicken, strict=True)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """The verdicts a package gives (blended, if it blends) with their predator scores, and
+    the head's own verdicts when those differ in kind (a blending head), for comparison."""
+
+    verdicts: list[str]
+    predator: np.ndarray
+    alone: list[str] | None = None
+
+
+def decide(
+    probs: np.ndarray, scheme: ClassScheme, settings: TrainSettings,
+    partner: np.ndarray | None = None,
+) -> Decided:
+    """:func:`verdicts_of` and :func:`scores_of` together, and the head alone when blended."""
+    predator, chicken = scores_of(probs, scheme, settings, partner)
+    blended = settings.blend is not None and partner is not None
+    return Decided(_thresholded(predator, chicken, settings), predator,
+                   verdicts_of(probs, scheme, settings) if blended else None)
 
 
 def shifted(head: SoftmaxHead, scheme: ClassScheme, shift: float) -> SoftmaxHead:
@@ -147,53 +196,78 @@ class Point:
     shift: float
     recall: float
     alarms: dict[str, float]
+    one: dict[str, float] = field(default_factory=dict)
 
 
 def operating_point(
-    logits: np.ndarray, truth: np.ndarray, scheme: ClassScheme, s: TrainSettings, shift: float
+    logits: np.ndarray, truth: np.ndarray, scheme: ClassScheme, s: TrainSettings, shift: float,
+    partner: np.ndarray | None = None,
 ) -> Point:
     """Predator recall and the share of each other label (chickens, background photos, clip
     examples) called predators, with ``shift`` added to the predator classes' logits."""
     z = logits.copy()
     z[:, scheme.indices("predator")] += shift
-    said = np.array(verdicts_of(softmax(z), scheme, s))
+    said = np.array(verdicts_of(softmax(z), scheme, s, partner))
     called = said == "predator"
-    alarms = {label: float(called[truth == label].mean())
-              for label in sorted(set(truth.tolist()) - {"predator"})}
+    others = sorted(set(truth.tolist()) - {"predator"})
+    alarms = {label: float(called[truth == label].mean()) for label in others}
+    one = {label: 1.0 / int((truth == label).sum()) for label in others}
     recall = float(called[truth == "predator"].mean()) if (truth == "predator").any() else 1.0
-    return Point(float(shift), recall, alarms)
+    return Point(float(shift), recall, alarms, one)
 
 
 def within_limits(point: Point, s: TrainSettings) -> bool:
-    """Whether ``point``'s false alarms respect the chicken and the empty-scene limits."""
-    return all(rate <= (s.max_chicken_fa if label == "chicken" else s.max_background_fa)
-               for label, rate in point.alarms.items())
+    """Whether ``point``'s false alarms respect the chicken and the empty-scene limits (each
+    at least one photo's worth, see :func:`choose_shift`)."""
+    return all(
+        rate <= max(s.max_chicken_fa if label == "chicken" else s.max_background_fa,
+                    point.one.get(label, 0.0))
+        for label, rate in point.alarms.items())
 
 
 def choose_shift(
-    logits: np.ndarray, labels: Sequence[str], scheme: ClassScheme, s: TrainSettings
+    logits: np.ndarray, labels: Sequence[str], scheme: ClassScheme, s: TrainSettings,
+    partner: np.ndarray | None = None,
 ) -> float:
-    """The smallest predator shift reaching the target recall within the false-alarm limits;
-    if none reaches it, the one with the highest recall within them; if no shift keeps within
-    them, the lowest (fewest false alarms), with a warning."""
+    """The highest predator shift within the false-alarm limits: the false-alarm budget is
+    spent on recall, since a missed predator costs an egg or a hen.
+
+    Two choices here were measured on ``../shared/data`` (5-fold held out, four fold seeds):
+
+    * *Highest* shift, not the lowest that reaches ``target_recall`` on these answers: inner
+      folds reach 0.98 recall at the lowest shift, because most predators are easy, and that
+      shift then missed more of the unseen ones (held-out recall 0.919-0.952; this way
+      0.952-0.984, with the same one frizzled hen and at most one of 14 empty scenes called
+      predators). ``target_recall`` stays the bar the held-out figures are judged by.
+    * Each limit allows at least one photo: a limit below one photo in ``n`` cannot be told
+      from zero on ``n`` photos (of 11 empty scenes in a fold, 5 % would allow none), and
+      judged so strictly, one frizzled hen that the zero-shot models call a predator at every
+      shift left no shift at all. The held-out figures are still judged strictly against the
+      bars (``tensorchicken train`` prints the ones missed).
+
+    Raising the shift only ever adds predator verdicts, so the lowest shift has the fewest
+    false alarms of every label; it is used, with a warning, when even it exceeds a limit.
+    """
     truth = np.asarray(labels)
-    points = [operating_point(logits, truth, scheme, s, shift) for shift in SHIFTS]
+    points = [operating_point(logits, truth, scheme, s, shift, partner) for shift in SHIFTS]
     allowed = [p for p in points if within_limits(p, s)]
+    for p in points:
+        log.debug("predator shift %+.2f: recall %.3f, called predator %s%s", p.shift, p.recall,
+                  ", ".join(f"{label} {rate:.3f}" for label, rate in p.alarms.items()),
+                  "" if p in allowed else " (over a limit)")
     if not allowed:
-        log.warning("no predator shift keeps within the false-alarm limits: using %.2f",
-                    SHIFTS[0])
+        log.warning("even predator shift %.2f calls more chickens or empty scenes predators "
+                    "than the limits allow: using it", SHIFTS[0])
         return float(SHIFTS[0])
-    reaching = [p for p in allowed if p.recall >= s.target_recall]
-    if reaching:
-        return reaching[0].shift
-    return max(allowed, key=lambda p: (p.recall, -p.shift)).shift
+    return max(p.shift for p in allowed)
 
 
 def fit_calibrated(
     emb: Embedded, photos: np.ndarray, labels: Sequence[str], groups: np.ndarray,
-    scheme: ClassScheme, s: TrainSettings,
+    scheme: ClassScheme, s: TrainSettings, partner: np.ndarray | None = None,
 ) -> tuple[SoftmaxHead, float]:
-    """A head on ``photos`` with its predator shift chosen by inner folds on the same photos."""
+    """A head on ``photos`` with its predator shift chosen by inner folds on the same photos
+    (``partner``: every item's zero-shot scores, for a blending head)."""
     head = _fit(emb, photos, scheme, s)
     if not s.calibrate:
         return head, 0.0
@@ -204,7 +278,8 @@ def fit_calibrated(
     for fold in inner:
         inner_head = _fit(emb, photos[fold.train], scheme, s)
         logits[fold.test] = inner_head.logits(emb.features[emb.original[photos[fold.test]]])
-    shift = choose_shift(logits, sub_labels, scheme, s)
+    shift = choose_shift(logits, sub_labels, scheme, s,
+                         None if partner is None else partner[photos])
     return shifted(head, scheme, shift), shift
 
 
@@ -219,7 +294,7 @@ class HeldOut:
 
 def cross_validate(
     emb: Embedded, labels: Sequence[str], groups: np.ndarray, scheme: ClassScheme,
-    s: TrainSettings,
+    s: TrainSettings, partner: np.ndarray | None = None,
 ) -> HeldOut:
     """Each photo's probabilities from a head (and shift) fitted without its group."""
     folds = _folds(labels, groups, s.folds, s.seed)
@@ -227,7 +302,7 @@ def cross_validate(
     shifts = []
     for n, fold in enumerate(folds, start=1):
         started = time.perf_counter()
-        head, shift = fit_calibrated(emb, fold.train, labels, groups, scheme, s)
+        head, shift = fit_calibrated(emb, fold.train, labels, groups, scheme, s, partner)
         probs[fold.test] = head.probabilities(emb.features[emb.original[fold.test]])
         shifts.append(shift)
         log.info("fold %d/%d: %d held out, predator shift %.2f, %.1f s", n, len(folds),

@@ -24,7 +24,9 @@ class PhotoSet:
 
     data = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared")) / "data"
     per_label: ClassVar[dict[str, int]] = {"chicken": 10, "predator": 10, "background": 6}
-    fast = TrainSettings(folds=0)  # no held-out figures: the quickest real training
+    # No held-out figures and no blending (which needs the zero-shot models' answers): the
+    # quickest real training.
+    fast = TrainSettings(folds=0, blend=None)
 
     def rows(self, exclude_subclass: str = "") -> list[dict[str, str]]:
         """The subset's manifest rows, without ``exclude_subclass``."""
