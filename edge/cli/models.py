@@ -3,8 +3,9 @@ models side by side on the same inputs.
 
 ``list``       roles, versions, load and inference times, skips, agreement with the canary
 ``register``   score a model (or a local model package) as a shadow or as the canary
-``promote``    make a model the primary (the previous one stays loaded, as a shadow)
-``rollback``   back to the previous primary
+``promote``    let a model decide: the primary (the previous one stays loaded, as a shadow), or
+               for a blending head, a critical model blended with the primary's answers
+``rollback``   undo the last promotion
 ``reset``      forget the run-time changes: the configuration alone decides
 ``compare``    every model on the archived crops (``--since``) or a labelled set (``--manifest``)
 
@@ -25,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from classifier import ClassifierError, Verdict, load_image
-from classifier.ensemble import Classifier, load_any, thresholds_of
+from classifier.ensemble import (
+    Classifier,
+    by_priority,
+    combine,
+    load_any,
+    thresholds_of,
+    verdict_for,
+)
 from classifier.keeper import read_status
 from classifier.registry import ModelRegistry, write_atomic_text
 from classifier.rendezvous import check_model
@@ -55,8 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.required = True
     for name, func, text in (
         ("list", run_list, "roles, versions, times and agreement with the canary"),
-        ("promote", run_promote, "make NAME the primary"),
-        ("rollback", run_rollback, "back to the previous primary"),
+        ("promote", run_promote, "let NAME decide (a blending head joins the primary)"),
+        ("rollback", run_rollback, "undo the last promotion"),
         ("register", run_register, "score NAME as a shadow or the canary"),
         ("reset", run_reset, "forget run-time changes: the configuration alone decides"),
         ("compare", run_compare, "models side by side on archived crops or labelled photos"),
@@ -221,25 +229,40 @@ def _pictures(args: argparse.Namespace, config: Config) -> list[tuple[str, np.nd
 def compare(models: list[Any], cfg: ModelsConfig,
             pictures: list[tuple[str, np.ndarray, str]]) -> dict[str, Any]:
     """Every model on every picture: verdict counts, agreement with the primary (first) and
-    with the canary, latency, and accuracy where pictures are labelled."""
+    with the canary, latency, and accuracy where pictures are labelled.
+
+    A head that blends (``classifier/blend.py``) is judged as it would decide once promoted:
+    blended with the zero-shot models of the critical path (``blended_with``); alone, its
+    operating point was never meant to decide."""
     scorer = Classifier(models[:1], thresholds_of(cfg), cfg.deadline_ms)
+    roles = {u.name: u.role for u in cfg.use}
+    # Primary first (``models`` is in that order), then the critical zero-shot models.
+    partners = [m.name for m in models
+                if roles.get(m.name) in ("primary", "critical") and m.spec.blend is None]
     verdicts: dict[str, list[str]] = {m.name: [] for m in models}
     times: dict[str, list[float]] = {m.name: [] for m in models}
     for _, rgb, _ in pictures:
+        scored = {m.name: scorer.score(m, rgb) for m in models}
+        zero_shot = [scored[name][1] for name in partners]
         for model in models:
-            score, _ = scorer.score(model, rgb)
-            verdicts[model.name].append(score.verdict.value)
+            score, evidence = scored[model.name]
+            verdict = score.verdict
+            if evidence.blend is not None and zero_shot:
+                both = combine(by_priority([*zero_shot, evidence]), partners[0])
+                verdict, _ = verdict_for(both.predator, both.chicken, scorer.thresholds)
+            verdicts[model.name].append(verdict.value)
             times[model.name].append(score.total_ms)
     scorer.close()
     labels = [label for _, _, label in pictures]
     canary = next((u.name for u in cfg.use if u.role == "canary"), None)
-    roles = {u.name: u.role for u in cfg.use}
     primary = models[0].name
     report = {}
     for name, got in verdicts.items():
         report[name] = _model_figures(got, times[name], labels, verdicts[primary],
                                       verdicts.get(canary) if canary else None)
         report[name]["role"] = roles.get(name, "?")
+        blends = next(m for m in models if m.name == name).spec.blend is not None
+        report[name]["blended_with"] = partners if blends and partners else None
     return {"pictures": len(pictures), "labelled": sum(1 for x in labels if x),
             "primary": primary, "canary": canary, "models": report}
 
@@ -316,6 +339,9 @@ def _print_compare(report: dict[str, Any]) -> None:
               f"{f['ms_p50']:7.2f} {_pct(f.get('accuracy'))} {_pct(f.get('predator_recall'))} "
               f"{_pct(f.get('chicken_false_alarm')):>8}")
     for name, f in report["models"].items():
+        if f.get("blended_with"):
+            print(f"  note: {name} is judged blended with {', '.join(f['blended_with'])}, as it "
+                  "decides once promoted")
         if f.get("trained_on"):
             print(f"  note: {name} was trained on {f['trained_on']} of these pictures: its figures "
                   "here are not a fair test (see the held-out figures `train` printed)")

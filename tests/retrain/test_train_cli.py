@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from classifier import Verdict, load_classifier
+from classifier.blend import blend
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.cli import main
@@ -52,9 +53,10 @@ def test_train_register_promote_rollback(
     assert result["model"] == "coop-v1" and result["registered"] == "shadow"
     assert report["n"] == 26 and sum(map(sum, (r.values() for r in
                                                 report["confusion"].values()))) == 26
-    # The held-out figures sit beside the current models' on the same photos.
+    # The held-out figures (the head blended with the current models, and the head alone) sit
+    # beside the current models' on the same photos.
     assert set(report["per_model"]) == {
-        "coop-v1 (held out)", "current classifier (combined)",
+        "coop-v1 (held out)", "coop-v1 head alone (held out)", "current classifier (combined)",
         "mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
     assert 0.0 <= report["predator_recall"] <= 1.0
 
@@ -68,14 +70,26 @@ def test_train_register_promote_rollback(
     compared = json.loads(capsys.readouterr().out)["models"]
     assert compared["coop-v1"]["trained_on"] == 26
     assert compared["mobilenet_v2_imagenet"]["trained_on"] is None
+    # ... and judged as it would decide once promoted: blended with the zero-shot models.
+    assert compared["coop-v1"]["blended_with"] == ["mobilenet_v2_imagenet",
+                                                   "mobilenet_v2_inat_birds"]
+    assert compared["mobilenet_v2_imagenet"]["blended_with"] is None
 
+    # Promoted, the blending head joins the critical path: the zero-shot primary stays, and
+    # the verdict is the two answers blended.
     assert main(["models", "promote", "coop-v1"]) == 0
     promoted = registry.effective()
-    assert promoted.primary.name == "coop-v1"
-    hen = photo_set.photos(photo_set.rows()[:1])[0]
+    assert promoted.primary.name == "mobilenet_v2_imagenet"
+    assert next(u for u in promoted.use if u.name == "coop-v1").role == "critical"
+    hen = photo_set.photos(photo_set.rows()[:1])[0].load()
     with load_classifier(promoted, asset_store) as classifier:
-        answer = classifier.classify(hen.load())
-    assert answer.models["coop-v1"].verdict is Verdict.CHICKEN
+        answer = classifier.classify(hen)
+    with load_classifier(ModelsConfig(), asset_store) as zero_shot:  # type: ignore[call-arg]
+        before = zero_shot.classify(hen)
+    head = answer.models["coop-v1"]
+    assert head.verdict is Verdict.CHICKEN and answer.verdict is Verdict.CHICKEN
+    assert answer.predator_score == pytest.approx(
+        blend(head.predator_score, before.predator_score, 0.5), abs=2e-4)
 
     assert main(["models", "rollback"]) == 0
     rolled_back = registry.effective()
