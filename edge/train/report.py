@@ -23,9 +23,9 @@ from edge.train.trainer import ClassScheme, Decided, TrainSettings, verdicts_of
 CURRENT = "current classifier"
 
 
-def _miss(photo: Photo, verdict: str, predator: float, top: str) -> dict[str, Any]:
+def _miss(photo: Photo, verdict: str, score: float, top: str) -> dict[str, Any]:
     return {"file": photo.source, "label": photo.label, "subclass": photo.subclass,
-            "verdict": verdict, "predator_score": round(predator, 4), "top": top}
+            "verdict": verdict, "score": round(score, 4), "top": top}
 
 
 def held_out_report(
@@ -36,9 +36,8 @@ def held_out_report(
     gives (``decided``), beside ``current``'s answers."""
     verdicts = decided.verdicts
     pairs = [(p.label, v) for p, v in zip(photos, verdicts, strict=True)]
-    misses = [_miss(p, v, float(score), scheme.classes[int(np.argmax(row))])
-              for p, v, score, row in zip(photos, verdicts, decided.predator, probs, strict=True)
-              if v != p.label]
+    misses = [_miss(p, v, decided.score(i), scheme.classes[int(np.argmax(probs[i]))])
+              for i, (p, v) in enumerate(zip(photos, verdicts, strict=True)) if v != p.label]
     per_model = {f"{head_name} (held out)": rates(pairs)}
     if decided.alone is not None:
         per_model[f"{head_name} head alone (held out)"] = rates(

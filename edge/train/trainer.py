@@ -150,12 +150,20 @@ def _thresholded(predator: np.ndarray, chicken: np.ndarray, settings: TrainSetti
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """The verdicts a package gives (blended, if it blends) with their predator scores, and
-    the head's own verdicts when those differ in kind (a blending head), for comparison."""
+    """The verdicts a package gives (blended, if it blends) with the scores they come from,
+    and the head's own verdicts when those differ in kind (a blending head), for comparison."""
 
     verdicts: list[str]
     predator: np.ndarray
+    chicken: np.ndarray
     alone: list[str] | None = None
+
+    def score(self, i: int) -> float:
+        """The score that goes with verdict ``i``, as :func:`classifier.ensemble.verdict_for`
+        gives it (a background verdict: one minus the larger of the other two)."""
+        predator, chicken = float(self.predator[i]), float(self.chicken[i])
+        return {"predator": predator, "chicken": chicken}.get(
+            self.verdicts[i], max(0.0, 1.0 - max(predator, chicken)))
 
 
 def decide(
@@ -165,7 +173,7 @@ def decide(
     """:func:`verdicts_of` and :func:`scores_of` together, and the head alone when blended."""
     predator, chicken = scores_of(probs, scheme, settings, partner)
     blended = settings.blend is not None and partner is not None
-    return Decided(_thresholded(predator, chicken, settings), predator,
+    return Decided(_thresholded(predator, chicken, settings), predator, chicken,
                    verdicts_of(probs, scheme, settings) if blended else None)
 
 

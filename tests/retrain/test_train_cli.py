@@ -40,6 +40,21 @@ def test_too_few_labelled_crops_is_a_clear_error(
     assert "0 labelled photos are too few" in capsys.readouterr().err
 
 
+def test_train_prints_its_figures_and_misses(
+    tmp_path: Path, state_dir: Path, photo_set: PhotoSet, capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = photo_set.write_manifest(tmp_path / "photos.csv", photo_set.rows())
+    assert main(["train", "--manifest", str(manifest), "--root", str(photo_set.data),
+                 "--folds", "2", "--augment", "flip", "--version", "v2", "--no-register",
+                 "--out", str(tmp_path / "packages")]) == 0
+    out = capsys.readouterr().out
+    assert "held-out figures (each photo scored by a head trained without it):" in out
+    assert "coop-v2 head alone (held out): predator recall" in out
+    assert "package coop-v2 written to" in out and "registered" not in out
+    misses = [line for line in out.splitlines() if line.startswith("  miss ")]
+    assert misses and all(" called " in line for line in misses)
+
+
 def test_train_register_promote_rollback(
     tmp_path: Path, state_dir: Path, photo_set: PhotoSet, asset_store: AssetStore,
     capsys: pytest.CaptureFixture[str],
