@@ -203,8 +203,10 @@ def missed_bars(report: dict[str, Any] | None, s: TrainSettings) -> list[str]:
     if report["predator_recall"] < s.target_recall:
         missed.append(f"predator recall {report['predator_recall']:.3f} < {s.target_recall}")
     if report["chicken_false_alarm"] > s.max_chicken_fa:
-        missed.append(f"chickens called predator {report['chicken_false_alarm']:.3f} > "
-                      f"{s.max_chicken_fa}")
+        # With the count: 1 of 98 hens prints as 0.010 and would look within a 0.01 bar.
+        hens = report["confusion"]["chicken"]
+        missed.append(f"chickens called predator {hens['predator']} of {sum(hens.values())} "
+                      f"({report['chicken_false_alarm']:.4f}) > {s.max_chicken_fa}")
     empty = [("empty scenes", report["background_false_alarm"])] + [
         (f"{name} examples", clip["called_predator"][next(iter(clip["called_predator"]))])
         for name, clip in report.get("empty_clips", {}).items()]

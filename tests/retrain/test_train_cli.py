@@ -13,7 +13,9 @@ from classifier.blend import blend
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.cli import main
+from edge.cli.train import missed_bars
 from edge.config import ModelsConfig
+from edge.train.trainer import TrainSettings
 
 if TYPE_CHECKING:
     from tests.retrain.conftest import PhotoSet
@@ -110,3 +112,15 @@ def test_train_register_promote_rollback(
     rolled_back = registry.effective()
     assert rolled_back.primary.name == "mobilenet_v2_imagenet"
     assert next(u for u in rolled_back.use if u.name == "coop-v1").role == "shadow"
+
+
+def test_a_missed_bar_names_the_count_that_misses_it() -> None:
+    report = {
+        "predator_recall": 0.9839, "chicken_false_alarm": 0.0102, "background_false_alarm": 0.0,
+        "confusion": {"chicken": {"chicken": 97, "predator": 1, "background": 0}},
+        "empty_clips": {"yard.mp4": {"called_predator": {"coop (held out)": 0.06}}},
+    }
+    assert missed_bars(report, TrainSettings()) == [
+        "chickens called predator 1 of 98 (0.0102) > 0.01",
+        "yard.mp4 examples called predator 0.060 > 0.05"]
+    assert missed_bars(None, TrainSettings()) == []
