@@ -14,6 +14,11 @@ called predators); the bars it misses are printed, as a reason not to promote it
 Clips with no animal in them (``--background-video FILE``; by default the manifest's ``video``
 rows whose subclass says they show people or nothing) give the motion crops the appliance
 would classify on them, as empty scenes (``edge/train/clips.py``).
+
+By default the head is *blended* with the current zero-shot models (``--blend 0.5``,
+``classifier/blend.py``): its operating point and figures are those of the blend, the head
+alone is printed beside them, and once promoted it joins the critical path next to the primary
+instead of replacing it. ``--blend 0`` trains a head that decides alone.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from edge.train.clips import ClipFile, make_clip
 from edge.train.dataset import Photo, make_photo
 from edge.train.errors import TrainError
 from edge.train.labels import labelled_photos
+from edge.train.report import CURRENT
 from edge.train.retrain import Outcome, RetrainPlan, retrain
 from edge.train.trainer import TrainSettings
 
@@ -73,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--blend", type=float, default=DEFAULT_WEIGHT, metavar="W",
                    help="the head's weight when blended with the current zero-shot models' "
                    f"answer (default {DEFAULT_WEIGHT}; 0: the head decides alone)")
+    p.add_argument("--unseen-species", action="store_true",
+                   help="also hold out each predator species whole, in turn: recall on a "
+                   "predator the head never saw (one more fit per species)")
     p.add_argument("--background-video", action="append", default=[], type=Path,
                    metavar="FILE", help="a clip with no animal in it (repeatable); default: the "
                    "manifest's video rows of people or of nothing")
@@ -117,6 +126,7 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
         fine=args.fine, min_per_class=args.min_per_class, head=HeadSettings(l2=args.l2),
         folds=args.folds, target_recall=args.target_recall, max_chicken_fa=args.max_chicken_fa,
         max_background_fa=args.max_background_fa, blend=args.blend or None,
+        unseen_species=args.unseen_species,
         predator_threshold=cfg.predator_threshold, chicken_threshold=cfg.chicken_threshold,
     )
 
@@ -233,6 +243,15 @@ def _show(args: argparse.Namespace, outcome: Outcome, registered: bool,
         for name, clip in outcome.report.get("empty_clips", {}).items():
             rates = ", ".join(f"{m} {r:.3f}" for m, r in clip["called_predator"].items())
             print(f"clip {name} ({clip['examples']} crops, no animal), called predator: {rates}")
+        unseen = outcome.report.get("unseen_species")
+        if unseen and unseen["photos"]:
+            lost = ", ".join(f"{k} {v}" for k, v in sorted(unseen["missed"].items()))
+            current = unseen.get(CURRENT)
+            print(f"predators of a species held out whole ({unseen['photos']} photos, "
+                  f"{unseen['species']} species): recall {unseen['recall']:.3f}, head alone "
+                  f"{unseen['head_alone']:.3f}"
+                  + (f", {CURRENT} {current:.3f}" if current is not None else "")
+                  + (f"; missed {lost}" if lost else ""))
     print(f"package {summary['model']} written to {summary['package']}")
     print(f"{summary['photos']} photos, classes {', '.join(summary['labels'])}; "
           f"{summary['seconds']} s, peak memory {summary['peak_memory_mb']} MB")

@@ -18,7 +18,7 @@ from classifier import Classification
 from edge.cli.eval import rates
 from edge.train.clips import ClipExamples
 from edge.train.dataset import Photo
-from edge.train.trainer import ClassScheme, Decided, TrainSettings, verdicts_of
+from edge.train.trainer import ClassScheme, Decided, TrainSettings, decide, verdicts_of
 
 CURRENT = "current classifier"
 
@@ -94,4 +94,29 @@ def clip_report(
                  for k in sorted(set(clip.kind))}
         out[clip.source] = {"examples": len(clip), "segments": len(set(clip.segment.tolist())),
                             "called_predator": rates_of, "head_by_kind": kinds}
+    return out
+
+
+def unseen_species_report(
+    photos: Sequence[Photo], probs: np.ndarray, scheme: ClassScheme, s: TrainSettings,
+    partner: np.ndarray | None, current: Sequence[Classification],
+) -> dict[str, Any]:
+    """Recall on predators whose whole species was held out (``probs`` from
+    :func:`edge.train.trainer.unseen_species`): as the package decides, the head alone and the
+    current classifier, and the species it missed."""
+    rows = np.flatnonzero(~np.isnan(probs[:len(photos), 0]))
+    decided = decide(probs[rows], scheme, s, None if partner is None else partner[rows])
+    caught = np.array(decided.verdicts) == "predator"
+    alone = decided.alone if decided.alone is not None else decided.verdicts
+    out: dict[str, Any] = {
+        "photos": len(rows), "species": len({photos[int(i)].subclass for i in rows}),
+        "recall": round(float(caught.mean()), 4) if len(rows) else None,
+        "head_alone": round(float(np.mean([v == "predator" for v in alone])), 4)
+        if len(rows) else None,
+        "missed": dict(Counter(photos[int(i)].subclass for i, ok in zip(rows, caught,
+                                                                         strict=True) if not ok)),
+    }
+    if current:
+        out[CURRENT] = round(float(np.mean(
+            [current[int(i)].verdict.value == "predator" for i in rows])), 4) if len(rows) else None
     return out

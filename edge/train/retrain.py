@@ -33,7 +33,7 @@ from edge.train.clips import (
 )
 from edge.train.dataset import Embedded, OnPicture, Photo, clip_groups, embed_photos, with_clips
 from edge.train.errors import TrainError
-from edge.train.report import clip_report, held_out_report
+from edge.train.report import clip_report, held_out_report, unseen_species_report
 from edge.train.split import photo_groups
 from edge.train.trainer import (
     CLIP_LABEL,
@@ -44,6 +44,7 @@ from edge.train.trainer import (
     cross_validate,
     decide,
     fit_calibrated,
+    unseen_species,
     with_clip_examples,
 )
 
@@ -126,6 +127,12 @@ def retrain(
         report["empty_clips"] = clip_report(
             clips, held.probs[len(photos):], data.scheme, s, model_name, clip_answers,
             None if partner is None else partner[len(photos):])
+    if report is not None and s.unseen_species:
+        species = [p.subclass for p in photos] + [""] * (len(data.labels) - len(photos))
+        unseen = unseen_species(data.emb, data.labels, species, data.groups, data.scheme, s,
+                                partner)
+        report["unseen_species"] = unseen_species_report(photos, unseen, data.scheme, s,
+                                                         partner, answers)
     info = PackageInfo(
         name=plan.name, version=plan.version,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -229,5 +236,6 @@ def _metrics(report: dict[str, Any] | None) -> dict[str, Any]:
     if report is None:
         return {}
     keep = ("n", "confusion", "predator_recall", "chicken_false_alarm",
-            "background_false_alarm", "per_model", "compared_with", "empty_clips")
+            "background_false_alarm", "per_model", "compared_with", "empty_clips",
+            "unseen_species")
     return {k: report[k] for k in keep if k in report}

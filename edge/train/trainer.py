@@ -63,6 +63,7 @@ class TrainSettings:
     predator_threshold: float = 0.3
     chicken_threshold: float = 0.3
     blend: float | None = DEFAULT_WEIGHT
+    unseen_species: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,3 +317,24 @@ def cross_validate(
         log.info("fold %d/%d: %d held out, predator shift %.2f, %.1f s", n, len(folds),
                  len(fold.test), shift, time.perf_counter() - started)
     return HeldOut(probs, tuple(shifts), tuple(folds))
+
+
+def unseen_species(
+    emb: Embedded, labels: Sequence[str], species: Sequence[str], groups: np.ndarray,
+    scheme: ClassScheme, s: TrainSettings, partner: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each predator photo's probabilities from a head (and shift) fitted without any photo of
+    its species (``species[i]``, the subclass) or their near-twins: how the head meets a
+    predator it has never seen, as a scrub jay would be to a head trained on jays and foxes.
+    Rows of other items (and of predators without a species) are NaN."""
+    probs = np.full((len(labels), len(scheme.classes)), np.nan, dtype=np.float32)
+    names = sorted({sp for sp, label in zip(species, labels, strict=True)
+                    if label == "predator" and sp})
+    for name in names:
+        test = np.flatnonzero([label == "predator" and sp == name
+                               for sp, label in zip(species, labels, strict=True)])
+        train = np.flatnonzero(~np.isin(groups, groups[test]))
+        head, _ = fit_calibrated(emb, train, labels, groups, scheme, s, partner)
+        probs[test] = head.probabilities(emb.features[emb.original[test]])
+    log.info("held out each of %d predator species in turn", len(names))
+    return probs

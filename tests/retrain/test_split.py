@@ -14,7 +14,7 @@ from edge.assets import AssetStore
 from edge.train.augment import gain
 from edge.train.dataset import Photo, embed_photos, make_photo
 from edge.train.split import grouped_folds, photo_groups
-from edge.train.trainer import TrainSettings, class_scheme, cross_validate
+from edge.train.trainer import TrainSettings, class_scheme, cross_validate, unseen_species
 
 
 def test_folds_partition_the_photos_by_group_and_hold_every_label() -> None:
@@ -69,3 +69,27 @@ def test_cross_validation_never_fits_on_a_held_out_photo_or_its_variations(
             assert photos_fitted, "a fit saw no photo"
             assert not photos_fitted & set(fold.test.tolist())
     assert np.allclose(held.probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_a_held_out_species_is_never_fitted_on(
+    asset_store: AssetStore, small_photos: list[Photo], fits_seen: list[set[int]]
+) -> None:
+    emb = embed_photos(small_photos, load_extractor(asset_store), ["original", "flip"])
+    tagged = emb.features.copy()
+    tagged[:, 0] = emb.photo_index
+    emb = replace(emb, features=tagged)
+    labels = [p.label for p in small_photos]
+    species = [p.subclass for p in small_photos]
+    groups = photo_groups([p.sha256 for p in small_photos])
+    settings = TrainSettings(inner_folds=3, blend=None)
+    probs = unseen_species(emb, labels, species, groups, class_scheme(small_photos, False, 4),
+                           settings)
+    names = sorted({sp for sp, label in zip(species, labels, strict=True) if label == "predator"})
+    per_species = 1 + settings.inner_folds
+    assert len(names) > 3 and len(fits_seen) == per_species * len(names)
+    for n, name in enumerate(names):
+        held = {i for i, sp in enumerate(species) if labels[i] == "predator" and sp == name}
+        for photos_fitted in fits_seen[n * per_species:(n + 1) * per_species]:
+            assert photos_fitted and not photos_fitted & held
+    predators = np.array(labels) == "predator"
+    assert not np.isnan(probs[predators]).any() and np.isnan(probs[~predators]).all()

@@ -48,11 +48,12 @@ def test_train_prints_its_figures_and_misses(
     manifest = photo_set.write_manifest(tmp_path / "photos.csv", photo_set.rows())
     assert main(["train", "--manifest", str(manifest), "--root", str(photo_set.data),
                  "--folds", "2", "--augment", "flip", "--version", "v2", "--no-register",
-                 "--out", str(tmp_path / "packages")]) == 0
+                 "--unseen-species", "--out", str(tmp_path / "packages")]) == 0
     out = capsys.readouterr().out
     assert "held-out figures (each photo scored by a head trained without it):" in out
     assert "coop-v2 head alone (held out): predator recall" in out
     assert "package coop-v2 written to" in out and "registered" not in out
+    assert "predators of a species held out whole (10 photos, " in out
     misses = [line for line in out.splitlines() if line.startswith("  miss ")]
     assert misses and all(" called " in line for line in misses)
 
