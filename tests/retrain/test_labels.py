@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING
 import pytest
 
 from camera.box import Box
-from classifier import Classifier, Verdict, crop_square, load_image
+from classifier import Classifier, Verdict, crop_square, load_classifier, load_image
 from classifier.package import load_package_model
 from edge.assets import AssetStore
 from edge.cli import main
-from edge.config import ArchiveConfig
+from edge.config import ArchiveConfig, ModelsConfig
 from edge.event import Event
 from edge.events.archive import Archive
 from edge.events.log import EventLog
 from edge.train.errors import LabelError
 from edge.train.labels import LABELS_FILE, LabelStore, archived_crops, labelled_photos
 from edge.train.retrain import RetrainPlan, retrain
+from edge.train.trainer import TrainSettings
 
 if TYPE_CHECKING:
     from tests.retrain.conftest import PhotoSet
@@ -82,9 +83,12 @@ def test_label_command_lists_sets_and_clears(
 
 
 def _verdicts(package: Path, store: AssetStore, crops: list[Path]) -> list[Verdict]:
+    """The verdicts once the package is promoted: blended with the zero-shot models."""
     from edge.events.archive import load_exact
 
-    with Classifier([load_package_model(package, store, threads=1)]) as classifier:
+    head = load_package_model(package, store, threads=1)
+    zero_shot = load_classifier(ModelsConfig(), store)  # type: ignore[call-arg]
+    with Classifier([*zero_shot.models, head]) as classifier:
         return [classifier.classify(load_exact(c)).verdict for c in crops]
 
 
@@ -100,8 +104,10 @@ def test_retraining_on_corrected_labels_changes_the_verdict_on_those_crops(
 
     def train(version: str) -> tuple[Path, list[Path]]:
         crops = archived_crops(archive, labels, state_dir / "events.sqlite3")
-        plan = RetrainPlan("coop", version, tmp_path / "packages", photo_set.fast, ["flip"])
-        outcome = retrain(base + labelled_photos(crops), asset_store, plan)
+        plan = RetrainPlan("coop", version, tmp_path / "packages", TrainSettings(folds=0),
+                           ["flip"])
+        with load_classifier(ModelsConfig(), asset_store) as current:  # type: ignore[call-arg]
+            outcome = retrain(base + labelled_photos(crops), asset_store, plan, current)
         return outcome.package, [c.crop for c in crops]
 
     labels.set(events, "predator")
