@@ -15,8 +15,9 @@ Topics, under ``topic_prefix`` (``tensorchicken`` by default):
 
 Home Assistant discovery (``<discovery_prefix>/<component>/<client_id>/<object>/config``,
 retained) announces a binary sensor "Predator present" (turned off by Home Assistant
-``off_delay_s`` after the last ``ON``), a sensor "Last verdict", an image "Snapshot" and a
-switch "Armed"; it is announced again whenever Home Assistant publishes ``online`` on
+``off_delay_s`` after the last ``ON``), a sensor "Last verdict", an image "Snapshot", a
+switch "Armed" and a diagnostic binary sensor "Model disagrees with canary" (``problem``, from
+the ``canary`` topic); it is announced again whenever Home Assistant publishes ``online`` on
 ``<discovery_prefix>/status``.
 
 Durability is ours: paho keeps QoS 1 messages only in memory, so :meth:`MqttSink.deliver`
@@ -117,6 +118,13 @@ def discovery_messages(topics: Topics, off_delay_s: int) -> dict[str, dict[str, 
             "name": "Armed", "command_topic": topics.armed_set, "state_topic": topics.armed,
             "payload_on": "ON", "payload_off": "OFF", "state_on": "ON", "state_off": "OFF",
             "icon": "mdi:shield-lock"},
+        # The deciding model disagrees with the trusted canary too often: a problem to look
+        # at (the agreement rate and message come along as attributes), not a predator.
+        ("binary_sensor", "canary"): {
+            "name": "Model disagrees with canary", "state_topic": topics.canary,
+            "value_template": "{{ 'ON' if value_json.alarm else 'OFF' }}",
+            "payload_on": "ON", "payload_off": "OFF", "device_class": "problem",
+            "entity_category": "diagnostic", "json_attributes_topic": topics.canary},
     }
     return {topics.discovery(component, obj): {**common, **entity,
                                               "unique_id": f"{topics.node}_{obj}"}

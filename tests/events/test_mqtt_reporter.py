@@ -15,9 +15,11 @@ from typing import Any
 import cv2
 import pytest
 
+from classifier.canary import CanaryStatus
 from edge.config.reporters import ArchiveConfig, ReportersConfig
 from edge.events import Archive, EventLog, ReporterSet, start_reporters
 from edge.events.broker import MosquittoBroker
+from edge.events.mqtt import MqttSink
 
 CHILD = Path(__file__).with_name("events_child.py")
 PHOTO = Path(__file__).resolve().parents[3] / "shared/data/images/predator/animl__Cat-21.jpg"
@@ -111,7 +113,7 @@ def _state_id(states: list[bytes]) -> int | None:
 # <object_id>/config; each entity below needs the options named here; a device needs a
 # unique_id and device.identifiers; availability uses payload_available/not_available.
 REQUIRED = {
-    "binary_sensor": {"state_topic", "payload_on", "off_delay", "device_class"},
+    "binary_sensor": {"state_topic", "payload_on", "payload_off", "device_class"},
     "sensor": {"state_topic", "value_template"},
     "image": {"image_topic", "content_type"},
     "switch": {"command_topic", "state_topic", "payload_on", "payload_off"},
@@ -123,12 +125,13 @@ def test_discovery_matches_home_assistant_and_is_announced_again(
         reporters: Callable[..., ReporterSet]) -> None:
     watcher = watch(broker, "homeassistant/#")
     reporters(_config(broker, off_delay_s=45))
-    assert watcher.wait(lambda: len(watcher.messages) >= 4)
+    assert watcher.wait(lambda: len(watcher.messages) >= 5)
     configs = {t: json.loads(p) for t, p, _ in watcher.messages}
     late = watch(broker, "homeassistant/#")  # retained: Home Assistant finds them whenever
-    assert late.wait(lambda: len(late.messages) >= 4)
+    assert late.wait(lambda: len(late.messages) >= 5)
     assert {t: json.loads(p) for t, p, kept in late.messages if kept} == configs
     assert sorted(configs) == [
+        "homeassistant/binary_sensor/tensorchicken/canary/config",
         "homeassistant/binary_sensor/tensorchicken/predator/config",
         "homeassistant/image/tensorchicken/snapshot/config",
         "homeassistant/sensor/tensorchicken/last_verdict/config",
@@ -142,16 +145,38 @@ def test_discovery_matches_home_assistant_and_is_announced_again(
                                                                                    "offline")
         assert config["device"]["identifiers"] == ["tensorchicken"]
         assert "#" not in json.dumps(config) and "+" not in config.get("state_topic", "")
-    assert len({c["unique_id"] for c in configs.values()}) == 4
+    assert len({c["unique_id"] for c in configs.values()}) == 5
     binary = configs["homeassistant/binary_sensor/tensorchicken/predator/config"]
     assert binary["off_delay"] == 45 and binary["state_topic"] == "tensorchicken/predator"
+    canary = configs["homeassistant/binary_sensor/tensorchicken/canary/config"]
+    assert canary["state_topic"] == canary["json_attributes_topic"] == "tensorchicken/canary"
+    assert (canary["device_class"], canary["entity_category"]) == ("problem", "diagnostic")
     switch = configs["homeassistant/switch/tensorchicken/armed/config"]
     assert switch["command_topic"] == "tensorchicken/armed/set"
 
     watcher.messages.clear()
     watcher.client.publish("homeassistant/status", "offline", qos=1)
     watcher.client.publish("homeassistant/status", "online", qos=1)  # Home Assistant restarted
-    assert watcher.wait(lambda: len([m for m in watcher.messages if m[0] in configs]) >= 4)
+    assert watcher.wait(lambda: len([m for m in watcher.messages if m[0] in configs]) >= 5)
+
+
+def test_the_canary_alarm_is_published_retained_for_its_sensor(
+        broker: MosquittoBroker, watch: Callable[..., Any],
+        reporters: Callable[..., ReporterSet]) -> None:
+    running = reporters(_config(broker))
+    sink = running.couriers[0].sink
+    assert isinstance(sink, MqttSink)
+    status = CanaryStatus(canary="mobilenet_v1_025_imagenet", primary="mobilenet_v2_imagenet",
+                          compared=50, disagreements=20, window=50, max_rate=0.2,
+                          min_samples=20, alarm=True, since=1_780_000_000.0)
+    watcher = watch(broker, "tensorchicken/canary")
+    sink.report_canary(status.to_dict())
+    assert watcher.wait(lambda: bool(watcher.on("tensorchicken/canary")))
+    # What the discovery's value_template reads (value_json.alarm) and its attributes.
+    assert json.loads(watcher.on("tensorchicken/canary")[-1]) == {**status.to_dict(), "rate": 0.4}
+    late = watch(broker, "tensorchicken/canary")  # Home Assistant starting later still sees it
+    assert late.wait(lambda: bool(late.messages))
+    assert late.messages[-1][2] is True
 
 
 def test_arm_commands_accept_only_on_and_off(
