@@ -1,0 +1,46 @@
+"""A blending head promoted while the appliance runs: it joins the critical path at the next
+swap, the verdicts become blended, and a rollback takes it off again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from classifier import load_classifier
+from classifier.blend import blend
+from classifier.registry import ModelRegistry
+from classifier.rendezvous import load_rendezvous
+from edge.assets import AssetStore
+from edge.config import ModelsConfig
+from edge.train.dataset import Photo
+from edge.train.retrain import RetrainPlan, retrain
+from edge.train.trainer import TrainSettings
+
+
+def test_a_blending_head_joins_the_running_critical_path_and_leaves_on_rollback(
+    tmp_path: Path, asset_store: AssetStore, small_photos: list[Photo]
+) -> None:
+    base = ModelsConfig()  # type: ignore[call-arg]
+    plan = RetrainPlan("coop", "j1", tmp_path / "packages", TrainSettings(folds=0), ["flip"])
+    with load_classifier(base, asset_store) as current:
+        package = retrain(small_photos, asset_store, plan, current).package
+    registry = ModelRegistry(tmp_path / "state", base)
+    registry.register("coop-j1", package=package)
+    fox = next(p for p in small_photos if p.label == "predator").load()
+
+    with load_rendezvous(registry.effective(), asset_store) as rendezvous:
+        before = rendezvous.classify(fox)
+        assert "coop-j1" not in before.models  # a shadow: scored off the critical path
+        registry.promote("coop-j1")
+        report = rendezvous.swap(registry.effective())
+        assert report.primary == "mobilenet_v2_imagenet"  # the zero-shot primary stays
+        joined = rendezvous.classify(fox)
+        head = joined.models["coop-j1"]
+        assert joined.predator_score == pytest.approx(
+            blend(head.predator_score, before.predator_score, 0.5), abs=2e-4)
+        registry.rollback()
+        rendezvous.swap(registry.effective())
+        after = rendezvous.classify(fox)
+    assert "coop-j1" not in after.models
+    assert after.predator_score == pytest.approx(before.predator_score, abs=1e-4)
