@@ -32,7 +32,7 @@ from typing import Any
 from classifier import Classifier, ClassifierError, load_classifier
 from classifier.blend import DEFAULT_WEIGHT
 from classifier.head import HeadSettings
-from classifier.package import packages_dir
+from classifier.package import packages_dir, read_package
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.cli import CliError
@@ -175,10 +175,15 @@ def registry_of(args: argparse.Namespace) -> ModelRegistry:
 
 def _current(args: argparse.Namespace, store: AssetStore) -> Classifier:
     """What decides today: the models named by --model, else the registry's effective ones
-    (the configuration with promotions and rollbacks applied)."""
+    (the configuration with promotions and rollbacks applied), without a head joined to them:
+    a new head is compared with, and blended with, the zero-shot models alone, as it will be
+    once it replaces that head."""
     if args.model:
         return open_classifier(args)
-    return load_classifier(registry_of(args).effective(), store)
+    cfg = registry_of(args).effective()
+    zero_shot = [u for u in cfg.use if not (u.role == "critical" and u.package
+                                            and read_package(Path(u.package)).blend is not None)]
+    return load_classifier(cfg.model_copy(update={"use": zero_shot}), store)
 
 
 def run(args: argparse.Namespace) -> int:

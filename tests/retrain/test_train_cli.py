@@ -109,6 +109,15 @@ def test_train_register_promote_rollback(
     assert answer.predator_score == pytest.approx(
         blend(head.predator_score, before.predator_score, 0.5), abs=2e-4)
 
+    # A head trained now is fitted to the zero-shot answers alone, not to coop-v1's blend: it
+    # will replace coop-v1 when promoted.
+    capsys.readouterr()
+    assert main(["train", "--manifest", str(manifest), "--root", str(photo_set.data),
+                 "--folds", "2", "--augment", "flip", "--version", "v3", "--no-register",
+                 "--out", str(tmp_path / "packages"), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)["report"]
+    assert again["compared_with"] == ["mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"]
+
     assert main(["models", "rollback"]) == 0
     rolled_back = registry.effective()
     assert rolled_back.primary.name == "mobilenet_v2_imagenet"
