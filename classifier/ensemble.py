@@ -227,6 +227,10 @@ class Classifier:
         if not models:
             raise ModelError("a classifier needs at least one model")
         self._critical = list(models)
+        if all(m.spec.blend is not None for m in models):
+            log.warning("model %s was trained to be blended with the zero-shot models, but none "
+                        "is on the critical path: it decides alone, at an operating point not "
+                        "chosen for that", models[0].name)
         self.thresholds = thresholds or Thresholds()
         self.deadline_ms = deadline_ms
         self._clock = clock

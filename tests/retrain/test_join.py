@@ -3,12 +3,14 @@ swap, the verdicts become blended, and a rollback takes it off again."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from classifier import load_classifier
+from classifier import Classifier, load_classifier
 from classifier.blend import blend
+from classifier.package import load_package_model
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
@@ -44,3 +46,20 @@ def test_a_blending_head_joins_the_running_critical_path_and_leaves_on_rollback(
         after = rendezvous.classify(fox)
     assert "coop-j1" not in after.models
     assert after.predator_score == pytest.approx(before.predator_score, abs=1e-4)
+
+
+def test_a_blending_head_alone_on_the_critical_path_is_warned_about(
+    tmp_path: Path, asset_store: AssetStore, small_photos: list[Photo],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plan = RetrainPlan("coop", "j2", tmp_path, TrainSettings(folds=0), ["flip"])
+    with load_classifier(ModelsConfig(), asset_store) as current:  # type: ignore[call-arg]
+        package = retrain(small_photos, asset_store, plan, current).package
+    head = load_package_model(package, asset_store, threads=1)
+    with caplog.at_level(logging.WARNING, logger="classifier.ensemble"):
+        Classifier([head]).close()
+        assert "coop-j2 was trained to be blended with the zero-shot models" in caplog.text
+        caplog.clear()
+        with load_classifier(ModelsConfig(), asset_store) as zero_shot:  # type: ignore[call-arg]
+            Classifier([*zero_shot.models, head]).close()
+    assert not caplog.text
