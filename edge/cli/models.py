@@ -35,6 +35,7 @@ from classifier.ensemble import (
     verdict_for,
 )
 from classifier.keeper import read_status
+from classifier.package import read_package
 from classifier.registry import ModelRegistry, write_atomic_text
 from classifier.rendezvous import check_model
 from classifier.spec import load_specs
@@ -196,8 +197,17 @@ def _list_rows(cfg: ModelsConfig, running: dict[str, Any] | None) -> list[dict[s
         return list(running.get("models", []))
     specs = load_specs()
     return [{"name": u.name, "role": u.role, "threads": u.threads, "package": u.package,
-             "version": specs[u.name].version if u.name in specs else "package"}
-            for u in cfg.use]
+             "version": _version_of(u.name, u.package, specs)} for u in cfg.use]
+
+
+def _version_of(name: str, package: str | None, specs: dict[str, Any]) -> str:
+    """A manifest model's version, or a package's (from its ``package.yaml``)."""
+    if not package:
+        return str(specs[name].version) if name in specs else "?"
+    try:
+        return read_package(Path(package)).version
+    except ClassifierError as exc:
+        return f"? ({exc})"
 
 
 # -- compare ---------------------------------------------------------------------------------

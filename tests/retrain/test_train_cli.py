@@ -109,9 +109,13 @@ def test_train_register_promote_rollback(
     assert answer.predator_score == pytest.approx(
         blend(head.predator_score, before.predator_score, 0.5), abs=2e-4)
 
+    capsys.readouterr()
+    assert main(["models", "list", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert (listed["coop-v1"]["role"], listed["coop-v1"]["version"]) == ("critical", "v1")
+
     # A head trained now is fitted to the zero-shot answers alone, not to coop-v1's blend: it
     # will replace coop-v1 when promoted.
-    capsys.readouterr()
     assert main(["train", "--manifest", str(manifest), "--root", str(photo_set.data),
                  "--folds", "2", "--augment", "flip", "--version", "v3", "--no-register",
                  "--out", str(tmp_path / "packages"), "--json"]) == 0
