@@ -23,9 +23,10 @@ blended with the zero-shot ones it was trained with, and the primary stays the f
 always answers (if the head is late, the zero-shot answer decides alone, as before the
 promotion). One head is joined at a time, and a new primary sends the joined head back to the
 shadows (it was fitted to the old primary's answers). Each promotion stores the roles it
-changed, so a rollback restores those (and only those, so later registrations stay); the
-rolled-back model becomes a shadow. The canary is never displaced by a promotion of another
-model.
+changed, so a rollback restores those (and only those, so later registrations stay): the
+rolled-back model gets its earlier role back, a shadow if it had none. The canary is never
+displaced by a promotion of another model. A file written before promotions stored what they
+changed (``history`` as a list of replaced primaries) is read as the same undo records.
 
 Example::
 
@@ -100,9 +101,10 @@ def read_state(path: Path) -> RegistryState:
     roles, packages = data.get("roles") or {}, data.get("packages") or {}
     if primary is not None and not isinstance(primary, str):
         raise RegistryError(f"{path}: primary must be a model name or null, got {primary!r}")
-    if not isinstance(history, list) or not all(_is_undo(h) for h in history):
+    if not isinstance(history, list) or not all(isinstance(h, str) or _is_undo(h)
+                                                for h in history):
         raise RegistryError(f"{path}: history must be a list of {{promoted, primary, roles}} "
-                            "mappings")
+                            "mappings (or, as written by earlier versions, of model names)")
     if not _is_roles(roles):
         raise RegistryError(f"{path}: roles must map model names to shadow, canary or critical")
     if not isinstance(packages, dict) or not all(isinstance(v, str) for v in packages.values()):
@@ -123,6 +125,22 @@ def _is_undo(entry: Any) -> bool:
             and (entry["primary"] is None or isinstance(entry["primary"], str))
             and isinstance(entry["roles"], dict)
             and all(v is None or v in _STORED_ROLES for v in entry["roles"].values()))
+
+
+def _upgraded(history: list[Any], primary_now: str, base_primary: str) -> list[Undo]:
+    """History entries of the first format, the name of the primary a promotion replaced, as
+    the undo records that promotion would write now (the roles it set: that primary's shadow
+    role, cleared again on rollback; the promoted model: the next primary in the list)."""
+    out: list[Undo] = []
+    for i, entry in enumerate(history):
+        if not isinstance(entry, str):
+            out.append(entry)
+            continue
+        following = history[i + 1] if i + 1 < len(history) else primary_now
+        out.append({"promoted": following if isinstance(following, str) else primary_now,
+                    "primary": None if entry == base_primary else entry,
+                    "roles": {entry: None}})
+    return out
 
 
 def write_atomic_text(path: Path, text: str) -> None:
@@ -167,8 +185,11 @@ class ModelRegistry:
         self.base = base
 
     def state(self) -> RegistryState:
-        """The stored changes."""
-        return read_state(self.path)
+        """The stored changes (history entries of the first format read as undo records)."""
+        state = read_state(self.path)
+        now = state.primary or self.base.primary.name
+        state.history = _upgraded(state.history, now, self.base.primary.name)
+        return state
 
     def effective(self) -> ModelsConfig:
         """The base configuration with the stored changes applied: what the appliance runs."""
@@ -200,8 +221,11 @@ class ModelRegistry:
         """Let ``name`` decide: a blending head joins the critical path beside the primary, any
         other model becomes the primary (the previous one a shadow). Rollback undoes it."""
         state = self.state()
-        current = self._apply(state).primary.name
-        if name == current or state.roles.get(name) == "critical":
+        effective = self._apply(state)
+        current = effective.primary.name
+        # Heads joined by an earlier promotion or made critical in the configuration.
+        joined = [u.name for u in effective.by_role("critical") if self._blends(state, u.name)]
+        if name == current or name in joined:
             raise RegistryError(f"{name} already decides")
         undo: Undo = {"promoted": name, "primary": state.primary, "roles": {}}
 
@@ -213,8 +237,8 @@ class ModelRegistry:
                 state.roles[model] = role
 
         joins = self._blends(state, name)
-        for joined in [m for m, role in state.roles.items() if role == "critical"]:
-            set_role(joined, "shadow")  # one joined head; a new primary is not its partner
+        for head in joined:
+            set_role(head, "shadow")  # one joined head; a new primary is not its partner
         if joins:
             set_role(name, "critical")
         else:
@@ -222,12 +246,14 @@ class ModelRegistry:
             set_role(current, "shadow")
             state.primary = None if name == self.base.primary.name else name
         state.history.append(undo)
-        how = f"blended with {current}'s answers" if joins else f"previous primary {current}"
+        how = ("blended with the zero-shot models' answers" if joins
+               else f"previous primary {current}")
         self._save(state, f"promoted {name} ({how})")
 
     def rollback(self) -> None:
         """Undo the last promotion: the roles it changed are restored (later registrations are
-        kept) and the model it promoted becomes a shadow."""
+        kept), so the model it promoted goes back to its earlier role, a shadow if it had none
+        (it stays loaded and scored)."""
         state = self.state()
         if not state.history:
             raise RegistryError("nothing to roll back to: no model was promoted")
@@ -238,8 +264,10 @@ class ModelRegistry:
                 state.roles.pop(model, None)
             else:
                 state.roles[model] = role
-        state.roles[undo["promoted"]] = "shadow"
-        self._save(state, f"rolled back {undo['promoted']}")
+        promoted = undo["promoted"]
+        if promoted not in state.roles and promoted not in {u.name for u in self.base.use}:
+            state.roles[promoted] = "shadow"
+        self._save(state, f"rolled back {promoted}")
 
     def _blends(self, state: RegistryState, name: str) -> bool:
         """Whether ``name`` is a model package whose head is blended with the zero-shot models

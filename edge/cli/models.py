@@ -4,7 +4,7 @@ models side by side on the same inputs.
 ``list``       roles, versions, load and inference times, skips, agreement with the canary
 ``register``   score a model (or a local model package) as a shadow or as the canary
 ``promote``    let a model decide: the primary (the previous one stays loaded, as a shadow), or
-               for a blending head, a critical model blended with the primary's answers
+               for a blending head, a critical model blended with the zero-shot models' answers
 ``rollback``   undo the last promotion
 ``reset``      forget the run-time changes: the configuration alone decides
 ``compare``    every model on the archived crops (``--since``) or a labelled set (``--manifest``)

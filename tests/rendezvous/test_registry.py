@@ -10,7 +10,7 @@ import yaml
 
 from classifier.package import PACKAGE_FILE, PackageInfo
 from classifier.registry import ModelRegistry, RegistryError
-from edge.config import ModelsConfig
+from edge.config import ModelsConfig, ModelUse
 
 V1 = "mobilenet_v1_075_imagenet"
 TINY = "mobilenet_v1_025_imagenet"
@@ -127,3 +127,47 @@ def test_a_change_made_as_root_stays_readable_by_the_service_user(tmp_path: Path
     ModelRegistry(state, ModelsConfig()).register(TINY, "canary")  # type: ignore[call-arg]
     written = (state / "models.yaml").stat()
     assert (written.st_uid, written.st_gid) == (service_uid, service_gid)
+
+
+def test_a_file_from_the_first_format_still_runs_and_rolls_back(tmp_path: Path) -> None:
+    # Written before promotions stored undo records: history held the replaced primaries.
+    (tmp_path / "models.yaml").write_text(
+        f"primary: {TINY}\nhistory: [mobilenet_v2_imagenet, {V1}]\n"
+        f"roles: {{mobilenet_v2_imagenet: shadow, {V1}: shadow}}\n")
+    registry = ModelRegistry(tmp_path, ModelsConfig())  # type: ignore[call-arg]
+    assert registry.effective().primary.name == TINY
+    registry.rollback()
+    assert _roles(registry)[V1] == "primary" and _roles(registry)[TINY] == "shadow"
+    assert "promoted:" in (tmp_path / "models.yaml").read_text()  # saved in today's format
+    registry.rollback()
+    roles = _roles(registry)
+    assert roles["mobilenet_v2_imagenet"] == "primary" and roles[V1] == roles[TINY] == "shadow"
+
+
+def test_rollback_gives_a_configured_model_its_configured_role_back(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path, ModelsConfig())  # type: ignore[call-arg]
+    registry.promote("mobilenet_v2_inat_birds")  # configured as critical
+    registry.rollback()
+    assert _roles(registry) == {"mobilenet_v2_imagenet": "primary",
+                                "mobilenet_v2_inat_birds": "critical"}
+    registry.register(TINY, "canary")
+    registry.promote(TINY)
+    registry.rollback()
+    assert _roles(registry)[TINY] == "canary"
+
+
+def test_a_head_made_critical_in_the_configuration_also_gives_way(tmp_path: Path) -> None:
+    configured = ModelsConfig(use=[  # type: ignore[call-arg]
+        ModelUse(name="mobilenet_v2_imagenet", role="primary"),  # type: ignore[call-arg]
+        ModelUse(name="coop-0", role="critical",  # type: ignore[call-arg]
+                 package=str(_package(tmp_path / "coop-0", blend=0.5)))])
+    registry = ModelRegistry(tmp_path / "state", configured)
+    registry.register("coop-1", package=_package(tmp_path / "coop-1", blend=0.5))
+    with pytest.raises(RegistryError, match="coop-0 already decides"):
+        registry.promote("coop-0")
+    registry.promote("coop-1")
+    assert _roles(registry) == {"mobilenet_v2_imagenet": "primary", "coop-0": "shadow",
+                                "coop-1": "critical"}
+    registry.rollback()
+    assert _roles(registry) == {"mobilenet_v2_imagenet": "primary", "coop-0": "critical",
+                                "coop-1": "shadow"}
