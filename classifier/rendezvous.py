@@ -291,12 +291,13 @@ class Rendezvous:
         with self._swap_lock:
             started = self._clock()
             old = self._plan
-            fresh = self._load_missing(cfg, old)
+            fresh, refits = self._load_missing(cfg, old)
             self._loaded.update(fresh)
-            plan = self._plan_for(cfg)
+            plan = self._plan_for(cfg, refits)
             prepared = self._clock()
             self._plan = plan  # the switch: the next classify() takes the new plan
             switched = self._clock()
+            self._refit_workers(refits)
             released = self._release(plan, old)
             self.canary.reset(plan.primary, plan.canary)
             report = SwapReport(
@@ -311,12 +312,18 @@ class Rendezvous:
                  list(report.released), report.prepare_ms)
         return report
 
-    def _load_missing(self, cfg: ModelsConfig, old: Plan | None) -> dict[Key, Loaded]:
+    def _load_missing(
+        self, cfg: ModelsConfig, old: Plan | None
+    ) -> tuple[dict[Key, Loaded], dict[Key, BoundedWorker]]:
+        """The models ``cfg`` needs that are not loaded yet, and new workers for loaded ones
+        that move between on- and off-path (given to them only at the switch)."""
         fresh: dict[Key, Loaded] = {}
+        refits: dict[Key, BoundedWorker] = {}
         for use in cfg.use:
             key = key_of(use)
             if key in self._loaded:
-                self._fit_worker(self._loaded[key], use, cfg)
+                if key not in refits and self._needs_refit(self._loaded[key], use):
+                    refits[key] = self._worker_for(use, cfg)
                 continue
             if key in fresh:
                 continue
@@ -324,13 +331,13 @@ class Rendezvous:
                 model = self._load(use)
                 warmup_ms = check_model(model)
             except Exception as exc:
-                for item in fresh.values():
-                    item.worker.close()
+                for worker in [*(x.worker for x in fresh.values()), *refits.values()]:
+                    worker.close()
                 running = f"; still running {old.primary}" if old else ""
                 self.last_error = f"model {use.name}: {exc}{running}"
                 raise SwapError(self.last_error) from None
             fresh[key] = Loaded(use, model, self._worker_for(use, cfg), warmup_ms)
-        return fresh
+        return fresh, refits
 
     @staticmethod
     def _worker_for(use: ModelUse, cfg: ModelsConfig) -> BoundedWorker:
@@ -340,19 +347,27 @@ class Rendezvous:
             return BoundedWorker(f"model-{use.name}", capacity=1)
         return BoundedWorker(f"model-{use.name}", capacity=cfg.shadow_queue, nice=OFF_PATH_NICE)
 
-    def _fit_worker(self, loaded: Loaded, use: ModelUse, cfg: ModelsConfig) -> None:
-        """Give a loaded model that changes between on- and off-path the right worker."""
-        if (use.role in CRITICAL_ROLES) == (loaded.worker.nice == 0):
-            return
-        old, loaded.worker = loaded.worker, self._worker_for(use, cfg)
-        old.close(timeout_s=0)  # it finishes its queued crops on its own thread
+    @staticmethod
+    def _needs_refit(loaded: Loaded, use: ModelUse) -> bool:
+        """Whether a loaded model changes between on- and off-path (and so needs the other
+        kind of worker)."""
+        return (use.role in CRITICAL_ROLES) != (loaded.worker.nice == 0)
 
-    def _plan_for(self, cfg: ModelsConfig) -> Plan:
+    def _refit_workers(self, refits: dict[Key, BoundedWorker]) -> None:
+        """After the switch: the moved models take their new workers. The old ones finish
+        their queued crops on their own threads; until the switch the running plan kept them,
+        so a swap that is refused, or still loading, never leaves a model without its worker."""
+        for key, worker in refits.items():
+            loaded = self._loaded[key]
+            old, loaded.worker = loaded.worker, worker
+            old.close(timeout_s=0)
+
+    def _plan_for(self, cfg: ModelsConfig, refits: Mapping[Key, BoundedWorker]) -> Plan:
         critical = sorted(cfg.by_role(*CRITICAL_ROLES), key=lambda u: u.role != "primary")
-        loaded = [self._loaded[key_of(u)] for u in critical]
+        loaded = [(u, self._loaded[key_of(u)]) for u in critical]
         classifier = Classifier(
-            [x.model for x in loaded], thresholds_of(cfg), cfg.deadline_ms,
-            workers={x.use.name: x.worker for x in loaded},
+            [x.model for _, x in loaded], thresholds_of(cfg), cfg.deadline_ms,
+            workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
         )
         classifier.on_late = self._on_late
         off_path = tuple((u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary"))

@@ -118,10 +118,8 @@ def test_poor_shadow_disagrees_with_the_canary_and_promoting_it_fires_the_alarm(
     assert "canary alarm: primary mobilenet_v1_025_imagenet disagrees" in caplog.text
 
 
-def test_a_model_that_fails_to_warm_up_leaves_the_running_one(
-    loader: Callable[..., Any], photos: Photos
-) -> None:
-    load = loader()
+def _v1_broken(load: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``load``, but V1 answers NaN (so it fails its warm-up check)."""
 
     def broken(use: Any) -> Any:
         model = load(use)
@@ -129,12 +127,30 @@ def test_a_model_that_fails_to_warm_up_leaves_the_running_one(
             model.probabilities = lambda rgb: (np.full(1001, np.nan, np.float32), 1.0)
         return model
 
-    with Rendezvous(uses((V2, "primary")), broken) as rendezvous:
+    return broken
+
+
+def test_a_model_that_fails_to_warm_up_leaves_the_running_one(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    with Rendezvous(uses((V2, "primary")), _v1_broken(loader())) as rendezvous:
         with pytest.raises(SwapError, match=r"model mobilenet_v1_075_imagenet: .*not probabilities"
                            r".*still running mobilenet_v2_imagenet"):
             rendezvous.swap(uses((V1, "primary"), (V2, "shadow")))
         assert rendezvous.plan.primary == V2 and rendezvous.classify(photos[0][0]).models
         assert "still running" in (rendezvous.status()["last_error"] or "")
+
+
+def test_a_critical_model_keeps_deciding_until_the_swap_that_moves_it_is_done(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    with Rendezvous(uses((V2, "primary"), (TINY, "critical")), _v1_broken(loader())) as rendezvous:
+        # The swap would move TINY off the critical path, then fails on V1: TINY must still
+        # answer on every crop, not be "busy" with a worker the refused swap closed.
+        with pytest.raises(SwapError):
+            rendezvous.swap(uses((V2, "primary"), (TINY, "shadow"), (V1, "critical")))
+        answers = [rendezvous.classify(rgb) for rgb, _ in photos[:5]]
+    assert all(TINY in a.models and not a.busy for a in answers)
 
 
 def test_swap_keeps_the_previous_primary_loaded_for_an_instant_rollback(
