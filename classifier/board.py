@@ -57,12 +57,16 @@ class ScoreBoard:
                 self._entries.popitem(last=False)
         return entry
 
-    def open(self, ticket: int, primary: ModelScore, canary: str | None) -> None:
-        """A crop was decided on: its primary answer, and the canary of the plan that saw it."""
+    def open(self, ticket: int, primary: ModelScore, canary: str | None,
+             decision: ModelScore | None = None) -> None:
+        """A crop was decided on: its primary answer, the decision when that is not the
+        primary's own (a retrained head joined to it), and the canary of the plan that saw it."""
         with self._cond:
             entry = self._entry(ticket)
-            entry.primary, entry.canary = primary.model, canary
+            entry.primary, entry.canary = (decision or primary).model, canary
             entry.scores.setdefault(primary.model, primary)
+            if decision is not None:
+                entry.scores.setdefault(decision.model, decision)
 
     def expect(self, ticket: int, name: str, role: str) -> None:
         """``name`` (in ``role``) will answer for ``ticket`` later."""

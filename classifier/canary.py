@@ -4,7 +4,9 @@ Every crop the canary scores is compared with each other model's answer to the s
 model's own verdict, not the combination). When the primary disagrees with the canary on more
 than ``max_rate`` of the last ``window`` crops (once ``min_samples`` were compared), the alarm
 is raised: logged with the numbers, and handed to listeners (MQTT); it is lowered when the rate
-falls back. A new primary or canary starts a fresh window.
+falls back. A new primary or canary starts a fresh window. With a retrained head joined to the
+primary the decision is the blend, so the watched "primary" is that decision, named
+``<primary>+<head>`` (``classifier/rendezvous.py``), and joining a head starts a fresh window.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -131,6 +131,13 @@ class Plan:
     def primary(self) -> str:
         """The primary model's name."""
         return self.classifier.model_names[0]
+
+    @property
+    def decider(self) -> str:
+        """What the canary watches: the primary's own answer, or, with a retrained head joined
+        to it (``classifier/blend.py``), the blended decision, named ``<primary>+<head>``."""
+        heads = [m.name for m in self.classifier.models[1:] if m.spec.blend is not None]
+        return f"{self.primary}+{heads[0]}" if heads else self.primary
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +239,15 @@ class Rendezvous:
         plan = self._plan  # read once: a swap during this call does not affect it
         assert plan is not None
         answer = plan.classifier.classify(rgb)
-        self.board.open(answer.ticket, answer.models[plan.primary], plan.canary)
+        decider = plan.decider
+        own = answer.models[plan.primary]
+        # With a head joined, the primary's own verdict is not what decides: the canary is
+        # compared with the blended decision too, under the decider's name.
+        decision = None if decider == plan.primary else replace(
+            own, model=decider, verdict=answer.verdict, score=answer.score,
+            predator_score=answer.predator_score, chicken_score=answer.chicken_score,
+            label=answer.label)
+        self.board.open(answer.ticket, own, plan.canary, decision)
         for name, score in answer.models.items():
             plan.loaded[name].record(score)
         for name in answer.late:
@@ -299,7 +314,7 @@ class Rendezvous:
             switched = self._clock()
             self._refit_workers(refits)
             released = self._release(plan, old)
-            self.canary.reset(plan.primary, plan.canary)
+            self.canary.reset(plan.decider, plan.canary)
             report = SwapReport(
                 previous_primary=old.primary if old else None, primary=plan.primary,
                 loaded=tuple(k[0] for k in fresh), released=released,

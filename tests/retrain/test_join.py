@@ -14,7 +14,7 @@ from classifier.package import load_package_model
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
-from edge.config import ModelsConfig
+from edge.config import ModelsConfig, ModelUse
 from edge.train.dataset import Photo
 from edge.train.retrain import RetrainPlan, retrain
 from edge.train.trainer import TrainSettings
@@ -63,3 +63,23 @@ def test_a_blending_head_alone_on_the_critical_path_is_warned_about(
         with load_classifier(ModelsConfig(), asset_store) as zero_shot:  # type: ignore[call-arg]
             Classifier([*zero_shot.models, head]).close()
     assert not caplog.text
+
+
+def test_the_canary_watches_the_blended_decision_once_a_head_joins(
+    tmp_path: Path, asset_store: AssetStore, small_photos: list[Photo]
+) -> None:
+    base = ModelsConfig(use=[  # type: ignore[call-arg]
+        ModelUse(name="mobilenet_v2_imagenet", role="primary"),  # type: ignore[call-arg]
+        ModelUse(name="mobilenet_v1_025_imagenet", role="canary")])  # type: ignore[call-arg]
+    plan = RetrainPlan("coop", "j3", tmp_path / "packages", TrainSettings(folds=0), ["flip"])
+    with load_classifier(base, asset_store) as current:
+        package = retrain(small_photos, asset_store, plan, current).package
+    registry = ModelRegistry(tmp_path / "state", base)
+    registry.register("coop-j3", package=package)
+    registry.promote("coop-j3")
+    with load_rendezvous(registry.effective(), asset_store) as rendezvous:
+        tickets = [rendezvous.classify(p.load()).ticket for p in small_photos[:6]]
+        for ticket in tickets:
+            rendezvous.join(ticket, wait_s=5.0)  # the canary's answers are in
+        status = rendezvous.canary.status()
+    assert status.primary == "mobilenet_v2_imagenet+coop-j3" and status.compared == 6
