@@ -227,11 +227,12 @@ def operating_point(
 
 def within_limits(point: Point, s: TrainSettings) -> bool:
     """Whether ``point``'s false alarms respect the chicken and the empty-scene limits (each
-    at least one photo's worth, see :func:`choose_shift`)."""
-    return all(
-        rate <= max(s.max_chicken_fa if label == "chicken" else s.max_background_fa,
-                    point.one.get(label, 0.0))
-        for label, rate in point.alarms.items())
+    at least one photo's worth, see :func:`choose_shift`; a limit of 0 means none at all)."""
+    def limit(label: str) -> float:
+        share = s.max_chicken_fa if label == "chicken" else s.max_background_fa
+        return max(share, point.one.get(label, 0.0)) if share > 0 else 0.0
+
+    return all(rate <= limit(label) for label, rate in point.alarms.items())
 
 
 def choose_shift(

@@ -88,7 +88,7 @@ def _verdicts(package: Path, store: AssetStore, crops: list[Path]) -> list[Verdi
 
     head = load_package_model(package, store, threads=1)
     zero_shot = load_classifier(ModelsConfig(), store)  # type: ignore[call-arg]
-    with Classifier([*zero_shot.models, head]) as classifier:
+    with zero_shot, Classifier([*zero_shot.models, head]) as classifier:
         return [classifier.classify(load_exact(c)).verdict for c in crops]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,12 @@ def test_the_false_alarm_budget_is_spent_on_recall() -> None:
     assert choose_shift(logits, labels, SCHEME, STRICT) == 2.75
 
 
+def test_a_limit_of_zero_allows_no_photo_at_all() -> None:
+    logits = _logits([1.0, 3.0, 10.0], [-1.5, 0.5, 2.0])
+    labels = ["chicken"] * 3 + ["predator"] * 3
+    assert choose_shift(logits, labels, SCHEME, replace(STRICT, max_chicken_fa=0.0)) == 0.75
+
+
 def test_the_lowest_shift_when_even_it_calls_too_many_chickens_predators(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -52,3 +59,14 @@ def test_a_blending_head_needs_the_current_models_answers(
     with pytest.raises(TrainError, match="blended with the zero-shot models is trained on their"):
         retrain(small_photos, asset_store, plan, current=None)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_blending_head_draws_its_line_on_the_blended_scores() -> None:
+    # Two hens the zero-shot models take for predators (0.99): blended, a shift of -1.6 and
+    # -1.1 already makes them predators, where the head alone would need 3.0 and 3.5.
+    logits = _logits([3.0, 3.5, 10.0], [2.0])
+    labels = ["chicken"] * 3 + ["predator"]
+    partner = np.array([[0.99, 0.0], [0.99, 0.0], [0.01, 0.9], [0.9, 0.0]])
+    blending = replace(STRICT, blend=0.5)
+    assert choose_shift(logits, labels, SCHEME, blending) == 3.25  # no partner: the head alone
+    assert choose_shift(logits, labels, SCHEME, blending, partner) == -1.25
