@@ -73,13 +73,20 @@ class CanaryMonitor:
         self.listeners: list[Callable[[CanaryStatus], None]] = []
 
     def reset(self, primary: str, canary: str | None) -> None:
-        """Start over for a (new) primary and canary."""
+        """Start over for a (new) primary and canary; a raised alarm is lowered, and the
+        listeners told (the MQTT message is retained: it would otherwise say "alarm" on)."""
         with self._lock:
             changed = (primary, canary) != (self._primary, self._canary)
             self._primary, self._canary = primary, canary
+            lowered = changed and self._alarm_since is not None
             if changed:
                 self._agree.clear()
                 self._alarm_since = None
+            status = self._status_locked()
+        if lowered:
+            log.warning("canary alarm over: a fresh window for %s", primary)
+            for listener in list(self.listeners):
+                listener(status)
 
     def observe(self, model: str, agrees: bool) -> None:
         """Record whether ``model`` agreed with the canary on one crop."""
