@@ -123,7 +123,9 @@ class Plan:
 
     cfg: ModelsConfig
     classifier: Classifier
-    off_path: tuple[tuple[ModelUse, Loaded], ...]
+    # Each off-path model with the worker this plan gives it: a crop decided on this plan
+    # goes to that worker even if a later swap has given the model another.
+    off_path: tuple[tuple[ModelUse, Loaded, BoundedWorker], ...]
     canary: str | None
     loaded: Mapping[str, Loaded]
 
@@ -133,11 +135,19 @@ class Plan:
         return self.classifier.model_names[0]
 
     @property
+    def joined_head(self) -> str | None:
+        """The retrained head blended into the decision (``classifier/blend.py``), if any: the
+        first critical model whose spec blends, as :func:`classifier.ensemble.by_priority`
+        takes it."""
+        return next((m.name for m in self.classifier.models[1:] if m.spec.blend is not None),
+                    None)
+
+    @property
     def decider(self) -> str:
-        """What the canary watches: the primary's own answer, or, with a retrained head joined
-        to it (``classifier/blend.py``), the blended decision, named ``<primary>+<head>``."""
-        heads = [m.name for m in self.classifier.models[1:] if m.spec.blend is not None]
-        return f"{self.primary}+{heads[0]}" if heads else self.primary
+        """What the canary watches: the primary's own answer, or with a head joined, the
+        blended decision, named ``<primary>+<head>``."""
+        head = self.joined_head
+        return f"{self.primary}+{head}" if head else self.primary
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +249,13 @@ class Rendezvous:
         plan = self._plan  # read once: a swap during this call does not affect it
         assert plan is not None
         answer = plan.classifier.classify(rgb)
-        decider = plan.decider
         own = answer.models[plan.primary]
         # With a head joined, the primary's own verdict is not what decides: the canary is
-        # compared with the blended decision too, under the decider's name.
-        decision = None if decider == plan.primary else replace(
-            own, model=decider, verdict=answer.verdict, score=answer.score,
+        # compared with the blended decision too, under the decider's name; when the head did
+        # not answer in time the decision was not blended, and is not counted as if it were.
+        head = plan.joined_head
+        decision = None if head is None or head not in answer.models else replace(
+            own, model=plan.decider, verdict=answer.verdict, score=answer.score,
             predator_score=answer.predator_score, chicken_score=answer.chicken_score,
             label=answer.label)
         self.board.open(answer.ticket, own, plan.canary, decision)
@@ -253,9 +264,9 @@ class Rendezvous:
         for name in answer.late:
             plan.loaded[name].late += 1
             self.board.expect(answer.ticket, name, "late")
-        for use, loaded in plan.off_path:
+        for use, loaded, worker in plan.off_path:
             job = functools.partial(self._off_path, plan, loaded, answer.ticket, rgb)
-            if loaded.worker.offer(job):
+            if worker.offer(job):
                 self.board.expect(answer.ticket, use.name, use.role)
             else:
                 self.board.skip(answer.ticket, use.name)
@@ -385,7 +396,9 @@ class Rendezvous:
             workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
         )
         classifier.on_late = self._on_late
-        off_path = tuple((u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary"))
+        off_path = tuple(
+            (u, x, refits.get(key_of(u), x.worker))
+            for u, x in ((u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")))
         canary = next((u.name for u in cfg.by_role("canary")), None)
         by_name = MappingProxyType({u.name: self._loaded[key_of(u)] for u in cfg.use})
         return Plan(cfg, classifier, off_path, canary, by_name)

@@ -91,8 +91,8 @@ def _feed(rendezvous: Rendezvous, photos: Photos) -> None:
     pause = threading.Event()
     for rgb, _ in photos:
         rendezvous.classify(rgb)
-        for _, loaded in rendezvous.plan.off_path:
-            while loaded.worker.backlog:
+        for _, _, worker in rendezvous.plan.off_path:
+            while worker.backlog:
                 pause.wait(0.005)
 
 
@@ -151,6 +151,23 @@ def test_a_critical_model_keeps_deciding_until_the_swap_that_moves_it_is_done(
             rendezvous.swap(uses((V2, "primary"), (TINY, "shadow"), (V1, "critical")))
         answers = [rendezvous.classify(rgb) for rgb, _ in photos[:5]]
     assert all(TINY in a.models and not a.busy for a in answers)
+
+
+def test_a_crop_decided_before_a_swap_never_lands_on_the_new_plans_worker(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    with Rendezvous(uses((V2, "primary"), (TINY, "shadow")), loader({V2: 0.5})) as rendezvous:
+        before = threading.Thread(target=rendezvous.classify, args=(photos[0][0],))
+        before.start()
+        time.sleep(0.1)  # the old plan is deciding this crop, TINY still a shadow there
+        rendezvous.swap(uses((V2, "primary"), (TINY, "critical")))
+        before.join()
+        # The old plan's shadow job went to TINY's old (off-path) worker, not to the one-crop
+        # critical worker, which the first crop of the new plan finds free.
+        assert rendezvous.plan.loaded[TINY].worker.offered == 0
+        rendezvous.plan.loaded[V2].model.delay_s = 0.0
+        answer = rendezvous.classify(photos[1][0])
+    assert TINY in answer.models and not answer.busy
 
 
 def test_swap_keeps_the_previous_primary_loaded_for_an_instant_rollback(
