@@ -26,7 +26,9 @@ shadows (it was fitted to the old primary's answers). Each promotion stores the 
 changed, so a rollback restores those (and only those, so later registrations stay): the
 rolled-back model gets its earlier role back, a shadow if it had none. The canary is never
 displaced by a promotion of another model. A file written before promotions stored what they
-changed (``history`` as a list of replaced primaries) is read as the same undo records.
+changed (``history`` as a list of replaced primaries) is read as the same undo records, as far
+as that list tells: a model it promoted from a stored role (a run-time canary) comes back as a
+shadow, as it did then.
 
 Example::
 

@@ -249,11 +249,11 @@ def choose_shift(
       shift then missed more of the unseen ones (held-out recall 0.919-0.952; this way
       0.952-0.984, with the same one frizzled hen and at most one of 14 empty scenes called
       predators). ``target_recall`` stays the bar the held-out figures are judged by.
-    * Each limit allows at least one photo: a limit below one photo in ``n`` cannot be told
-      from zero on ``n`` photos (of 11 empty scenes in a fold, 5 % would allow none), and
-      judged so strictly, one frizzled hen that the zero-shot models call a predator at every
-      shift left no shift at all. The held-out figures are still judged strictly against the
-      bars (``tensorchicken train`` prints the ones missed).
+    * Each limit above 0 allows at least one photo (a limit of 0 allows none): a limit below
+      one photo in ``n`` cannot be told from zero on ``n`` photos (of 11 empty scenes in a
+      fold, 5 % would allow none), and judged so strictly, one frizzled hen that the zero-shot
+      models call a predator at every shift left no shift at all. The held-out figures are
+      still judged strictly against the bars (``tensorchicken train`` prints the ones missed).
 
     Raising the shift only ever adds predator verdicts, so the lowest shift has the fewest
     false alarms of every label; it is used, with a warning, when even it exceeds a limit.
