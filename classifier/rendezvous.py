@@ -105,6 +105,7 @@ class Loaded:
         return {
             "name": self.use.name, "version": getattr(spec, "version", "?"),
             "threads": self.use.threads, "package": self.use.package,
+            "blend": getattr(spec, "blend", None),
             "load_ms": round(float(getattr(self.model, "load_ms", 0.0)), 1),
             "warmup_ms": round(self.warmup_ms, 1),
             "inference_ms_p50": round(float(np.median(self.ms)), 2) if self.ms else None,

@@ -176,7 +176,8 @@ def run_list(args: argparse.Namespace) -> int:
     print("running appliance:" if running else "not running; configured (with models.yaml):")
     for r in rows:
         agree = r.get("agreement_with_canary")
-        print(f"  {r['role']:8} {r['name']:28} v{r.get('version', '?'):24} "
+        name = f"{r['name']} (blended)" if r.get("blend") else r["name"]
+        print(f"  {r['role']:8} {name:28} v{r.get('version', '?'):24} "
               f"load {_ms(r.get('load_ms'))}  infer p50 {_ms(r.get('inference_ms_p50'))}  "
               f"skipped {r.get('skipped', '-')}  canary agreement "
               f"{'-' if agree is None else f'{agree:.0%}'}")
@@ -197,17 +198,19 @@ def _list_rows(cfg: ModelsConfig, running: dict[str, Any] | None) -> list[dict[s
         return list(running.get("models", []))
     specs = load_specs()
     return [{"name": u.name, "role": u.role, "threads": u.threads, "package": u.package,
-             "version": _version_of(u.name, u.package, specs)} for u in cfg.use]
+             **_described(u.name, u.package, specs)} for u in cfg.use]
 
 
-def _version_of(name: str, package: str | None, specs: dict[str, Any]) -> str:
-    """A manifest model's version, or a package's (from its ``package.yaml``)."""
+def _described(name: str, package: str | None, specs: dict[str, Any]) -> dict[str, Any]:
+    """A manifest model's version, or a package's version and blend weight (from its
+    ``package.yaml``)."""
     if not package:
-        return str(specs[name].version) if name in specs else "?"
+        return {"version": str(specs[name].version) if name in specs else "?", "blend": None}
     try:
-        return read_package(Path(package)).version
+        info = read_package(Path(package))
     except ClassifierError as exc:
-        return f"? ({exc})"
+        return {"version": f"? ({exc})", "blend": None}
+    return {"version": info.version, "blend": info.blend}
 
 
 # -- compare ---------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def test_train_register_promote_rollback(
     assert main(["models", "list", "--json"]) == 0
     listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
     assert (listed["coop-v1"]["role"], listed["coop-v1"]["version"]) == ("critical", "v1")
+    assert listed["coop-v1"]["blend"] == 0.5 and listed["mobilenet_v2_imagenet"]["blend"] is None
 
     # A head trained now is fitted to the zero-shot answers alone, not to coop-v1's blend: it
     # will replace coop-v1 when promoted.
