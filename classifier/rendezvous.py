@@ -129,6 +129,10 @@ class Plan:
     off_path: tuple[tuple[ModelUse, Loaded, BoundedWorker], ...]
     canary: str | None
     loaded: Mapping[str, Loaded]
+    # The retrained head blended into the decision (classifier/blend.py), if any: the first
+    # critical model whose spec blends, as classifier.ensemble.by_priority takes it. Found
+    # once per plan, not per crop.
+    joined_head: str | None = None
 
     @property
     def primary(self) -> str:
@@ -136,19 +140,10 @@ class Plan:
         return self.classifier.model_names[0]
 
     @property
-    def joined_head(self) -> str | None:
-        """The retrained head blended into the decision (``classifier/blend.py``), if any: the
-        first critical model whose spec blends, as :func:`classifier.ensemble.by_priority`
-        takes it."""
-        return next((m.name for m in self.classifier.models[1:] if m.spec.blend is not None),
-                    None)
-
-    @property
     def decider(self) -> str:
         """What the canary watches: the primary's own answer, or with a head joined, the
         blended decision, named ``<primary>+<head>``."""
-        head = self.joined_head
-        return f"{self.primary}+{head}" if head else self.primary
+        return f"{self.primary}+{self.joined_head}" if self.joined_head else self.primary
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,12 +392,12 @@ class Rendezvous:
             workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
         )
         classifier.on_late = self._on_late
-        off_path = tuple(
-            (u, x, refits.get(key_of(u), x.worker))
-            for u, x in ((u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")))
+        shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]
+        off_path = tuple((u, x, refits.get(key_of(u), x.worker)) for u, x in shadows)
         canary = next((u.name for u in cfg.by_role("canary")), None)
         by_name = MappingProxyType({u.name: self._loaded[key_of(u)] for u in cfg.use})
-        return Plan(cfg, classifier, off_path, canary, by_name)
+        head = next((x.use.name for _, x in loaded[1:] if x.model.spec.blend is not None), None)
+        return Plan(cfg, classifier, off_path, canary, by_name, head)
 
     def _release(self, plan: Plan, old: Plan | None) -> tuple[str, ...]:
         """Unload what the new plan does not use, except the previous primary (standby)."""

@@ -36,7 +36,7 @@ def held_out_report(
     gives (``decided``), beside ``current``'s answers."""
     verdicts = decided.verdicts
     pairs = [(p.label, v) for p, v in zip(photos, verdicts, strict=True)]
-    misses = [_miss(p, v, decided.score(i), scheme.classes[int(np.argmax(probs[i]))])
+    misses = [_miss(p, v, decided.scores[i], scheme.classes[int(np.argmax(probs[i]))])
               for i, (p, v) in enumerate(zip(photos, verdicts, strict=True)) if v != p.label]
     per_model = {f"{head_name} (held out)": rates(pairs)}
     if decided.alone is not None:

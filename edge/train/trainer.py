@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from classifier.blend import DEFAULT_WEIGHT, blend
+from classifier.ensemble import Thresholds, verdict_for
 from classifier.head import HeadSettings, SoftmaxHead, fit_head, softmax
 from edge.train.dataset import Embedded, Photo
 from edge.train.errors import TrainError
@@ -137,44 +138,36 @@ def verdicts_of(
     partner: np.ndarray | None = None,
 ) -> list[str]:
     """The verdict for each row, by the classifier's own thresholds (see :func:`scores_of`)."""
-    return _thresholded(*scores_of(probs, scheme, settings, partner), settings)
+    return [v for v, _ in _verdicts(*scores_of(probs, scheme, settings, partner), settings)]
 
 
-def _thresholded(predator: np.ndarray, chicken: np.ndarray, settings: TrainSettings) -> list[str]:
-    # The order of classifier.ensemble.verdict_for: predator first, then chicken.
-    return [
-        "predator" if p >= settings.predator_threshold
-        else "chicken" if c >= settings.chicken_threshold else "background"
-        for p, c in zip(predator, chicken, strict=True)
-    ]
+def _verdicts(
+    predator: np.ndarray, chicken: np.ndarray, settings: TrainSettings
+) -> list[tuple[str, float]]:
+    """Each row's verdict and its score, by :func:`classifier.ensemble.verdict_for` itself."""
+    th = Thresholds(settings.predator_threshold, settings.chicken_threshold)
+    return [(v.value, score) for v, score in
+            (verdict_for(float(p), float(c), th) for p, c in zip(predator, chicken, strict=True))]
 
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """The verdicts a package gives (blended, if it blends) with the scores they come from,
-    and the head's own verdicts when those differ in kind (a blending head), for comparison."""
+    """The verdicts a package gives (blended, if it blends) with the score of each, and the
+    head's own verdicts when those differ in kind (a blending head), for comparison."""
 
     verdicts: list[str]
-    predator: np.ndarray
-    chicken: np.ndarray
+    scores: list[float]
     alone: list[str] | None = None
-
-    def score(self, i: int) -> float:
-        """The score that goes with verdict ``i``, as :func:`classifier.ensemble.verdict_for`
-        gives it (a background verdict: one minus the larger of the other two)."""
-        predator, chicken = float(self.predator[i]), float(self.chicken[i])
-        return {"predator": predator, "chicken": chicken}.get(
-            self.verdicts[i], max(0.0, 1.0 - max(predator, chicken)))
 
 
 def decide(
     probs: np.ndarray, scheme: ClassScheme, settings: TrainSettings,
     partner: np.ndarray | None = None,
 ) -> Decided:
-    """:func:`verdicts_of` and :func:`scores_of` together, and the head alone when blended."""
-    predator, chicken = scores_of(probs, scheme, settings, partner)
+    """:func:`verdicts_of` with the scores, and the head alone when blended."""
+    said = _verdicts(*scores_of(probs, scheme, settings, partner), settings)
     blended = settings.blend is not None and partner is not None
-    return Decided(_thresholded(predator, chicken, settings), predator, chicken,
+    return Decided([v for v, _ in said], [score for _, score in said],
                    verdicts_of(probs, scheme, settings) if blended else None)
 
 
