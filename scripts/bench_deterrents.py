@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
 import time
 
@@ -25,6 +24,7 @@ from actuators.bank import DeterrentBank, make_pin_factory
 from classifier.verdict import Classification, Verdict
 from edge.config import DecisionConfig, DeterrentConfig, GpioConfig, Pattern
 from edge.decider import Decider
+from edge.latency import percentile
 
 US = 1000.0
 
@@ -43,9 +43,7 @@ def deterrents() -> list[DeterrentConfig]:
 
 
 def percentiles(values: list[float]) -> str:
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"median {statistics.median(ordered):8.1f} us   p99 {p99:8.1f} us"
+    return f"median {percentile(values, 50):8.1f} us   p99 {percentile(values, 99):8.1f} us"
 
 
 def bench(iterations: int, pins: str) -> dict[str, list[float]]:

@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import signal
-import statistics
 import sys
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from edge.config.reporters import ArchiveConfig, ReportersConfig
 from edge.event import Event
 from edge.events import Archive, EventLog, Recorder, start_reporters
 from edge.events.broker import MosquittoBroker, mosquitto_binary
+from edge.latency import percentile
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared/data/images/predator/animl__Cat-21.jpg"
 
@@ -129,10 +129,8 @@ def bench_submit(folder: Path, count: int, broker: MosquittoBroker | None,
 
 
 def summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return (f"median {statistics.median(ordered):7.1f} us   p99 {p99:7.1f} us   "
-            f"max {ordered[-1]:7.1f} us")
+    return (f"median {percentile(values, 50):7.1f} us   p99 {percentile(values, 99):7.1f} us   "
+            f"max {max(values):7.1f} us")
 
 
 def main() -> int:

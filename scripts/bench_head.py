@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from classifier import load_image
 from classifier.package import is_package, load_package_model, packages_dir
 from edge.assets import AssetStore
 from edge.board import board_name
+from edge.latency import percentile
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTO = SHARED / "data" / "images" / "predator" / "coral__owl.jpg"
@@ -63,11 +62,11 @@ def main() -> None:
             alone.append((t1 - t0) * 1e3)
             whole.append((t2 - t1) * 1e3)
             head_only.append((t3 - t2) * 1e3)
-    a, w, h = (float(np.median(v)) for v in (alone, whole, head_only))
+    a, w, h = (percentile(v, 50) for v in (alone, whole, head_only))
     print(f"board: {board_name()}; package {model.name} ({len(model.labels)} classes); "
           f"{args.threads} threads; {args.runs} runs")
-    print(f"extractor alone      median {a:7.3f} ms  p99 {np.percentile(alone, 99):7.3f} ms")
-    print(f"extractor + head     median {w:7.3f} ms  p99 {np.percentile(whole, 99):7.3f} ms")
+    print(f"extractor alone      median {a:7.3f} ms  p99 {percentile(alone, 99):7.3f} ms")
+    print(f"extractor + head     median {w:7.3f} ms  p99 {percentile(whole, 99):7.3f} ms")
     print(f"head alone           median {h * 1e3:7.1f} us")
     print(f"overhead of the head: {100 * (w - a) / a:+.1f} % (median; target at most +10 %)")
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
@@ -32,6 +31,7 @@ from camera.capture import Capture
 from camera.motion import MotionDetector
 from camera.source import grey_size, open_source
 from edge.config.camera import CameraConfig, MotionConfig
+from edge.latency import percentile
 
 _BESIDE = Path(__file__).resolve().parents[2] / "shared"
 SHARED = Path(os.environ.get("TENSORCHICKEN_SHARED", _BESIDE))
@@ -55,9 +55,8 @@ def clip_greys(count: int, size: tuple[int, int]) -> list[np.ndarray]:
 
 
 def percentiles(values_ms: list[float]) -> str:
-    ordered = sorted(values_ms)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"median {statistics.median(ordered):7.3f} ms   p99 {p99:7.3f} ms   (n={len(ordered)})"
+    return (f"median {percentile(values_ms, 50):7.3f} ms   p99 {percentile(values_ms, 99):7.3f} ms"
+            f"   (n={len(values_ms)})")
 
 
 def bench_motion(frames: int) -> None:
