@@ -235,7 +235,8 @@ def choose_shift(
     """The highest predator shift within the false-alarm limits: the false-alarm budget is
     spent on recall, since a missed predator costs an egg or a hen.
 
-    Two choices here were measured on ``../shared/data`` (5-fold held out, four fold seeds):
+    Two choices here were measured on ``../shared/data`` when they were made, by a comparison
+    script over cached embeddings (not kept; 5-fold held out, four fold seeds):
 
     * *Highest* shift, not the lowest that reaches ``target_recall`` on these answers: inner
       folds reach 0.98 recall at the lowest shift, because most predators are easy, and that
