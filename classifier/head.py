@@ -133,8 +133,16 @@ def balanced_weights(targets: np.ndarray, n_classes: int) -> np.ndarray:
 def fit_head(
     features: np.ndarray, targets: np.ndarray, classes: tuple[str, ...],
     settings: HeadSettings | None = None, sample_weight: np.ndarray | None = None,
+    prior: SoftmaxHead | None = None,
 ) -> SoftmaxHead:
-    """Fit a softmax head to ``features`` (N, D) and integer ``targets`` (N,) in ``classes``."""
+    """Fit a softmax head to ``features`` (N, D) and integer ``targets`` (N,) in ``classes``.
+
+    With ``prior`` (a head of the same classes and inputs), the fit starts from its weights and
+    its penalty pulls towards them instead of towards zero (``settings.l2`` times the squared
+    distance, bias included): a head that learns a few new pictures (one camera's empty scenes)
+    without forgetting what ``prior`` knew from the pictures it was trained on, which are not
+    at hand. The prior's standardisation is kept, so its weights mean the same here.
+    """
     settings = settings or HeadSettings()
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(targets, dtype=np.intp)
@@ -142,15 +150,23 @@ def fit_head(
         raise ValueError(f"need features (N, D) and N targets, got {x.shape} and {y.shape}")
     if y.min() < 0 or y.max() >= len(classes):
         raise ValueError(f"targets must be 0..{len(classes) - 1}")
-    mean = x.mean(axis=0)
-    # A feature that never varies gets scale 1, not 0: it then contributes nothing, harmlessly.
-    scale = np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
+    if prior is not None and (prior.classes != tuple(classes) or prior.inputs != x.shape[1]):
+        raise ValueError(f"the prior head has classes {prior.classes} and {prior.inputs} "
+                         f"inputs, not {tuple(classes)} and {x.shape[1]}")
+    if prior is not None:
+        mean, scale = prior.mean.astype(np.float64), prior.scale.astype(np.float64)
+    else:
+        mean = x.mean(axis=0)
+        # A feature that never varies gets scale 1, not 0: it then contributes nothing.
+        scale = np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
     # float32 for the iterations: twice the speed of float64, and ample for a convex fit.
     xs = ((x - mean) / scale).astype(np.float32)
     weight = balanced_weights(y, len(classes)) if settings.balanced else np.ones(len(y))
     if sample_weight is not None:
         weight = weight * sample_weight
-    w, b = _nesterov(xs, y, (weight / weight.mean()).astype(np.float32), len(classes), settings)
+    start = None if prior is None else np.vstack([prior.weights, prior.bias[None, :]])
+    w, b = _nesterov(xs, y, (weight / weight.mean()).astype(np.float32), len(classes), settings,
+                     start)
     return SoftmaxHead(
         classes, mean.astype(np.float32), scale.astype(np.float32),
         w.astype(np.float32), b.astype(np.float32),
@@ -158,9 +174,11 @@ def fit_head(
 
 
 def _nesterov(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray, k: int, settings: HeadSettings
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, k: int, settings: HeadSettings,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise mean weighted cross-entropy + l2/2 |W|^2 by accelerated gradient descent."""
+    """Minimise mean weighted cross-entropy + l2/2 |W|^2 by accelerated gradient descent; with
+    ``start`` ((d+1, k): weights over bias), from there and + l2/2 |theta - start|^2 instead."""
     n, d = x.shape
     onehot = np.eye(k, dtype=np.float32)[y]
     xb = np.hstack([x, np.ones((n, 1), dtype=np.float32)])
@@ -169,14 +187,18 @@ def _nesterov(
     gram_top = _top_eigenvalue(xb * np.sqrt(weight)[:, None] / np.sqrt(n))
     step = np.float32(1.0 / (0.5 * gram_top + settings.l2))
     l2 = np.float32(settings.l2)
-    theta = np.zeros((d + 1, k), dtype=np.float32)
+    anchor = np.zeros((d + 1, k), dtype=np.float32) if start is None else start.astype(
+        np.float32)
+    theta = anchor.copy()
     previous = theta.copy()
     penalty = np.ones((d + 1, 1), dtype=np.float32)
-    penalty[-1] = 0.0  # the bias is not penalised
+    # From zero the bias is free; from a prior it is held too, or a camera that only ever
+    # shows empty scenes would raise the background bias until nothing else is ever said.
+    penalty[-1] = 0.0 if start is None else 1.0
     for t in range(1, settings.iterations + 1):
         look = theta + np.float32((t - 1) / (t + 2)) * (theta - previous)
         residual = (softmax(xb @ look) - onehot) * weight[:, None]
-        gradient = xb.T @ residual / np.float32(n) + l2 * penalty * look
+        gradient = xb.T @ residual / np.float32(n) + l2 * penalty * (look - anchor)
         previous, theta = theta, look - step * gradient
     return theta[:-1], theta[-1]
 

@@ -28,6 +28,9 @@ from edge.health.appliance_metrics import ApplianceMetrics
 from edge.health.metrics import MetricsServer
 from edge.health.notify import Notifier, StartupExtender
 from edge.latency import LatencyStats
+from edge.learn.collector import SceneCollector
+from edge.learn.places import MotionPlaces
+from edge.learn.scenes import SceneStore, scenes_dir
 from edge.paths import default_state_dir
 from edge.pipeline import CameraLoop, Parts
 
@@ -84,6 +87,7 @@ class Appliance:
         self.reporters: Any = None
         self.metrics_server: MetricsServer | None = None
         self.loops: list[CameraLoop] = []
+        self.scenes: SceneCollector | None = None
         try:
             self._build(store, state_dir, armed)
         except BaseException:
@@ -126,8 +130,19 @@ class Appliance:
             self.latency,
             self.metrics,
             on_progress=self._progress_marker(),
+            scenes=self._scene_collector(state),
         )
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
+
+    def _scene_collector(self, state: Path) -> SceneCollector | None:
+        """The empty-scene collector (edge/learn/), when learning is on."""
+        cfg = self.config.learn
+        if not cfg.enabled:
+            return None
+        store = SceneStore(scenes_dir(state), cfg.per_hour, cfg.refresh_h)
+        self.scenes = SceneCollector(store, MotionPlaces(), cfg,
+                                     cameras=[c.name for c in self.config.cameras])
+        return self.scenes
 
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
         capture = Capture(cam, lambda: self._source_factory(cam, store.resolve), self.stop)
@@ -313,6 +328,7 @@ class Appliance:
         self.bank.all_off()
         parts: list[Any] = [loop.capture for loop in self.loops]
         parts += [
+            self.scenes,
             self.keeper,
             self.metrics_server,
             self.recorder,

@@ -41,6 +41,7 @@ from edge.event import Event
 from edge.events.recorder import Recorder
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.latency import LatencyStats
+from edge.learn.collector import SceneCollector
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class Parts:
     latency: LatencyStats
     metrics: ApplianceMetrics
     on_progress: Callable[[], None]
+    # Samples each camera's empty scene for the nightly re-fit (edge/learn/), off this path.
+    scenes: SceneCollector | None = None
 
 
 @dataclass(slots=True)
@@ -204,10 +207,15 @@ class CameraLoop:
         self.parts.metrics.motion_seconds.observe(
             (t_motion - t_ready) / 1e9, camera=self.camera.name
         )
+        scenes = self.parts.scenes
         if not motion.moving:
             self.parts.latency.add(stages)
             self._close_episode_if_quiet()
+            if scenes is not None:  # after the latency: a due sample is not the frame's cost
+                scenes.still(self.camera.name, frame, self.parts.classifier.crop_side)
             return
+        if scenes is not None:
+            scenes.moved(self.camera.name, motion.regions)
         self.counters.motion_frames += 1
         self._classify_and_act(frame, motion.regions, stages, t_motion)
 
@@ -311,7 +319,12 @@ class CameraLoop:
 
     def _close_episode(self, end_time: float) -> None:
         episode, self._episode = self._episode, None
-        if episode is None or episode.events or not worth_logging(episode):
+        if episode is None or episode.events:
+            return
+        if not worth_logging(episode):
+            # Motion called nothing: a candidate empty scene of this camera (edge/learn/).
+            if episode.best is not None and self.parts.scenes is not None:
+                self.parts.scenes.quiet(self.camera.name, end_time, episode.best.crop)
             return
         # Why nothing fired (unconfirmed, vetoed, disarmed, cooldown, refused...), frame by frame.
         decision: dict[str, object] = {

@@ -15,6 +15,7 @@ from edge.config.base import Section
 from edge.config.camera import ArrivalConfig, CameraConfig, MotionConfig
 from edge.config.decision import DecisionConfig, QuietHours
 from edge.config.deterrents import KINDS, DeterrentConfig, GpioConfig, Pattern
+from edge.config.learn import LearnConfig
 from edge.config.models import ModelsConfig, ModelUse
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
@@ -29,6 +30,7 @@ __all__ = [
     "DeterrentConfig",
     "GpioConfig",
     "HealthConfig",
+    "LearnConfig",
     "LoggingConfig",
     "ModelUse",
     "ModelsConfig",
@@ -58,6 +60,7 @@ class Config(Section):
     paths: PathsConfig = Field(default_factory=PathsConfig)  # type: ignore[arg-type]
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
     health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
+    learn: LearnConfig = Field(default_factory=LearnConfig)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _quiet_devices_exist(self) -> Config:
