@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge.assets import AssetStore
 from edge.config import CameraConfig, Config
+from edge.events.log import EventLog
 from edge.paths import default_state_dir
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -228,8 +229,6 @@ def check_broker(config: Config, store: AssetStore) -> Iterator[Finding]:
 
 def check_reporters(config: Config, store: AssetStore) -> Iterator[Finding]:
     """Reporters that are behind, failing or stopped (read from the event log)."""
-    from edge.events.log import EventLog
-
     path = state_dir_of(config) / "events.sqlite3"
     if not path.exists():
         yield Finding("reporters", OK, "no event log yet")
@@ -238,8 +237,11 @@ def check_reporters(config: Config, store: AssetStore) -> Iterator[Finding]:
     try:
         for sink in log.sink_status():
             part = f"reporter {sink.name}"
+            holds = _twitter_holds(log, config) if sink.name == "twitter" else []
             if sink.stopped_reason:
                 yield Finding(part, FAIL, f"stopped: {sink.stopped_reason}")
+            elif holds:
+                yield Finding(part, WARN, "; ".join([*holds, f"{sink.backlog} event(s) waiting"]))
             elif sink.last_error:
                 yield Finding(
                     part, WARN, f"{sink.backlog} event(s) waiting; last error: {sink.last_error}"
@@ -248,6 +250,12 @@ def check_reporters(config: Config, store: AssetStore) -> Iterator[Finding]:
                 yield Finding(part, OK, f"{sink.backlog} event(s) waiting")
     finally:
         log.close()
+
+
+def _twitter_holds(log: EventLog, config: Config) -> list[str]:
+    from edge.events.twitter import posting_holds
+
+    return posting_holds(log.sink_state("twitter"), config.reporters.twitter, time.time())
 
 
 ALL_CHECKS: tuple[Check, ...] = (

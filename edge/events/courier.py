@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from edge.event import Event
@@ -199,19 +200,34 @@ class Courier:
         self.log.report_failure(self.name, message, now)
         retry_at = getattr(exc, "retry_at", None)
         delay = retry_at - now if retry_at is not None else self.backoff.delay(self._failures)
-        self._log_failure(exc, message, max(0.0, delay), now)
-        self._sleep(max(0.0, delay))
+        self._log_failure(exc, message, max(0.0, delay), now, retry_at)
+        if retry_at is None:
+            self._sleep(max(0.0, delay))
+        else:
+            self._sleep_until(retry_at)
 
-    def _log_failure(self, exc: BaseException, message: str, delay: float, now: float) -> None:
+    def _sleep_until(self, when: float) -> None:
+        # The far end said when to come back (X's 429): a new event wakes the courier, but
+        # must not make it knock again before then; only a stop ends this wait early.
+        while not self.stopping:
+            left = when - self._clock()
+            if left <= 0:
+                return
+            self._sleep(left)
+
+    def _log_failure(self, exc: BaseException, message: str, delay: float, now: float,
+                     retry_at: float | None = None) -> None:
         # Log the first failure and any new error; repeat an unchanged one every few minutes.
         last = self._logged_error
         if last and last[0] == message and now - last[1] < _LOG_REPEAT_S:
             return
         self._logged_error = (message, now)
         expected = isinstance(exc, DeliveryError | OSError)
+        when = (f"retrying at {datetime.fromtimestamp(retry_at):%Y-%m-%d %H:%M:%S} "
+                f"(in {delay:.0f} s)" if retry_at is not None else f"retrying in {delay:.0f} s")
         logger.log(logging.WARNING if expected else logging.ERROR,
-                "reporter %s: delivery failed (%d in a row), retrying in %.0f s: %s",
-                self.name, self._failures, delay, message, exc_info=not expected)
+                "reporter %s: delivery failed (%d in a row), %s: %s",
+                self.name, self._failures, when, message, exc_info=not expected)
 
     def _stopped(self, exc: SinkStopped) -> None:
         logger.error("reporter %s: stopped until restarted: %s", self.name, exc)

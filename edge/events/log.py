@@ -122,6 +122,7 @@ class EventLog:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
         self._known: set[str] = set()
+        self._readonly = readonly
         self._db = self._connect(readonly)
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -208,7 +209,7 @@ class EventLog:
                                   (sink,)).fetchone()[0])
 
     def _register(self, sink: str) -> None:
-        if sink in self._known:
+        if sink in self._known or self._readonly:  # a reader (doctor) registers nothing
             return
         with self._sql("register a sink") as db:
             db.execute("INSERT OR IGNORE INTO sinks (name, cursor) "
@@ -249,7 +250,7 @@ class EventLog:
         self._register(sink)
         with self._sql("read a sink's state") as db:
             row = db.execute("SELECT state FROM sinks WHERE name = ?", (sink,)).fetchone()
-        return dict(json.loads(row[0]))
+        return dict(json.loads(row[0])) if row else {}
 
     def set_sink_state(self, sink: str, state: dict[str, Any]) -> None:
         """Replace a sink's persistent state (JSON-ready values only)."""

@@ -6,11 +6,16 @@ The snapshot goes up through X's v2 media endpoint (``POST /2/media/upload``, mu
 upload. The post itself is tweepy's ``Client.create_tweet(text=..., media_ids=[id])``.
 
 Posting stays within ``daily_allowance`` posts per rolling 24 h, predators first: the digest
-leaves the last post of the allowance to predators. The posting history lives in the event
+leaves the last post of the allowance to predators. The digest counts the events after the
+previous digest's by log position (never by start time, which would lose an event written
+just after a digest but started before it). A photo is uploaded once per post and its media
+id reused on a retry while X keeps it. The posting history lives in the event
 log (the sink's state), so a restart does not reset it. How X answers decides what happens:
 
 * 429: wait until the reset time X gives (``x-user-limit-24hour-reset`` when the daily user
-  cap is spent, else ``x-rate-limit-reset``), then try the same event again;
+  cap is spent, else ``x-rate-limit-reset``), then try the same event again. The reset is
+  kept in the sink's state, so neither a new event nor a restart sends anything to X before
+  it, and the log and ``doctor`` say which reset it waits for;
 * 5xx, timeouts, no network: back off and retry;
 * 401, 402 (no credits), 403 (other than a duplicate): stop posting, say so in ``doctor``;
 * 403 duplicate, other 4xx: skip that one post.
@@ -28,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import tweepy
@@ -51,6 +56,8 @@ DAY_S = 86400.0
 SECRET_NAMES = ("twitter_consumer_key", "twitter_consumer_secret", "twitter_access_token",
                 "twitter_access_token_secret")
 _KEEP_POSTED = 200
+_MEDIA_MARGIN_S = 60.0
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +99,27 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-def _reset_time(headers: Any) -> float | None:
+# X's rate-limit windows, each with its headers' prefix, as the wait is logged.
+_WINDOWS = {
+    "x-user-limit-24hour": "the account's daily post cap",
+    "x-app-limit-24hour": "the app's daily post cap",
+    "x-rate-limit": "the 15-minute rate limit",
+}
+
+
+def _reset(headers: Any) -> tuple[float, str] | None:
+    """When to come back after a 429 (Unix seconds, plus a second of margin), and why."""
     # X sends several windows; the one that is spent (remaining 0) says when to come back.
     spent, any_reset = [], []
-    for window in ("x-user-limit-24hour", "x-app-limit-24hour", "x-rate-limit"):
+    for window, what in _WINDOWS.items():
         reset = headers.get(f"{window}-reset")
         if reset is None or not str(reset).strip().isdigit():
             continue
-        any_reset.append(float(reset))
+        found = (float(reset) + 1.0, f"{what} ({window}-reset)")
+        any_reset.append(found)
         if str(headers.get(f"{window}-remaining", "")).strip() == "0":
-            spent.append(float(reset))
-    found = spent or any_reset
-    return max(found) + 1.0 if found else None
+            spent.append(found)
+    return max(spent or any_reset, default=None)
 
 
 def raise_for_x(response: requests.Response, what: str) -> None:
@@ -114,7 +130,11 @@ def raise_for_x(response: requests.Response, what: str) -> None:
     detail = _detail(response)
     message = f"{what}: HTTP {status} {detail}".strip()
     if status == 429:
-        raise DeliveryError(message, retry_at=_reset_time(response.headers))
+        reset = _reset(response.headers)
+        if reset is None:
+            raise DeliveryError(f"{message}; X gave no reset time")
+        raise DeliveryError(f"{message}; waiting for {reset[1]} to reset at {_when(reset[0])}",
+                            retry_at=reset[0])
     if status >= 500:
         raise DeliveryError(message)
     if status == 403 and "duplicate" in detail.lower():
@@ -151,8 +171,8 @@ class XClient:
             access_token_secret=credentials.access_token_secret.get_secret_value())
         self._tweepy.session = _TimeoutSession(timeout_s)
 
-    def upload_image(self, jpeg: bytes) -> str:
-        """Upload a JPEG; returns its media id."""
+    def upload_image(self, jpeg: bytes) -> tuple[str, float | None]:
+        """Upload a JPEG; returns its media id and how long X keeps it (seconds), if said."""
         try:
             response = self._session.post(
                 self._upload_url, auth=self._auth,
@@ -162,8 +182,10 @@ class XClient:
             raise DeliveryError(f"media upload: {type(exc).__name__}") from exc
         raise_for_x(response, "media upload")
         try:
-            return str(response.json()["data"]["id"])
-        except (ValueError, KeyError, TypeError) as exc:
+            data = response.json()["data"]
+            kept = data.get("expires_after_secs")
+            return str(data["id"]), float(kept) if kept is not None else None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DeliveryError(f"media upload: unexpected answer {response.text[:200]!r}") from exc
 
     def post(self, text: str, media_ids: list[str] | None = None) -> str:
@@ -213,8 +235,32 @@ def digest_text(events: list[Event], since: float, until: float) -> str:
     return _fit(text)
 
 
+def posting_holds(state: dict[str, Any], cfg: TwitterConfig, now: float) -> list[str]:
+    """Why predators are not being posted now, read from the sink's saved state (for
+    ``doctor``, in another process): X's 429 wait, and a spent daily allowance."""
+    holds = []
+    wait = state.get("wait")
+    if wait and now < wait["until"]:
+        holds.append(f"X said 429: {wait['why']}")
+    posts = sorted(t for t in state.get("posts", []) if now - t < DAY_S)
+    if cfg.daily_allowance == 0:
+        holds.append("daily_allowance is 0: nothing is posted")
+    elif len(posts) >= cfg.daily_allowance:
+        # A post is free again once enough of the window's posts are a day old.
+        free_at = posts[len(posts) - cfg.daily_allowance] + DAY_S
+        holds.append(f"the daily allowance of {cfg.daily_allowance} post(s) is spent until "
+                     f"{_when(free_at)}: predators seen until then go to the digest")
+    return holds
+
+
 class TwitterSink:
-    """Posts predators as they come and a digest once a day, within the allowance."""
+    """Posts predators as they come and a digest once a day, within the allowance.
+
+    Its state (in the event log, so in the state folder, kept across restarts): the times of
+    recent posts, the ids posted, the last digest and the last event it counted, X's reset
+    time after a 429 (nothing is sent to X before it), and the media id of a photo uploaded
+    for a post that has not gone out yet (reused while X keeps it).
+    """
 
     name = "twitter"
 
@@ -232,6 +278,13 @@ class TwitterSink:
         self._state.setdefault("posts", [])
         self._state.setdefault("posted_ids", [])
         self._state.setdefault("last_digest", self._clock())
+        if "digest_after" not in self._state:
+            # The digest counts by log position from here on; a state written before that
+            # counted by start time from the last digest, so start at the first such event.
+            newer = self.log.list(since=self._state["last_digest"])
+            latest = self.log.list(limit=1)
+            self._state["digest_after"] = (
+                newer[0].id - 1 if newer and newer[0].id else latest[0].id if latest else 0)
         self._save()
 
     def _save(self) -> None:
@@ -247,7 +300,25 @@ class TwitterSink:
         self._state["posts"].append(self._clock())
         if event_id is not None:
             self._state["posted_ids"] = [*self._state["posted_ids"], event_id][-_KEEP_POSTED:]
+        self._state.pop("media", None)
         self._save()
+
+    def _to_x(self, call: Callable[[], _T]) -> _T:
+        """Make one X call unless X asked us to wait; remember a 429's reset time."""
+        wait = self._state.get("wait")
+        if wait and self._clock() < wait["until"]:
+            raise DeliveryError(wait["why"], retry_at=wait["until"])
+        try:
+            return call()
+        except DeliveryError as exc:
+            if exc.retry_at is not None:
+                self._state["wait"] = {"until": exc.retry_at, "why": str(exc)}
+                self._save()
+            raise
+        finally:
+            if wait and "wait" in self._state and self._state["wait"] == wait:
+                del self._state["wait"]  # its time has passed, and X took the call
+                self._save()
 
     def deliver(self, event: Event) -> None:
         """Post a predator with its snapshot; everything else waits for the digest."""
@@ -257,12 +328,18 @@ class TwitterSink:
             logger.warning("twitter: daily allowance (%d) spent; predator event %s goes to the "
                            "digest", self.cfg.daily_allowance, event.id)
             return
-        media = self._upload_snapshot(event)
-        post_id = self.client.post(predator_text(event), [media] if media else None)
+        media = self._media_for(event)
+        post_id = self._to_x(lambda: self.client.post(predator_text(event),
+                                                      [media] if media else None))
         logger.info("twitter: posted predator event %s as %s", event.id, post_id)
         self._posted(event.id)
 
-    def _upload_snapshot(self, event: Event) -> str | None:
+    def _media_for(self, event: Event) -> str | None:
+        """The photo's media id: the one uploaded for this event while X keeps it, else a
+        new upload (a retry after a 429 or a 5xx does not upload the same photo again)."""
+        kept = self._state.get("media")
+        if kept and kept["event"] == event.id and self._clock() < kept["until"]:
+            return str(kept["id"])
         if not event.snapshot:
             return None
         try:
@@ -270,7 +347,13 @@ class TwitterSink:
         except OSError as exc:
             logger.info("twitter: event %s posted without its snapshot: %s", event.id, exc.strerror)
             return None
-        return self.client.upload_image(jpeg)
+        uploaded_at = self._clock()
+        media_id, kept_s = self._to_x(lambda: self.client.upload_image(jpeg))
+        # Reuse it until a minute before X forgets it (24 h for images, when X does not say).
+        until = uploaded_at + (kept_s if kept_s is not None else DAY_S) - _MEDIA_MARGIN_S
+        self._state["media"] = {"event": event.id, "id": media_id, "until": until}
+        self._save()
+        return media_id
 
     def next_digest(self) -> float:
         """When the next digest is due (Unix seconds): the first digest_time after the last."""
@@ -289,15 +372,30 @@ class TwitterSink:
         if self.posts_left() <= keep_for_predators:
             return  # tried again at each pass until the window frees a post
         since, until = self._state["last_digest"], self._clock()
-        posted = set(self._state["posted_ids"])
-        rest = [e for e in self.log.list(since=since)
-                if e.id not in posted and e.start_time < until]
+        rest, last = self._undigested()
         if rest:
-            self.client.post(digest_text(rest, since, until))
+            self._to_x(lambda: self.client.post(digest_text(rest, since, until)))
             logger.info("twitter: posted the digest of %d event(s)", len(rest))
             self._posted(None)
         self._state["last_digest"] = until
+        self._state["digest_after"] = last
         self._save()
+
+    def _undigested(self) -> tuple[list[Event], int]:
+        """The events after the last digest's, up to this sink's cursor, not posted one by
+        one; and the id of the last one looked at. By log position, not by time: an event
+        written after a digest is in the next one, whenever it started."""
+        posted = set(self._state["posted_ids"])
+        cursor = self.log.cursor(self.name)  # everything up to it had its chance to be posted
+        rest: list[Event] = []
+        last = int(self._state["digest_after"])
+        while last < cursor:
+            batch = [e for e in self.log.after(last, 500) if e.id is not None and e.id <= cursor]
+            if not batch:
+                break
+            rest += [e for e in batch if e.id not in posted]
+            last = int(batch[-1].id or last)
+        return rest, max(last, int(self._state["digest_after"]))
 
     def close(self) -> None:
         """Nothing held open between requests."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,14 @@ from pydantic import SecretStr
 
 from edge.config.reporters import ArchiveConfig, ReportersConfig, TwitterConfig
 from edge.event import Event
-from edge.events import Archive, EventLog, EventRejected, SinkStopped, start_reporters
+from edge.events import (
+    Archive,
+    DeliveryError,
+    EventLog,
+    EventRejected,
+    SinkStopped,
+    start_reporters,
+)
 from edge.events.courier import Backoff, Courier
 from edge.events.twitter import MAX_CHARS, TwitterSink, XClient, XCredentials, predator_text
 
@@ -162,7 +171,7 @@ def test_on_429_it_waits_for_the_daily_reset_then_posts(log: EventLog, state_dir
     event = _predator(log, state_dir)
     fake = _run(sink, log, x, lambda: log.cursor("twitter") == event.id)
     assert fake.sleeps[0] == pytest.approx(5001)  # the daily cap's reset, not the 15-min one
-    assert [c.request.url for c in x.calls] == [UPLOAD, TWEETS, UPLOAD, TWEETS]
+    assert [c.request.url for c in x.calls] == [UPLOAD, TWEETS, TWEETS]  # the photo went up once
     assert log.cursor("twitter") == event.id and log.sink_status()[0].healthy
 
 
@@ -214,11 +223,11 @@ def test_the_daily_allowance_holds_and_the_rest_goes_to_the_digest(
     fake = FakeTime(stop, lambda: False)
     sink = _sink(log, fake, daily_allowance=3, digest_time="20:00")
     for i in range(5):
-        sink.deliver(_predator(log, state_dir, i, snapshot=False))
+        _deliver(sink, log, _predator(log, state_dir, i, snapshot=False))
         fake.now += 60
     chicken = Event("coop", fake.now, fake.now, "chicken", "hen", 0.8)
     log.append(chicken)
-    sink.deliver(chicken)
+    _deliver(sink, log, chicken)
     assert len([c for c in x.calls if c.request.url == TWEETS]) == 3
     assert sink.posts_left() == 0
     sink.service()  # 20:00 is hours away
@@ -234,6 +243,13 @@ def test_the_daily_allowance_holds_and_the_rest_goes_to_the_digest(
     again = _sink(log, fake, daily_allowance=3, digest_time="20:00")
     assert again.posts_left() == 2
     assert datetime.fromtimestamp(again.next_digest()) == datetime(2026, 5, 2, 20, 0)
+
+
+def _deliver(sink: TwitterSink, log: EventLog, event: Event) -> None:
+    # What the courier does: deliver, then move the sink's cursor.
+    sink.deliver(event)
+    assert event.id is not None
+    log.advance(sink.name, event.id)
 
 
 def test_post_text_is_short_and_useful() -> None:
@@ -309,3 +325,147 @@ def test_a_sink_refused_at_open_stops_at_once(log: EventLog) -> None:
     sink = _RefusingSink()
     Courier(sink, log, threading.Event(), sleep=lambda s: pytest.fail("it retried")).run()  # type: ignore[arg-type]
     assert log.sink_status()[0].stopped_reason == "HTTP 401 at open" and sink.closed
+
+
+def _daily_cap_429(x: responses.RequestsMock, reset: float) -> None:
+    x.post(TWEETS, status=429, json={"title": "Too Many Requests"}, headers={
+        "x-rate-limit-limit": "100", "x-rate-limit-remaining": "98",
+        "x-rate-limit-reset": str(int(START + 900)),
+        "x-user-limit-24hour-limit": "17", "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(int(reset))})
+
+
+def test_a_429_wait_is_not_cut_short_by_new_events(log: EventLog, state_dir: Path,
+                                                   x: responses.RequestsMock) -> None:
+    # Real time and the courier's own wait: each new event wakes the courier.
+    reset = int(time.time()) + 2  # whole seconds, as X sends it; the reporter adds one
+    posted_at: list[float] = []
+
+    def tweets(request: object) -> tuple[int, dict[str, str], str]:
+        posted_at.append(time.time())
+        if len(posted_at) == 1:
+            return 429, {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
+                         "x-rate-limit-reset": str(reset)}, '{"title": "Too Many Requests"}'
+        return 201, {}, json.dumps({"data": {"id": str(len(posted_at)), "text": "t"}})
+
+    x.add_callback(responses.POST, TWEETS, callback=tweets, content_type="application/json")
+    sink = TwitterSink(TwitterConfig(enabled=True), log,
+                       XClient(_credentials(), "https://api.x.com", 5.0))
+    courier = Courier(sink, log, threading.Event(), poll_s=0.05)
+    courier.start()
+    try:
+        first = _predator(log, state_dir, 0, snapshot=False)
+        assert _wait(lambda: len(posted_at) >= 1)
+        for i in range(1, 6):  # each one wakes the courier during the wait
+            _predator(log, state_dir, i, snapshot=False)
+            time.sleep(0.1)
+        assert _wait(lambda: log.cursor("twitter") == first.id + 5)
+    finally:
+        courier.close()
+    assert len(posted_at) == 7
+    assert min(posted_at[1:]) >= reset + 1  # nothing before the reset X gave
+
+
+def test_the_daily_cap_wait_survives_a_restart_and_says_what_it_waits_for(
+        log: EventLog, state_dir: Path, x: responses.RequestsMock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    reset = START + 85720
+    x.post(UPLOAD, json={"data": {"id": "1"}})
+    _daily_cap_429(x, reset)
+    event = _predator(log, state_dir)
+    with pytest.raises(DeliveryError) as refused:
+        _sink(log).deliver(event)
+    assert refused.value.retry_at == reset + 1
+    calls = len(x.calls)
+    # Restarted an hour later: the reset is remembered, X is not asked again until then.
+    later = _sink(log)
+    later._clock = lambda: START + 3600
+    with pytest.raises(DeliveryError) as held:
+        later.deliver(_predator(log, state_dir, 1, snapshot=False))
+    assert held.value.retry_at == reset + 1 and len(x.calls) == calls
+    x.post(TWEETS, status=201, json={"data": {"id": "2", "text": "t"}})
+    caplog.set_level(logging.INFO)
+    fake = _run(_sink(log), log, x, lambda: log.cursor("twitter") == event.id + 1)
+    assert fake.sleeps[0] == pytest.approx(reset + 1 - START)
+    assert len([c for c in x.calls if c.request.url == TWEETS]) == 3  # 429, then two posts
+    waited = [r.getMessage() for r in caplog.records if "retrying at" in r.getMessage()]
+    assert waited and "x-user-limit-24hour-reset" in waited[0] and "daily" in waited[0]
+    assert datetime.fromtimestamp(reset + 1).strftime("%H:%M:%S") in waited[0]
+
+
+def test_an_uploaded_photo_is_reused_while_x_keeps_it(log: EventLog, state_dir: Path,
+                                                      x: responses.RequestsMock) -> None:
+    answers = [503, 201, 503, 201]
+
+    def tweets(request: object) -> tuple[int, dict[str, str], str]:
+        status = answers.pop(0)
+        return status, {}, json.dumps({"data": {"id": "2", "text": "t"}} if status == 201
+                                      else {"title": "Service Unavailable"})
+
+    x.add_callback(responses.POST, TWEETS, callback=tweets, content_type="application/json")
+    x.post(UPLOAD, json={"data": {"id": "11", "expires_after_secs": 3600}})
+    event = _predator(log, state_dir)
+    sink = _sink(log)
+    with pytest.raises(DeliveryError):
+        sink.deliver(event)
+    again = _sink(log)  # also after a restart
+    again._clock = lambda: START + 600
+    again.deliver(event)
+    assert [c.request.url for c in x.calls] == [UPLOAD, TWEETS, TWEETS]
+    assert b'"media_ids": ["11"]' in x.calls[-1].request.body
+    # Past its expiry X has forgotten the photo: it goes up again.
+    second = _predator(log, state_dir, 1)
+    with pytest.raises(DeliveryError):
+        again.deliver(second)
+    again._clock = lambda: START + 600 + 3600
+    again.deliver(second)
+    assert [c.request.url for c in x.calls][3:] == [UPLOAD, TWEETS, UPLOAD, TWEETS]
+
+
+def test_the_digest_counts_by_log_position_and_drops_nothing(log: EventLog,
+                                                             x: responses.RequestsMock) -> None:
+    x.post(TWEETS, status=201, json={"data": {"id": "9", "text": "t"}})
+    stop = threading.Event()
+    fake = FakeTime(stop, lambda: False)
+    sink = _sink(log, fake, digest_time="20:00")
+    courier = Courier(sink, log, stop, clock=fake.clock, sleep=fake.sleep)
+    log.append(Event("coop", START + 60, START + 61, "chicken", "hen", 0.9))
+    courier.step()
+    fake.now = datetime(2026, 5, 1, 20, 0, 1).timestamp()
+    courier.step()  # the digest of one chicken
+    # An event that started before the digest but was written just after it.
+    log.append(Event("coop", fake.now - 5, fake.now - 2, "chicken", "hen", 0.9))
+    courier.step()
+    fake.now = datetime(2026, 5, 2, 20, 0, 1).timestamp()
+    courier.step()
+    digests = [c.request.body for c in x.calls]
+    assert len(digests) == 2 and all(b"1 event(s)" in d for d in digests)
+
+
+def test_doctor_says_the_daily_allowance_is_spent_and_what_x_waits_for(
+        log: EventLog, state_dir: Path, x: responses.RequestsMock, asset_store: object) -> None:
+    from edge.config import parse_config
+    from edge.doctor.checks import WARN, check_reporters
+
+    _ok(x)
+    sink = TwitterSink(TwitterConfig(enabled=True, daily_allowance=2), log,
+                       XClient(_credentials(), "https://api.x.com", 5.0))
+    sink.open(lambda: None)
+    for i in range(3):
+        _deliver(sink, log, _predator(log, state_dir, i, snapshot=False))
+    config = parse_config({"paths": {"state_dir": str(state_dir)},
+                           "reporters": {"twitter": {"enabled": True, "daily_allowance": 2}}})
+    (found,) = check_reporters(config, asset_store)  # type: ignore[arg-type]
+    assert found.status == WARN and "daily allowance of 2 post(s) is spent" in found.message
+    assert "digest" in found.message
+    # X's own daily cap: doctor names the reset it waits for.
+    reset = time.time() + 7200
+    x.remove(responses.POST, TWEETS)
+    _daily_cap_429(x, reset)
+    fresh = TwitterSink(TwitterConfig(enabled=True), log,
+                        XClient(_credentials(), "https://api.x.com", 5.0))
+    fresh.open(lambda: None)
+    with pytest.raises(DeliveryError):
+        fresh.deliver(_predator(log, state_dir, 9, snapshot=False))
+    (found,) = check_reporters(config, asset_store)  # type: ignore[arg-type]
+    assert found.status == WARN and "x-user-limit-24hour-reset" in found.message
