@@ -49,7 +49,8 @@ def percentiles(values: list[float]) -> str:
 def bench(iterations: int, pins: str) -> dict[str, list[float]]:
     fox = Classification(verdict=Verdict.PREDATOR, score=0.9, predator_score=0.9,
                          chicken_score=0.0, label="red fox", decided_by="bench")
-    decider = Decider(DecisionConfig(confirm_n=1, confirm_m=1, cooldown_s=0), deterrents())
+    decider = Decider(DecisionConfig(armed=True, confirm_n=1, confirm_m=1, cooldown_s=0),
+                      deterrents())
     figures: dict[str, list[float]] = {"decide": [], "pin (first)": [], "pin (last)": [],
                                        "edge (mock)": []}
     with DeterrentBank(GpioConfig(deterrents=deterrents()),

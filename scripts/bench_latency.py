@@ -18,8 +18,8 @@ It names the board, then prints, for the configured models:
 and compares the end-to-end p99 with the egg-pecking budget and with the floor (one frame
 interval plus the inference on the critical path), and ends with what the whole appliance
 costs while nothing moves (4). The pipeline runs with the configured
-thresholds and confirmation; cooldowns, rests and burst lengths are shortened so that every
-arrival can fire (they decide how often a deterrent fires, not how fast).
+thresholds and confirmation; it is armed, and cooldowns, rests and burst lengths are shortened
+so that every arrival can fire (they decide how often a deterrent fires, not how fast).
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ def bench_config(base: Config, state_dir: Path, arrivals: int) -> Config:
             "motion": data["cameras"][0]["motion"],
         }
     ]
+    data["decision"]["armed"] = True  # it measures the way to the pin: it must fire
     data["decision"]["cooldown_s"] = 0
     data["decision"]["quiet_hours"] = []
     for d in data["gpio"]["deterrents"]:

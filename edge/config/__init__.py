@@ -132,7 +132,7 @@ def parse_config(data: object, source: str = "<config>") -> Config:
 
 
 def load_config(path: str | Path | None) -> Config:
-    """Read and validate a YAML file; ``None`` gives the defaults."""
+    """Read and validate a YAML file; ``None`` gives the defaults, an empty file is refused."""
     if path is None:
         return Config()
     path = Path(path)
@@ -148,4 +148,10 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(
             str(path), [f"(file): not valid YAML at {where}: {getattr(exc, 'problem', exc)}"]
         ) from None
+    if data is None:
+        # A truncated file would otherwise mean every default: mock pins and the demo clip,
+        # a Pi that runs "fine" and drives no pin.
+        raise ConfigError(str(path), [
+            "(file): the file is empty (no sections): a truncated file? "
+            "Write at least the sections you use"])
     return parse_config(data, str(path))

@@ -71,7 +71,10 @@ class DecisionConfig(Section):
     classifier's: ``models.predator_threshold``)."""
 
     armed: bool = Field(
-        default=True, description="Fire deterrents at all (also set from the CLI and MQTT)"
+        # Disarmed unless the file says so: a new file with real pins must not fire before
+        # its wiring was checked (tensorchicken test-deterrents).
+        default=False,
+        description="Fire deterrents at all: only when true (also set from the CLI and MQTT)",
     )
     confirm_n: int = Field(
         default=2, ge=1, le=50, description="Frames the classifier called predator needed ..."

@@ -35,6 +35,14 @@ def test_fires_each_deterrent_once(tmp_path: Path, capsys: pytest.CaptureFixture
     assert out.rstrip().endswith("all off: True")
 
 
+def test_a_file_without_armed_is_disarmed(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.split("\n", 1)[1])  # the same file without its decision line
+    assert main(["test-deterrents", "-c", str(path), "--device", "valve"]) == 1
+    assert "refusing: the configuration is disarmed" in capsys.readouterr().err
+
+
 def test_refuses_when_disarmed_unless_forced(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     path = config(tmp_path, armed=False)

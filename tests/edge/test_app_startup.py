@@ -54,6 +54,7 @@ cameras:
 models:
   use:
     - {{name: mobilenet_v2_imagenet, role: primary, threads: 2}}
+decision: {{armed: true}}
 gpio:
   pin_factory: mock
   deterrents:

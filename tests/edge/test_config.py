@@ -25,10 +25,26 @@ def test_defaults_run_on_a_laptop() -> None:
     assert config.reporters.archive.enabled
 
 
-def test_empty_file_gives_defaults(tmp_path: Path) -> None:
-    path = tmp_path / "empty.yaml"
-    path.write_text("")
-    assert load_config(path) == Config()
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n", "~\n"])
+def test_an_empty_file_is_refused(tmp_path: Path, text: str) -> None:
+    # A truncated config.yaml on the boot partition must not run "fine" on mock pins.
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        "(file): the file is empty (no sections): a truncated file? "
+        "Write at least the sections you use"]
+
+
+def test_a_file_without_armed_is_disarmed(tmp_path: Path) -> None:
+    # An owner's own file with real pins and no armed: line must not fire at first boot.
+    path = tmp_path / "config.yaml"
+    path.write_text("gpio: {pin_factory: auto}\n")
+    assert load_config(path).decision.armed is False
+    assert Config().decision.armed is False
+    path.write_text("decision: {armed: true}\n")
+    assert load_config(path).decision.armed is True
 
 
 def test_good_file(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ def frame(predator: float = 0.0, chicken: float = 0.0) -> Classification:
 
 def decider(clock: Clock | None = None, at: time = time(12, 0), **cfg: Any) -> Decider:
     cfg.setdefault("cooldown_s", 0)
+    cfg.setdefault("armed", True)
     return Decider(DecisionConfig(**cfg), DETERRENTS, clock=clock or Clock(),
                    local_time=lambda: at)
 
@@ -113,7 +114,7 @@ def test_a_chicken_seen_a_moment_ago_still_vetoes() -> None:
 
 
 def test_held_when_every_deterrent_is_vetoed_or_silenced() -> None:
-    d = Decider(DecisionConfig(confirm_n=1, cooldown_s=0, quiet_hours=[QuietHours(
+    d = Decider(DecisionConfig(armed=True, confirm_n=1, cooldown_s=0, quiet_hours=[QuietHours(
         start="00:00", end="23:59")], quiet_devices=["siren", "floodlight"]), DETERRENTS,
         local_time=lambda: time(3, 0))
     decision = d.decide("coop", frame(0.8, chicken=0.6))

@@ -143,7 +143,8 @@ def rig(real_classifier, mock_factory, tmp_path: Path) -> Iterator[Callable[...,
     def make(cam: CameraConfig, *, fails: Callable[[int], BaseException | None] = lambda n: None,
              health: HealthConfig | None = None, **decision: Any) -> Rig:
         stop = threading.Event()
-        decider = Decider(DecisionConfig.model_validate(decision), GPIO.deterrents)
+        decider = Decider(DecisionConfig.model_validate({"armed": True, **decision}),
+                          GPIO.deterrents)
         bank = DeterrentBank(GPIO, pin_factory=mock_factory)
         log = EventLog(tmp_path / "events.sqlite3")
         recorder = Recorder(log, Archive(tmp_path / "archive",

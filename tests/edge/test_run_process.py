@@ -65,6 +65,7 @@ def write_config(tmp_path: Path, **health: object) -> Path:
                 },
             ],
         },
+        "decision": {"armed": True},
         "paths": {"state_dir": str(tmp_path / "state")},
         "health": {"metrics_address": None, **health},
     }

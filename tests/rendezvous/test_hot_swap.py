@@ -36,7 +36,7 @@ cameras:
 models:
   use:
     - {{name: {V2}, role: primary, threads: 2}}
-decision: {{cooldown_s: 1}}
+decision: {{armed: true, cooldown_s: 1}}
 gpio:
   pin_factory: mock
   deterrents:
