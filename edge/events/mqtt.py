@@ -20,6 +20,10 @@ switch "Armed" and a diagnostic binary sensor "Model disagrees with canary" (``p
 the ``canary`` topic); it is announced again whenever Home Assistant publishes ``online`` on
 ``<discovery_prefix>/status``.
 
+The client speaks MQTT 5 (Mosquitto 1.6 and later): its "retain as published" subscription
+option is the only way to tell a command published retained while we are connected from a live
+one, and every retained command is ignored.
+
 Durability is ours: paho keeps QoS 1 messages only in memory, so :meth:`MqttSink.deliver`
 returns only after the broker's PUBACK, and the courier advances the cursor only then.
 Callbacks run on paho's network thread and only hand work over to the courier's thread.
@@ -41,6 +45,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import SecretStr
 
 from edge.config.reporters import MqttConfig
@@ -174,7 +179,10 @@ class MqttSink:
             logger.warning("mqtt: %s", self._refused)
             return
         self._refused = None
-        client.subscribe([(self.topics.armed_set, 1), (self.topics.ha_status, 1)])
+        # MQTT 5's "retain as published": a command published retained while we are
+        # connected keeps its retain flag (MQTT 3.1.1 clears it), so it is ignored too.
+        keep_flag = SubscribeOptions(qos=1, retainAsPublished=True)
+        client.subscribe([(self.topics.armed_set, keep_flag), (self.topics.ha_status, keep_flag)])
         client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
         self._announce = True
         self._published_armed = None
@@ -209,7 +217,8 @@ class MqttSink:
     def open(self, wake: Callable[[], None]) -> None:
         """Start connecting in the background (paho retries until the broker answers)."""
         self._wake = wake
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
+                             protocol=mqtt.MQTTv5)
         client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         if self.cfg.username:
             password = self._password.get_secret_value() if self._password else None

@@ -212,6 +212,22 @@ def test_a_retained_arm_command_is_ignored(
     assert "ignored a retained b'OFF'" in caplog.text
 
 
+def test_a_retained_arm_command_published_while_connected_is_ignored(
+        broker: MosquittoBroker, watch: Callable[..., Any],
+        reporters: Callable[..., ReporterSet], caplog: pytest.LogCaptureFixture) -> None:
+    # `mosquitto_pub -r -t tensorchicken/armed/set -m OFF` while the appliance is connected:
+    # an MQTT 3.1.1 broker forwards it to present subscribers with the retain flag cleared.
+    arming = Arming()
+    reporters(_config(broker), arming)
+    watcher = watch(broker, "tensorchicken/armed")
+    assert watcher.wait(lambda: watcher.on("tensorchicken/armed") == [b"ON"])
+    watcher.client.publish("tensorchicken/armed/set", "OFF", qos=1, retain=True)
+    watcher.client.publish("tensorchicken/armed/set", "ON", qos=1)  # live, after it
+    assert watcher.wait(lambda: arming.calls[-1:] == [(True, "mqtt")])
+    assert arming.calls == [(True, "mqtt")] and arming.armed
+    assert "ignored a retained b'OFF'" in caplog.text
+
+
 class Producer:
     """Appends an event every ``every_s`` on its own thread, like the pipeline would."""
 
