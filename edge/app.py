@@ -17,7 +17,7 @@ from classifier.keeper import ModelKeeper
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
-from edge.config import CameraConfig, Config, load_config
+from edge.config import CameraConfig, Config, ConfigError, load_config
 from edge.decider import Decider
 from edge.events.archive import Archive
 from edge.events.log import EventLog
@@ -33,6 +33,7 @@ from edge.learn.places import MotionPlaces
 from edge.learn.scenes import SceneStore, scenes_dir
 from edge.paths import default_state_dir
 from edge.pipeline import CameraLoop, Parts
+from edge.web.feed import LiveFeed
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Appliance:
         self.recorder: Any = None
         self.reporters: Any = None
         self.metrics_server: MetricsServer | None = None
+        self.web: Any = None  # edge.web.server.WebServer, when web.address is set
         self.loops: list[CameraLoop] = []
         self.scenes: SceneCollector | None = None
         try:
@@ -102,6 +104,7 @@ class Appliance:
             else state_dir or default_state_dir()
         )
         state.mkdir(parents=True, exist_ok=True)
+        guard = self._web_guard()  # before the models load: a refusal comes at once
         # The models run are the configuration's, with the run-time changes of the registry.
         registry = ModelRegistry(state, config.models)
         # A model missing on disk is fetched now: on a slow link that can outlast TimeoutStartSec.
@@ -122,6 +125,7 @@ class Appliance:
         # Loop thread name -> last progress; a loop leaves it when it ends (its source ended).
         self._progress: dict[str, float] = {}
         self._status = ""
+        self.live = LiveFeed() if config.web.address else None
         parts = Parts(
             self.classifier,
             self.decider,
@@ -131,8 +135,40 @@ class Appliance:
             self.metrics,
             on_progress=self._progress_marker(),
             scenes=self._scene_collector(state),
+            live=self.live,
         )
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
+        self.web = self._bind_web(state, guard)
+
+    def _web_guard(self) -> Any:
+        """The web page's security rules; ConfigError when it would need a password it lacks."""
+        if not self.config.web.address:
+            return None
+        from edge.web.auth import WebSecurityError, guard_for
+
+        try:
+            return guard_for(self.config.web.address)
+        except WebSecurityError as exc:
+            raise ConfigError("web", [f"web.address: {exc}"]) from None
+
+    def _bind_web(self, state: Path, guard: Any) -> Any:
+        """The web page's server, bound (it serves from start-up on); a port in use only
+        loses the page."""
+        if self.live is None:
+            return None
+        from edge.web.context import WebContext
+        from edge.web.server import WebServer
+
+        cameras = {loop.camera.name: loop.capture for loop in self.loops}
+        context = WebContext(self.config, state, self.decider, self.bank, cameras, self.live,
+                             self.keeper, self.config_path)
+        server = WebServer(self.config.web, context, guard=guard)
+        try:
+            server.bind()
+        except OSError as exc:  # the page must never disable the guard
+            log.warning("%s; running without the web page", exc)
+            return None
+        return server
 
     def _scene_collector(self, state: Path) -> SceneCollector | None:
         """The empty-scene collector (edge/learn/), when learning is on."""
@@ -224,6 +260,8 @@ class Appliance:
         if self.keeper is not None:
             self.keeper.start()
         self._start_metrics_server()
+        if self.web is not None:
+            self.web.start()
 
     def _start_metrics_server(self) -> None:
         address = self.config.health.metrics_address
@@ -331,6 +369,7 @@ class Appliance:
             self.scenes,
             self.keeper,
             self.metrics_server,
+            self.web,
             self.recorder,
             self.reporters,
             self.event_log,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,15 +13,18 @@ import yaml
 from edge.app import Appliance, RunSummary
 from edge.assets import AssetStore
 from edge.config import Config, parse_config
+from edge.web.config import DEFAULT_ADDRESS
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 GRACE_S = 1.5  # a firing up to this long after a photo leaves still belongs to it
 
 
-def demo_config(state_dir: Path) -> Config:
-    """The shipped demo configuration, with its state in ``state_dir``."""
+def demo_config(state_dir: Path, web_address: str | None = DEFAULT_ADDRESS) -> Config:
+    """The shipped demo configuration, with its state in ``state_dir`` and its web page on
+    ``web_address`` (None: no page)."""
     data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
     data.setdefault("paths", {})["state_dir"] = str(state_dir)
+    data.setdefault("web", {})["address"] = web_address
     return parse_config(data, str(DEMO_CONFIG))
 
 
@@ -65,16 +69,21 @@ def run_demo(
     duration_s: float = 50.0,
     state_dir: Path | None = None,
     pin_factory: Any = None,
+    web_address: str | None = DEFAULT_ADDRESS,
+    announce: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Run the demo to its end (or ``duration_s``) and say what happened."""
+    """Run the demo to its end (or ``duration_s``) and say what happened; ``announce`` is
+    told the web page's address before the run starts."""
     import time
 
     from actuators.bank import make_pin_factory
 
     state = state_dir or Path(tempfile.mkdtemp(prefix="tensorchicken-demo-"))
-    config = demo_config(state)
+    config = demo_config(state, web_address)
     factory = pin_factory or make_pin_factory("mock")
     with Appliance(config, store, pin_factory=factory, state_dir=state) as appliance:
+        if announce is not None and appliance.web is not None:
+            announce(appliance.web.url)
         started_wall = time.time()
         summary = appliance.run(duration_s=duration_s)
     return DemoResult(summary, _arrival_outcomes(config, summary, started_wall), factory, state)

@@ -42,6 +42,7 @@ from edge.events.recorder import Recorder
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
+from edge.web.feed import LiveFeed
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Parts:
     on_progress: Callable[[], None]
     # Samples each camera's empty scene for the nightly re-fit (edge/learn/), off this path.
     scenes: SceneCollector | None = None
+    live: LiveFeed | None = None  # the web page's pictures and last answers, when it is on
 
 
 @dataclass(slots=True)
@@ -200,6 +202,9 @@ class CameraLoop:
         t_ready = clock()
         motion = self.detector.detect(frame.grey)
         t_motion = clock()
+        live = self.parts.live
+        if live is not None and live.wanted(self.camera.name):  # a page asked for a picture
+            live.offer(self.camera.name, frame, motion.regions)
         stages = {
             "capture": (t_ready - frame.capture_ns) / NS_PER_MS,
             "motion": (t_motion - t_ready) / NS_PER_MS,
@@ -248,6 +253,8 @@ class CameraLoop:
         # Confirmed, but the bank switched nothing on (every device resting): say so.
         rule = "refused" if report is not None and not report.fired else decision.rule
         c = looked.classification
+        if parts.live is not None:
+            parts.live.saw(self.camera.name, c.verdict.value, c.label, c.score, rule)
         log.debug("camera %s: frame %d, %d region(s): %s %.3f (%s) -> %s", self.camera.name,
                   frame.seq, len(crops), c.verdict.value, c.score, c.label, rule)
         episode = self._open_episode(frame)

@@ -17,6 +17,7 @@ KNOWN = (
     "twitter_consumer_secret",
     "twitter_access_token",
     "twitter_access_token_secret",
+    "web_password",
 )
 
 

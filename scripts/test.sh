@@ -2,11 +2,12 @@
 # The test command: sets up what the tests need on a fresh machine, then lint, types, tests.
 #   ./scripts/test.sh [pytest arguments]
 # Debian packages (the Mosquitto broker for MQTT tests, shellcheck and systemd-analyze for the
-# installer and unit) are installed with apt-get when missing; the Python environment is .venv.
+# installer and unit, Chromium and its driver for the web page tests) are installed with
+# apt-get when missing; the Python environment is .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto shellcheck systemd)
+APT_PACKAGES=(mosquitto shellcheck systemd chromium chromium-driver)
 VENV=${TENSORCHICKEN_VENV:-.venv}
 
 missing=()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edge.cli.common import add_json_arg, add_mirror_arg, print_json
 from edge.latency import format_summary
+from edge.web.config import DEFAULT_ADDRESS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop after S seconds at most (default 50)",
     )
     p.add_argument("--state-dir", type=Path, help="keep the event log and archive here")
+    p.add_argument("--web", default=DEFAULT_ADDRESS, metavar="HOST:PORT",
+                   help=f"serve the web page here while the demo runs (default {DEFAULT_ADDRESS}"
+                   "; 'off' for none)")
     p.set_defaults(func=run)
 
 
@@ -33,11 +37,16 @@ def run(args: argparse.Namespace) -> int:
     from edge.assets import AssetError
     from edge.cli import CliError
     from edge.cli.common import store_from
+    from edge.config import ConfigError
     from edge.demo import run_demo
 
     store = store_from(args)
     try:
-        result = run_demo(store, duration_s=args.duration, state_dir=args.state_dir)
+        result = run_demo(store, duration_s=args.duration, state_dir=args.state_dir,
+                          web_address=None if args.web == "off" else args.web,
+                          announce=None if args.json else _announce)
+    except ConfigError as exc:
+        raise CliError(str(exc), code=2) from None
     except AssetError as exc:
         raise CliError(str(exc)) from None
     summary = result.summary
@@ -69,3 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"    {line}")
     print(f"  event log and archive: {result.state_dir}")
     return 0
+
+
+def _announce(url: str) -> None:
+    print(f"TensorChicken demo: web page on {url} while it runs", flush=True)

@@ -19,6 +19,7 @@ from edge.config.learn import LearnConfig
 from edge.config.models import ModelsConfig, ModelUse
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
+from edge.web.config import WebConfig
 
 __all__ = [
     "ArchiveConfig",
@@ -41,6 +42,7 @@ __all__ = [
     "QuietHours",
     "ReportersConfig",
     "TwitterConfig",
+    "WebConfig",
     "load_config",
     "parse_config",
 ]
@@ -61,6 +63,7 @@ class Config(Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
     health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
     learn: LearnConfig = Field(default_factory=LearnConfig)  # type: ignore[arg-type]
+    web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _quiet_devices_exist(self) -> Config:

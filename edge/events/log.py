@@ -197,6 +197,37 @@ class EventLog:
             rows = db.execute(query, params).fetchall()
         return [_from_row(*row) for row in reversed(rows)]
 
+    def find(self, *, camera: str | None = None, verdict: str | None = None,
+             start: float | None = None, end: float | None = None, limit: int = 50,
+             offset: int = 0) -> builtins.list[Event]:
+        """Events matching every filter given (``start <= start_time < end``), newest first."""
+        where, params = ["1"], []
+        for clause, value in (("camera = ?", camera), ("verdict = ?", verdict),
+                              ("start_time >= ?", start), ("start_time < ?", end)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        query = (f"SELECT id, body FROM events WHERE {' AND '.join(where)} "
+                 "ORDER BY start_time DESC, id DESC LIMIT ? OFFSET ?")
+        with self._sql("read events") as db:
+            rows = db.execute(query, (*params, limit, offset)).fetchall()
+        return [_from_row(*row) for row in rows]
+
+    def cameras(self) -> builtins.list[str]:
+        """Every camera that has an event, by name."""
+        with self._sql("read cameras") as db:
+            rows = db.execute("SELECT DISTINCT camera FROM events ORDER BY camera").fetchall()
+        return [str(row[0]) for row in rows]
+
+    def per_day(self, since: float) -> builtins.list[tuple[str, str, int]]:
+        """(local date ``YYYY-MM-DD``, verdict, events) for events since ``since``, by date."""
+        with self._sql("count events") as db:
+            rows = db.execute(
+                "SELECT date(start_time, 'unixepoch', 'localtime') AS day, verdict, COUNT(*) "
+                "FROM events WHERE start_time >= ? GROUP BY day, verdict ORDER BY day",
+                (since,)).fetchall()
+        return [(str(d), str(v), int(n)) for d, v, n in rows]
+
     def cursor(self, sink: str) -> int:
         """The id of the last event ``sink`` delivered.
 

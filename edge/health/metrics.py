@@ -336,16 +336,33 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def parse_address(address: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:9464``, ``:9464`` for every interface) as (host, port)."""
+def parse_address(address: str, what: str = "metrics address") -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464``, ``:9464`` for every interface) as (host, port); the
+    :class:`MetricsError` (a ValueError) names ``what`` the address is for."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
-        raise MetricsError(f"metrics address {address!r}: expected host:port, e.g. 127.0.0.1:9464")
+        raise MetricsError(f"{what} {address!r}: expected host:port, e.g. 127.0.0.1:9464")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise MetricsError(f"metrics address {address!r}: put an IPv6 host in brackets: [::1]:9464")
+        raise MetricsError(f"{what} {address!r}: put an IPv6 host in brackets: [::1]:9464")
     return host, int(port)
+
+
+ServerT = TypeVar("ServerT", bound=http.server.HTTPServer)
+
+
+def bind_server(server_class: type[ServerT], handler: type[http.server.BaseHTTPRequestHandler],
+                address: str, what: str) -> ServerT:
+    """A ``server_class`` bound to ``address`` (``host:port``; IPv6 when the host is one);
+    OSError naming ``what`` and the address when it cannot listen."""
+    host, port = parse_address(address, f"{what} address")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = type("_BoundServer", (server_class,), {"address_family": family})
+    try:
+        return bound((host or "0.0.0.0", port), handler)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{what} cannot listen on {address}: {exc.strerror}") from None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -398,13 +415,7 @@ class MetricsServer:
         """Bind and serve; raises ``OSError`` naming the address when it cannot bind."""
         if self._server is not None:
             return
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        server_class = type("_BoundServer", (_Server,), {"address_family": family})
-        try:
-            server = server_class((self._host or "0.0.0.0", self._port), _Handler)
-        except OSError as exc:
-            message = f"metrics server cannot listen on {self.address}: {exc.strerror}"
-            raise OSError(exc.errno, message) from None
+        server = bind_server(_Server, _Handler, self.address, "metrics server")
         server.metrics = self._metrics
         self._server = server
         self._thread = threading.Thread(
