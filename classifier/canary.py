@@ -4,9 +4,11 @@ Every crop the canary scores is compared with each other model's answer to the s
 model's own verdict, not the combination). When the primary disagrees with the canary on more
 than ``max_rate`` of the last ``window`` crops (once ``min_samples`` were compared), the alarm
 is raised: logged with the numbers, and handed to listeners (MQTT); it is lowered when the rate
-falls back. A new primary or canary starts a fresh window. With a retrained head joined to the
-primary the decision is the blend, so the watched "primary" is that decision, named
-``<primary>+<head>`` (``classifier/rendezvous.py``), and joining a head starts a fresh window.
+falls clearly below the limit (to ``LOWER_BELOW`` of it), or has stayed within the limit for a
+whole window of crops, so a rate hovering at the limit does not flap. A new primary or canary
+starts a fresh window. With a retrained head joined to the primary the decision is the blend,
+so the watched "primary" is that decision, named ``<primary>+<head>``
+(``classifier/rendezvous.py``), and joining a head starts a fresh window.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+LOWER_BELOW = 0.75  # a raised alarm is lowered at once only below this share of the limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class CanaryMonitor:
         self._canary: str | None = None
         self._primary = ""
         self._alarm_since: float | None = None
+        self._within = 0  # the watched model's crops in a row with the rate within the limit
         self.listeners: list[Callable[[CanaryStatus], None]] = []
 
     def reset(self, primary: str, canary: str | None) -> None:
@@ -82,6 +87,7 @@ class CanaryMonitor:
             if changed:
                 self._agree.clear()
                 self._alarm_since = None
+                self._within = 0
             status = self._status_locked()
         if lowered:
             log.warning("canary alarm over: a fresh window for %s", primary)
@@ -96,8 +102,10 @@ class CanaryMonitor:
             if model != self._primary:
                 return
             status = self._status_locked()
-            raise_it = self._should_alarm(status) and self._alarm_since is None
-            lower_it = not self._should_alarm(status) and self._alarm_since is not None
+            raised = self._alarm_since is not None
+            self._within = self._within + 1 if status.rate <= self.max_rate else 0
+            raise_it = not raised and self._should_alarm(status)
+            lower_it = raised and self._should_lower(status)
             if raise_it:
                 self._alarm_since = self._clock()
             elif lower_it:
@@ -113,6 +121,12 @@ class CanaryMonitor:
 
     def _should_alarm(self, status: CanaryStatus) -> bool:
         return status.compared >= self.min_samples and status.rate > self.max_rate
+
+    def _should_lower(self, status: CanaryStatus) -> bool:
+        # Hysteresis: a rate hovering at the limit would raise and lower the alarm at every
+        # other crop (each a Home Assistant state change). Lower it only when the rate is
+        # clearly below the limit, or has stayed within it for a whole window of crops.
+        return status.rate <= self.max_rate * LOWER_BELOW or self._within >= self.window
 
     def agreement(self, model: str) -> float | None:
         """Share of the window's crops on which ``model`` agreed with the canary."""

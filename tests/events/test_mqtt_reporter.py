@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 import cv2
 import pytest
 
-from classifier.canary import CanaryStatus
+from classifier.canary import CanaryMonitor, CanaryStatus
 from edge.config.reporters import ArchiveConfig, ReportersConfig
 from edge.events import Archive, EventLog, ReporterSet, start_reporters
 from edge.events.broker import MosquittoBroker
@@ -177,6 +178,26 @@ def test_the_canary_alarm_is_published_retained_for_its_sensor(
     late = watch(broker, "tensorchicken/canary")  # Home Assistant starting later still sees it
     assert late.wait(lambda: bool(late.messages))
     assert late.messages[-1][2] is True
+
+
+def test_a_canary_rate_at_the_limit_does_not_flap_the_home_assistant_sensor(
+        broker: MosquittoBroker, watch: Callable[..., Any],
+        reporters: Callable[..., ReporterSet]) -> None:
+    running = reporters(_config(broker))
+    sink = running.couriers[0].sink
+    assert isinstance(sink, MqttSink)
+    monitor = CanaryMonitor(window=50, min_samples=10, max_rate=0.2)
+    sent: list[bool] = []
+    monitor.listeners.append(lambda s: sent.append(s.alarm) or sink.report_canary(s.to_dict()))
+    watcher = watch(broker, "tensorchicken/canary")
+    monitor.reset("mobilenet_v2_imagenet", "mobilenet_v1_025_imagenet")
+    rng = random.Random(0)
+    for _ in range(500):  # disagreeing on about a fifth of the crops, the limit a fifth
+        monitor.observe("mobilenet_v2_imagenet", agrees=rng.random() >= 0.2)
+        # Crops come a few a second: each change reaches the broker before the next crop.
+        assert watcher.wait(lambda: len(watcher.on("tensorchicken/canary")) == len(sent))
+    assert sent[0] and len(sent) <= 6  # it flapped 27 times: each a state change in HA
+    assert [json.loads(p)["alarm"] for p in watcher.on("tensorchicken/canary")] == sent
 
 
 def test_arm_commands_accept_only_on_and_off(
