@@ -3,6 +3,13 @@
 Reads the CSV format of ``/work/shared/data/MANIFEST.csv`` (columns ``file,label,subclass,...``;
 rows labelled ``video`` are skipped) and reports the confusion matrix of the combination and of
 each model alone, predator recall, false alarms and per-image latency.
+
+Rows may also be labelled ``person``: the appliance has no person verdict, so a person is
+right when not called a predator, and "people called predator" is a reported rate. The optional
+``scene`` column (``photo``, ``fixed_day``, ``fixed_night_ir``, ``fixed_night_colour`` in
+``shared/data/train/MANIFEST.csv``) gives the same figures per scene kind, among them "hens
+recognised as chicken", the rate the sprinkler's chicken veto depends on; ``camera`` is kept for
+grouping (``train`` never tests on a camera it trained on).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from edge.cli.classify import add_model_args, open_classifier, timed_classify
 from edge.cli.common import print_json
 
 LABELS = tuple(v.value for v in Verdict)
+PERSON = "person"
+TRUTHS = (*LABELS, PERSON)
 SKIPPED = "video"
 
 
@@ -32,6 +41,8 @@ class Row:
     file: str
     label: str
     subclass: str
+    scene: str = ""
+    camera: str = ""
 
 
 def read_manifest(path: Path) -> list[Row]:
@@ -52,14 +63,25 @@ def _row(path: Path, line: int, raw: dict[str, str]) -> Row | None:
     label = (raw.get("label") or "").strip()
     if label == SKIPPED:
         return None
-    if label not in LABELS:
-        raise CliError(f"{path}:{line}: label {label!r} is not one of {', '.join(LABELS)}", code=2)
-    return Row(raw["file"].strip(), label, (raw.get("subclass") or "").strip())
+    if label not in TRUTHS:
+        raise CliError(f"{path}:{line}: label {label!r} is not one of {', '.join(TRUTHS)}", code=2)
+    return Row(raw["file"].strip(), label, (raw.get("subclass") or "").strip(),
+               (raw.get("scene") or "").strip(), (raw.get("camera") or "").strip())
+
+
+def is_miss(truth: str, verdict: str) -> bool:
+    """Whether ``verdict`` is wrong for a picture labelled ``truth`` (a person: called predator)."""
+    return verdict == Verdict.PREDATOR.value if truth == PERSON else verdict != truth
 
 
 def rates(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Confusion (true → verdict → count) and the three headline rates of (label, verdict) pairs."""
-    confusion = {t: {v: 0 for v in LABELS} for t in LABELS}
+    """Confusion (true → verdict → count) and the headline rates of (label, verdict) pairs.
+
+    ``chicken_recognised`` is the share of chickens called chicken (what the chicken veto needs),
+    ``person_false_alarm`` the share of people called predator; a rate is None when no picture
+    has that label, and a label without pictures has no row in the confusion matrix.
+    """
+    confusion = {t: {v: 0 for v in LABELS} for t in TRUTHS}
     for truth, verdict in pairs:
         confusion[truth][verdict] += 1
 
@@ -68,10 +90,23 @@ def rates(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         return round(confusion[truth][verdict] / total, 4) if total else None
 
     return {
-        "confusion": confusion,
+        "confusion": {t: row for t, row in confusion.items() if t != PERSON or any(row.values())},
         "predator_recall": share("predator", "predator"),
         "chicken_false_alarm": share("chicken", "predator"),
+        "chicken_recognised": share("chicken", "chicken"),
         "background_false_alarm": share("background", "predator"),
+        "person_false_alarm": share(PERSON, "predator"),
+    }
+
+
+def per_scene(triples: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """:func:`rates` per scene kind of (scene, label, verdict) triples; rows without a scene are
+    left out (an empty dict when none has one)."""
+    scenes = sorted({scene for scene, _, _ in triples if scene})
+    return {
+        scene: {"n": sum(s == scene for s, _, _ in triples),
+                **rates([(t, v) for s, t, v in triples if s == scene])}
+        for scene in scenes
     }
 
 
@@ -90,7 +125,7 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
     misses = [
         {"file": row.file, "label": row.label, "subclass": row.subclass,
          "verdict": res.verdict.value, "score": res.score, "top": res.label}
-        for row, res, _ in results if res.verdict.value != row.label
+        for row, res, _ in results if is_miss(row.label, res.verdict.value)
     ]
     per_model = {
         name: rates([(row.label, res.models[name].verdict.value)
@@ -101,6 +136,8 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
         "n": len(results),
         "models_used": list(names),
         **rates([(row.label, res.verdict.value) for row, res, _ in results]),
+        "per_scene": per_scene([(row.scene, row.label, res.verdict.value)
+                                for row, res, _ in results]),
         "misses": misses,
         "misses_by_subclass": dict(Counter(f"{m['label']}/{m['subclass']}" for m in misses)),
         "latency_ms": {
@@ -114,7 +151,9 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand."""
     p = sub.add_parser("eval", help="evaluate the classifier on a labelled manifest of pictures")
-    p.add_argument("--manifest", type=Path, required=True, help="CSV with file,label,subclass")
+    p.add_argument("--manifest", type=Path, required=True,
+                   help="CSV with file,label,subclass (optional scene, camera); labels chicken, "
+                   "predator, background, person (video rows are skipped)")
     p.add_argument("--root", type=Path, required=True, help="folder the CSV's file paths are in")
     add_model_args(p)
     p.set_defaults(func=run)
@@ -134,6 +173,16 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def headline(r: dict[str, Any]) -> str:
+    """The headline rates of one :func:`rates` result, those that apply, as one line."""
+    parts = [("predator recall", "predator_recall"),
+             ("chickens called predator", "chicken_false_alarm"),
+             ("hens recognised as chicken", "chicken_recognised"),
+             ("empty scenes called predator", "background_false_alarm"),
+             ("people called predator", "person_false_alarm")]
+    return ", ".join(f"{text} {_fmt(r[key])}" for text, key in parts if r.get(key) is not None)
+
+
 def print_report(report: dict[str, Any]) -> None:
     """The report for a human."""
     print(f"{report['n']} pictures, models: {', '.join(report['models_used'])}")
@@ -141,9 +190,9 @@ def print_report(report: dict[str, Any]) -> None:
     for truth, row in report["confusion"].items():
         print(f"{truth:>16} " + " ".join(f"{row[v]:>10}" for v in LABELS))
     for name, r in [("combined", report), *report["per_model"].items()]:
-        print(f"{name:>26}: predator recall {_fmt(r['predator_recall'])}, chickens called "
-              f"predator {_fmt(r['chicken_false_alarm'])}, empty scenes called predator "
-              f"{_fmt(r['background_false_alarm'])}")
+        print(f"{name:>26}: {headline(r)}")
+    for scene, r in report.get("per_scene", {}).items():
+        print(f"{'scene ' + scene:>26}: {r['n']} pictures, {headline(r)}")
     lat = report["latency_ms"]
     print(f"latency per picture (classify only): median {lat['median']} ms, p99 {lat['p99']} ms")
     if report["misses_by_subclass"]:

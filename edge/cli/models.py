@@ -49,7 +49,7 @@ from edge.cli.common import (
     print_json,
     store_from,
 )
-from edge.cli.eval import rates, read_manifest
+from edge.cli.eval import is_miss, rates, read_manifest
 from edge.config import Config, ModelsConfig
 from edge.doctor.checks import state_dir_of
 from edge.events.archive import Archive, load_exact
@@ -296,7 +296,7 @@ def _model_figures(got: list[str], ms: list[float], labels: list[str], primary: 
     }
     pairs = [(label, v) for label, v in zip(labels, got, strict=True) if label]
     if pairs:
-        figures["accuracy"] = round(sum(t == v for t, v in pairs) / len(pairs), 4)
+        figures["accuracy"] = round(sum(not is_miss(t, v) for t, v in pairs) / len(pairs), 4)
         figures.update(rates(pairs))
     return figures
 

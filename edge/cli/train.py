@@ -38,9 +38,9 @@ from edge.assets import AssetStore
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier
 from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
-from edge.cli.eval import print_report, read_manifest
+from edge.cli.eval import PERSON, print_report, read_manifest
 from edge.cli.label import owner_crops, state_dir_of
-from edge.train.augment import AUGMENTATIONS
+from edge.train.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from edge.train.clips import ClipFile, make_clip
 from edge.train.dataset import Photo, make_photo
 from edge.train.errors import TrainError
@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5,
                    help="cross-validation folds for the held-out figures; 0 skips them")
     p.add_argument("--augment", nargs="*", choices=list(AUGMENTATIONS)[1:], metavar="NAME",
-                   help=f"augmentations (default: all of {', '.join(list(AUGMENTATIONS)[1:])})")
+                   help=f"augmentations (default: {', '.join(DEFAULT_AUGMENTATIONS[1:])})")
     p.add_argument("--target-recall", type=float, default=0.97,
                    help="held-out predator recall a head must reach to be worth promoting "
                    "(default 0.97)")
@@ -95,6 +95,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def trainable(label: str, subclass: str) -> tuple[str, str]:
+    """A manifest row's (label, subclass) as the head learns it: a person is background."""
+    return ("background", f"person:{subclass}") if label == PERSON else (label, subclass)
+
+
 def _photos(args: argparse.Namespace) -> list[Photo]:
     if not args.manifest and not args.from_archive:
         raise CliError("give --manifest CSV --root DIR, or --from-archive, or both", code=2)
@@ -102,7 +107,10 @@ def _photos(args: argparse.Namespace) -> list[Photo]:
         raise CliError("--manifest and --root go together", code=2)
     photos: list[Photo] = []
     if args.manifest:
-        photos += [make_photo(args.root / r.file, r.label, r.subclass, r.file)
+        # A person is not a predator and not a chicken: the head learns people as background
+        # (their subclass keeps them apart in the report).
+        photos += [make_photo(args.root / r.file, *trainable(r.label, r.subclass), r.file,
+                              camera=r.camera)
                    for r in read_manifest(args.manifest)]
     if args.from_archive:
         crops, _ = owner_crops(config_from(args))

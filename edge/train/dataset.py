@@ -42,6 +42,7 @@ class Photo:
     sha256: str
     source: str
     exact: bool = False
+    camera: str = ""
 
     def load(self) -> np.ndarray:
         """The picture as RGB uint8; TrainError naming the file if it cannot be read."""
@@ -51,15 +52,18 @@ class Photo:
             raise TrainError(f"{self.path}: cannot read it for training: {exc}") from None
 
 
-def make_photo(path: Path, label: str, subclass: str, source: str, exact: bool = False) -> Photo:
-    """A :class:`Photo` with its sha256; TrainError if the file is missing or the label unknown."""
+def make_photo(
+    path: Path, label: str, subclass: str, source: str, exact: bool = False, camera: str = ""
+) -> Photo:
+    """A :class:`Photo` with its sha256; TrainError if the file is missing or the label unknown.
+    ``camera`` names the camera it came from (cross-validation keeps a camera's photos together)."""
     if label not in VERDICTS:
         raise TrainError(f"{path}: label {label!r} is not one of {', '.join(VERDICTS)}")
     try:
         digest = sha256_of(path)
     except OSError as exc:
         raise TrainError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    return Photo(path, label, subclass, digest, source, exact)
+    return Photo(path, label, subclass, digest, source, exact, camera)
 
 
 @dataclass(frozen=True, slots=True)

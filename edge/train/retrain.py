@@ -187,7 +187,8 @@ class _TrainingData:
            s: TrainSettings) -> _TrainingData:
         examples = sum(len(c) for c in clips)
         scheme = class_scheme(photos, s.fine, s.min_per_class)
-        groups = photo_groups([p.sha256 for p in photos], emb.features[emb.original])
+        groups = photo_groups([p.sha256 for p in photos], emb.features[emb.original],
+                              cameras=[p.camera for p in photos])
         return cls(
             emb=with_clips(emb, clips),
             labels=[p.label for p in photos] + [CLIP_LABEL] * examples,

@@ -33,9 +33,13 @@ class Fold:
 
 
 def photo_groups(
-    hashes: Sequence[str], embeddings: np.ndarray | None = None, near: float = NEAR_DUPLICATE
+    hashes: Sequence[str], embeddings: np.ndarray | None = None, near: float = NEAR_DUPLICATE,
+    cameras: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """A group id per photo: equal for identical bytes or (with embeddings) near-identical ones."""
+    """A group id per photo: equal for identical bytes, (with embeddings) near-identical ones
+    and (with ``cameras``) the frames of one camera: a fixed camera's frames are near-duplicates
+    of each other, so a fold is never tested on a camera it was trained on. An empty camera
+    name joins nothing."""
     parent = list(range(len(hashes)))
 
     def root(i: int) -> int:
@@ -50,6 +54,10 @@ def photo_groups(
     first: dict[str, int] = {}
     for i, digest in enumerate(hashes):
         join(i, first.setdefault(digest, i))
+    first_of_camera: dict[str, int] = {}
+    for i, camera in enumerate(cameras or ()):
+        if camera:
+            join(i, first_of_camera.setdefault(camera, i))
     if embeddings is not None and len(hashes) > 1:
         unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
         similar = np.argwhere(np.triu(unit @ unit.T, k=1) >= near)

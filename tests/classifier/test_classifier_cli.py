@@ -62,6 +62,35 @@ def test_eval_counts_a_miss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert report["misses_by_subclass"] == {"predator/mislabelled": 1}
 
 
+def test_eval_reports_people_and_scenes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Person rows are accepted (right unless called predator) and the scene column gives
+    per-scene figures, among them hens recognised as chicken."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "file,label,subclass,scene,camera\n"
+        "images/chicken/c4f__47.png,chicken,hen,photo,c4f\n"
+        "images/predator/coral__owl.jpg,predator,owl,photo,coral\n"
+        "train/person/jetinf__data_images_peds_0.jpg,person,people,photo,jetinf\n"
+        "images/background/inet__n07802026_hay.JPEG,background,hay,fixed_day,inet\n")
+    assert main(["eval", "--manifest", str(manifest), "--root", str(DATA), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 4
+    people = report["confusion"]["person"]
+    assert sum(people.values()) == 1
+    assert report["person_false_alarm"] == people["predator"]
+    assert report["chicken_recognised"] == 1.0
+    assert set(report["per_scene"]) == {"photo", "fixed_day"}
+    photo = report["per_scene"]["photo"]
+    assert photo["n"] == 3 and photo["chicken_recognised"] == 1.0
+    assert report["per_scene"]["fixed_day"]["chicken_recognised"] is None
+    assert all(m["label"] != "person" or m["verdict"] == "predator" for m in report["misses"])
+    assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 0
+    text = capsys.readouterr().out
+    assert "scene fixed_day: 1 pictures" in text and "people called predator" in text
+
+
 def test_eval_bad_label_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = _manifest(tmp_path, ["images/chicken/c4f__47.png,hen,x"])
     assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2

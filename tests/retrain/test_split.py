@@ -34,6 +34,19 @@ def test_too_few_photos_for_the_folds_is_an_error() -> None:
         grouped_folds(["chicken", "predator", "chicken"], np.array([0, 1, 1]), k=3)
 
 
+def test_frames_of_one_camera_share_a_group_and_never_straddle_folds() -> None:
+    cameras = ["nestbox"] * 4 + ["porch"] * 3 + [""] * 6
+    hashes = [f"h{i}" for i in range(len(cameras))]
+    groups = photo_groups(hashes, cameras=cameras)
+    assert len(set(groups[:4].tolist())) == 1 and len(set(groups[4:7].tolist())) == 1
+    assert groups[0] != groups[4]
+    assert len(set(groups[7:].tolist())) == 6  # no camera named: each photo its own group
+    labels = ["chicken"] * 4 + ["predator"] * 3 + ["chicken", "predator", "background"] * 2
+    for fold in grouped_folds(labels, groups, k=2, seed=1):
+        assert not {cameras[i] for i in fold.train if cameras[i]} & {
+            cameras[i] for i in fold.test if cameras[i]}
+
+
 def test_copies_and_near_twins_share_a_group(
     tmp_path: Path, asset_store: AssetStore, small_photos: list[Photo]
 ) -> None:
