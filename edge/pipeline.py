@@ -167,7 +167,7 @@ class CameraLoop:
         metrics = self.parts.metrics
         metrics.frame_done(self.camera.name, frame.capture_ns)
         if skipped:
-            metrics.frames_skipped.inc(skipped, camera=self.camera.name, reason="stale")
+            metrics.frames_skipped.labels(camera=self.camera.name, reason="stale").inc(skipped)
         self.process(frame)
         return True
 
@@ -209,8 +209,8 @@ class CameraLoop:
             "capture": (t_ready - frame.capture_ns) / NS_PER_MS,
             "motion": (t_motion - t_ready) / NS_PER_MS,
         }
-        self.parts.metrics.motion_seconds.observe(
-            (t_motion - t_ready) / 1e9, camera=self.camera.name
+        self.parts.metrics.motion_seconds.labels(camera=self.camera.name).observe(
+            (t_motion - t_ready) / 1e9
         )
         scenes = self.parts.scenes
         if not motion.moving:
@@ -287,8 +287,8 @@ class CameraLoop:
         metrics = self.parts.metrics
         for c in (looked.classification, *looked.others):
             for score in c.models.values():
-                metrics.inference_seconds.observe(score.total_ms / 1000, model=score.model)
-        metrics.decision_latency_seconds.observe(decision_s, camera=self.camera.name)
+                metrics.inference_seconds.labels(model=score.model).observe(score.total_ms / 1000)
+        metrics.decision_latency_seconds.labels(camera=self.camera.name).observe(decision_s)
         self.counters.verdicts[looked.classification.verdict.value] += 1
 
     def _open_episode(self, frame: Frame) -> Episode:
@@ -304,7 +304,7 @@ class CameraLoop:
     ) -> None:
         self.counters.firings += 1
         for name in report.fired:
-            self.parts.metrics.deterrent_firings.inc(deterrent=name)
+            self.parts.metrics.deterrent_firings.labels(deterrent=name).inc()
         self.counters.fired_at.append(time.time())
         log.warning(
             "camera %s: %s → fired %s (%s)",
@@ -361,5 +361,5 @@ class CameraLoop:
         self.parts.recorder.submit(
             event, best.snapshot if best else None, crops, ticket=ticket, copy=False
         )
-        self.parts.metrics.events.inc(verdict=event.verdict)
+        self.parts.metrics.events.labels(verdict=event.verdict).inc()
         self.counters.events += 1

@@ -2,17 +2,17 @@
 
 The loop holds one :class:`ApplianceMetrics` and only increments; names, help texts, labels and
 buckets live here, so a dashboard built against them keeps working. Figures that are cheaper to
-read when asked (temperature, frame age, frame rate, reporter backlog) are computed at scrape time.
+read when asked (temperature, frame age, frame rate, reporter backlog) are read at scrape time.
 
 Example::
 
     am = ApplianceMetrics.create()
     am.frame_done("coop", frame.capture_ns)          # per processed frame
-    am.frames_skipped.inc(camera="coop", reason="stale")
-    am.motion_seconds.observe(0.004, camera="coop")
-    am.inference_seconds.observe(0.021, model="mobilenet_v2")
-    am.events.inc(verdict="predator")
-    am.deterrent_firings.inc(deterrent="siren")
+    am.frames_skipped.labels(camera="coop", reason="stale").inc()
+    am.motion_seconds.labels(camera="coop").observe(0.004)
+    am.inference_seconds.labels(model="mobilenet_v2").observe(0.021)
+    am.events.labels(verdict="predator").inc()
+    am.deterrent_firings.labels(deterrent="siren").inc()
     am.watch_backlog("mqtt", outbox.pending)         # a callable, read at scrape time
     MetricsServer(config.health.metrics_address, am.registry).start()
 """
@@ -25,13 +25,20 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge.health.metrics import Counter, Gauge, Histogram, Metrics, cpu_temperature_c
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.registry import CollectorRegistry
+
+from edge.health.metrics import DEFAULT_BUCKETS, ScrapeTimeGauges, cpu_temperature_c, new_registry
 
 PREFIX = "tensorchicken_"
 NS = 1_000_000_000
 # The frame rate is the number of frames in the last few seconds: long enough to be steady at
 # 1 fps on a Pi Zero, short enough to show a stall within one scrape.
 FPS_WINDOW_S = 5.0
+FPS = PREFIX + "frames_per_second"
+FRAME_AGE = PREFIX + "last_frame_age_seconds"
+BACKLOG = PREFIX + "reporter_backlog_events"
+TEMPERATURE = PREFIX + "cpu_temperature_celsius"
 
 
 @dataclass
@@ -78,91 +85,90 @@ class _FrameRates:
 
 @dataclass
 class ApplianceMetrics:
-    """Every figure the appliance exports; ``registry`` is what the metrics server renders."""
+    """Every figure the appliance exports; ``registry`` is what the metrics server serves."""
 
-    registry: Metrics
+    registry: CollectorRegistry
     frames: Counter
     frames_skipped: Counter
-    fps: Gauge
-    last_frame_age_seconds: Gauge
     motion_seconds: Histogram
     inference_seconds: Histogram
     decision_latency_seconds: Histogram
     events: Counter
     deterrent_firings: Counter
-    reporter_backlog: Gauge
-    cpu_temperature_celsius: Gauge
     up: Gauge
+    # Frames per second, last-frame age, reporter backlog and CPU temperature.
+    scrape_time: ScrapeTimeGauges
     _rates: _FrameRates
 
     @classmethod
     def create(
         cls,
-        registry: Metrics | None = None,
+        registry: CollectorRegistry | None = None,
         *,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         temperature: Callable[[], float | None] = cpu_temperature_c,
     ) -> ApplianceMetrics:
-        """Register the set in ``registry`` (a new one by default).
+        """Register the set in ``registry`` (a new one of :func:`new_registry` by default).
 
         ``clock_ns`` must be the clock of ``Frame.capture_ns`` (``time.monotonic_ns``).
         """
-        r = registry or Metrics()
+        r = registry or new_registry()
         cam = ("camera",)
-        am = cls(
+        scrape_time = ScrapeTimeGauges()
+        scrape_time.define(FPS, "Frames processed per second, last 5 s", cam)
+        scrape_time.define(
+            FRAME_AGE, "Seconds since the newest processed frame was captured", cam
+        )
+        scrape_time.define(
+            BACKLOG, "Events logged but not yet delivered by a reporter", ("reporter",)
+        )
+        scrape_time.define(TEMPERATURE, "SoC temperature (thermal zone 0)")
+        scrape_time.watch(TEMPERATURE, temperature)
+        r.register(scrape_time)
+        return cls(
             registry=r,
-            frames=r.counter(PREFIX + "frames_total", "Frames processed by the loop", cam),
-            frames_skipped=r.counter(
+            frames=Counter(PREFIX + "frames_total", "Frames processed by the loop", cam,
+                           registry=r),
+            frames_skipped=Counter(
                 PREFIX + "frames_skipped_total",
                 "Frames dropped before processing (stale, ring full, unreadable)",
                 ("camera", "reason"),
+                registry=r,
             ),
-            fps=r.gauge(PREFIX + "frames_per_second", "Frames processed per second, last 5 s", cam),
-            last_frame_age_seconds=r.gauge(
-                PREFIX + "last_frame_age_seconds",
-                "Seconds since the newest processed frame was captured",
-                cam,
+            motion_seconds=Histogram(
+                PREFIX + "motion_seconds", "Time of the motion step per frame", cam,
+                buckets=DEFAULT_BUCKETS, registry=r,
             ),
-            motion_seconds=r.histogram(
-                PREFIX + "motion_seconds", "Time of the motion step per frame", cam
+            inference_seconds=Histogram(
+                PREFIX + "inference_seconds", "Time of one model inference", ("model",),
+                buckets=DEFAULT_BUCKETS, registry=r,
             ),
-            inference_seconds=r.histogram(
-                PREFIX + "inference_seconds", "Time of one model inference", ("model",)
-            ),
-            decision_latency_seconds=r.histogram(
+            decision_latency_seconds=Histogram(
                 PREFIX + "decision_latency_seconds",
                 "Capture to deterrent decision, per classified frame",
                 cam,
+                buckets=DEFAULT_BUCKETS,
+                registry=r,
             ),
-            events=r.counter(PREFIX + "events_total", "Events logged", ("verdict",)),
-            deterrent_firings=r.counter(
-                PREFIX + "deterrent_firings_total", "Deterrent activations", ("deterrent",)
+            events=Counter(PREFIX + "events_total", "Events logged", ("verdict",), registry=r),
+            deterrent_firings=Counter(
+                PREFIX + "deterrent_firings_total", "Deterrent activations", ("deterrent",),
+                registry=r,
             ),
-            reporter_backlog=r.gauge(
-                PREFIX + "reporter_backlog_events",
-                "Events logged but not yet delivered by a reporter",
-                ("reporter",),
-            ),
-            cpu_temperature_celsius=r.gauge(
-                PREFIX + "cpu_temperature_celsius", "SoC temperature (thermal zone 0)"
-            ),
-            up=r.gauge(PREFIX + "up", "1 while the loop is running, 0 once it stops"),
+            up=Gauge(PREFIX + "up", "1 while the loop is running, 0 once it stops", registry=r),
+            scrape_time=scrape_time,
             _rates=_FrameRates(clock_ns),
         )
-        am.cpu_temperature_celsius.set_function(temperature)
-        return am
 
     def frame_done(self, camera: str, capture_ns: int) -> None:
         """One frame went through the loop: count it, and feed the frame rate and age."""
-        self.frames.inc(camera=camera)
+        self.frames.labels(camera=camera).inc()
         if self._rates.add(camera, capture_ns):
-            self.fps.set_function(lambda: self._rates.fps(camera), camera=camera)
-            self.last_frame_age_seconds.set_function(
-                lambda: self._rates.age_s(camera), camera=camera
-            )
+            self.scrape_time.watch(FPS, lambda: self._rates.fps(camera), camera=camera)
+            self.scrape_time.watch(FRAME_AGE, lambda: self._rates.age_s(camera), camera=camera)
 
     def watch_backlog(self, reporter: str, pending: Callable[[], int | None]) -> None:
         """Read a reporter's undelivered-event count from ``pending`` at each scrape."""
-        self.reporter_backlog.set_function(
-            lambda: None if (n := pending()) is None else float(n), reporter=reporter
+        self.scrape_time.watch(
+            BACKLOG, lambda: None if (n := pending()) is None else float(n), reporter=reporter
         )

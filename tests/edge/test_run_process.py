@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 WRAPPER = Path(__file__).with_name("run_wrapper.py")
+README = Path(__file__).resolve().parents[2] / "README.md"
 RACCOON = "asset:raccoon__raccoon-7.jpg"
 
 
@@ -124,6 +128,49 @@ def test_sigterm_turns_every_deterrent_off(tmp_path: Path) -> None:
     assert False in [s for _, s in sprinkler]  # ... and it had been switched on
     on_for = siren[-1][0]  # mock pins record the time since the previous change
     assert on_for < 8, "the siren went off at SIGTERM, not at the end of its burst"
+
+
+def documented_metric_families() -> set[str]:
+    """The families the README's metrics table promises (its first column's names)."""
+    text = README.read_text()
+    table = text[text.index("The families an owner can rely on"):]
+    rows = table[table.index("\n|"):].split("\n\n", 1)[0].splitlines()
+    names = {name for row in rows[3:] for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert len(names) > 15, rows
+    return names
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_running_appliance_serves_every_documented_metric_family(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start(write_config(tmp_path, metrics_address=f"127.0.0.1:{port}"))
+    try:
+        wait_for_line(proc, "fired", timeout=90)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        finish(proc)
+    families = list(text_string_to_metric_families(text))
+    # The parser names a counter's family without its "_total"; the README names its samples.
+    served = {f.name for f in families} | {f.name + "_total" for f in families
+                                           if f.type == "counter"}
+    missing = documented_metric_families() - served
+    assert not missing, f"documented but not served: {sorted(missing)}"
+    values = {s.name: s.value for f in families for s in f.samples if not s.labels}
+    assert values["process_resident_memory_bytes"] > 50_000_000
+    assert values["tensorchicken_up"] == 1
+    frames = [s.value for f in families for s in f.samples
+              if s.name == "tensorchicken_frames_total"]
+    assert frames and frames[0] > 0
+    fired = [s for f in families for s in f.samples
+             if s.name == "tensorchicken_deterrent_firings_total"]
+    assert {s.labels["deterrent"] for s in fired} == {"siren", "sprinkler"}
 
 
 class NotifyListener:
