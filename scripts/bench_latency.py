@@ -17,9 +17,10 @@ It names the board, then prints, for the configured models:
 
 and compares the end-to-end p99 with the egg-pecking budget and with the floor (one frame
 interval plus the inference on the critical path), and ends with what the whole appliance
-costs while nothing moves (4). The pipeline runs with the configured
-thresholds and confirmation; it is armed, and cooldowns, rests and burst lengths are shortened
-so that every arrival can fire (they decide how often a deterrent fires, not how fast).
+costs while nothing moves (4), with no web page open and with the live page open. The
+pipeline runs with the configured thresholds and confirmation; it is armed, and cooldowns, rests
+and burst lengths are shortened so that every arrival can fire (they decide how often a
+deterrent fires, not how fast).
 """
 
 from __future__ import annotations
@@ -306,8 +307,22 @@ def original_design(
 # -- 4. idle -------------------------------------------------------------------------------
 
 
-def idle_cpu(base: Config, store: AssetStore, seconds: float) -> dict[str, float]:
-    """The whole appliance's CPU use on a still scene: what it costs to watch an empty coop."""
+# What an open live page asks for, every web.refresh_s: the picture and the state (app.js).
+PAGE_CLIENT = """
+import sys, time, urllib.request
+base, period = sys.argv[1], float(sys.argv[2])
+while True:
+    for path in ("live/idle.jpg", "live/state.json"):
+        urllib.request.urlopen(base + path, timeout=10).read()
+    time.sleep(period)
+"""
+
+
+def idle_cpu(base: Config, store: AssetStore, seconds: float,
+             page_open: bool = False) -> dict[str, float]:
+    """The whole appliance's CPU use on a still scene: what it costs to watch an empty coop,
+    with its web page served and, with ``page_open``, the live page open in a browser (another
+    process asks for what the page's script asks for, at the same rate)."""
     cam = base.cameras[0]
     data = base.model_dump(mode="json")
     data["cameras"] = [
@@ -326,20 +341,33 @@ def idle_cpu(base: Config, store: AssetStore, seconds: float) -> dict[str, float
     data["reporters"]["mqtt"]["enabled"] = False
     data["reporters"]["twitter"]["enabled"] = False
     data["health"]["metrics_address"] = None
+    data["web"]["address"] = "127.0.0.1:0"
     with tempfile.TemporaryDirectory() as state:
         data["paths"]["state_dir"] = state
         with Appliance(parse_config(data, "idle"), store) as app:
             app.run(duration_s=1.0)  # past start-up and the motion warm-up
         with Appliance(parse_config(data, "idle"), store) as app:
-            cpu0, wall0 = os.times(), time.monotonic()
-            summary = app.run(duration_s=seconds)
-            cpu1, wall = os.times(), time.monotonic() - wall0
+            page = None
+            if page_open and app.web is not None:
+                page = subprocess.Popen([sys.executable, "-c", PAGE_CLIENT, app.web.url,
+                                         str(base.web.refresh_s)])
+            try:
+                cpu0, wall0 = os.times(), time.monotonic()
+                summary = app.run(duration_s=seconds)
+                cpu1, wall = os.times(), time.monotonic() - wall0
+            finally:
+                if page is not None:
+                    page.kill()
+                    page.wait()
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     frames = summary.cameras["idle"]["frames"]
+    motion = summary.latency_ms.get("motion", {})
     return {
         "seconds": round(wall, 1),
         "frames": frames,
         "cpu_percent_of_one_core": round(100 * cpu / wall, 1),
+        "motion_p50_ms": round(motion.get("p50", float("nan")), 2),
+        "motion_p99_ms": round(motion.get("p99", float("nan")), 2),
     }
 
 
@@ -364,6 +392,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         base,
     )
     idle = idle_cpu(base, store, args.idle_s)
+    page = idle_cpu(base, store, args.idle_s, page_open=True)
     fps = base.cameras[0].fps
     inference = run["stages"].get("inference", {}).get("p50", float("nan"))
     floor = 1000 / fps + inference
@@ -391,6 +420,7 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "speedup_over_baseline": round(base_p50 / p50, 1) if p50 == p50 and p50 > 0 else None,
         "stages": run["stages"],
         "idle": idle,
+        "idle_live_page": page,
     }
 
 
@@ -426,10 +456,16 @@ def print_report(r: dict[str, Any]) -> None:
     )
     verdict = "within" if r["e2e_p99_ms"] <= r["budget_ms"] else "OVER"
     print(f"budget {r['budget_ms']:g} ms: p99 is {verdict} it ({r['ratio_to_budget']}x)")
-    idle = r["idle"]
+    idle, page = r["idle"], r["idle_live_page"]
     print(
         f"\n4. idle, a still scene at {r['fps']:g} fps: {idle['cpu_percent_of_one_core']} % of one "
-        f"core ({idle['frames']} frames in {idle['seconds']} s)"
+        f"core ({idle['frames']} frames in {idle['seconds']} s; motion stage p50 "
+        f"{idle['motion_p50_ms']} ms, p99 {idle['motion_p99_ms']} ms)"
+    )
+    print(
+        f"   with the live web page open: {page['cpu_percent_of_one_core']} % of one core "
+        f"({page['frames']} frames in {page['seconds']} s; motion stage p50 "
+        f"{page['motion_p50_ms']} ms, p99 {page['motion_p99_ms']} ms)"
     )
 
 

@@ -37,7 +37,8 @@ def test_quick_run_reports_every_figure(asset_store) -> None:  # type: ignore[no
     assert report["edge_measured_at"] == "input pin"
     assert report["e2e_p50_ms"] > 0 and report["floor_ms"] > 0 and report["baseline_p50_ms"] > 0
     assert {"capture", "motion", "inference", "pin", "total"} <= set(report["stages"])
-    assert report["idle"]["frames"] > 0 and report["idle"]["cpu_percent_of_one_core"] > 0
+    for idle in ("idle", "idle_live_page"):
+        assert report[idle]["frames"] > 0 and report[idle]["cpu_percent_of_one_core"] > 0
     assert report["inference_alone"] and all(
         r["invoke_p50_ms"] > 0 for r in report["inference_alone"]
     )

@@ -75,7 +75,8 @@ def models_page(ctx: WebContext, guard: Guard, jobs: Jobs) -> Response:
                      "every few seconds).</p>",
         "<h2>Canary: last comparison</h2>",
         f'<p class="{"problem" if canary.get("alarm") else ""}">'
-        f'{esc(canary.get("message") or "no canary configured")}</p>',
+        f'{esc(canary.get("message") if canary.get("canary") else "no canary configured")}'
+        "</p>",
         "<h2>Last change</h2>",
         f"<p>{esc(_swap_text(swap))}</p>",
         f'<p class="problem">Refused: {esc(status["last_error"])}</p>'
@@ -100,8 +101,10 @@ def _ms(value: Any) -> str:
 def _swap_text(swap: dict[str, Any]) -> str:
     if not swap:
         return "no change since the start"
-    return (f"{when(swap.get('at'))}: primary {swap.get('primary')} (was "
-            f"{swap.get('previous_primary')}), switched in {swap.get('switch_ms')} ms")
+    was = swap.get("previous_primary")
+    return (f"{when(swap.get('at'))}: primary {swap.get('primary')}"
+            + (f" (was {was}), switched in {swap.get('switch_ms')} ms" if was
+               else " (loaded at the start)"))
 
 
 def _label_count(ctx: WebContext) -> int:
