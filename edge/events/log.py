@@ -1,10 +1,11 @@
 """The event log: a SQLite outbox that every reporter reads from its own cursor.
 
 An event is written once (WAL journal, ``synchronous=FULL``: :meth:`EventLog.append` returns
-only when the event is on disk). Each reporter ("sink") keeps a cursor, the id of the last
-event it delivered, in the same database, so delivery resumes where it stopped after a crash,
-a reboot or an outage; its health (last error, failing since, stopped) is stored beside it so
-that ``doctor``, running in another process, can show it.
+only when the event is on disk), before anything slower: a row written ``pending`` waits there
+for its images, and reporters read past it only once it is finished. Each reporter ("sink")
+keeps a cursor, the id of the last event it delivered, in the same database, so delivery resumes
+where it stopped after a crash, a reboot or an outage; its health (last error, failing since,
+stopped) is stored beside it so that ``doctor``, running in another process, can show it.
 
 Example::
 
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS events (
     verdict TEXT NOT NULL,
     label TEXT NOT NULL,
     score REAL NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_by_time ON events (start_time);
 CREATE TABLE IF NOT EXISTS sinks (
@@ -57,6 +59,10 @@ CREATE TABLE IF NOT EXISTS sinks (
     state TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+# After the column is there (a log from before it gets it at open): pending rows by id.
+_PENDING_INDEX = "CREATE INDEX IF NOT EXISTS events_pending ON events (id) WHERE pending = 1"
+_NO_ID = 2**63 - 1
 
 _EVENT_FIELDS = {f.name for f in dataclasses.fields(Event)}
 
@@ -105,6 +111,10 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _has_pending(db: sqlite3.Connection) -> bool:
+    return any(col[1] == "pending" for col in db.execute("PRAGMA table_info(events)"))
+
+
 def _from_row(event_id: int, body: str) -> Event:
     data = {k: v for k, v in json.loads(body).items() if k in _EVENT_FIELDS}
     return Event(**{**data, "id": event_id})
@@ -123,6 +133,7 @@ class EventLog:
         self._listeners: list[Callable[[], None]] = []
         self._known: set[str] = set()
         self._readonly = readonly
+        self._pending_rows = False  # a log from before rows could wait has no such column
         self._db = self._connect(readonly)
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
@@ -141,6 +152,10 @@ class EventLog:
                 # FULL: the WAL is fsynced at every commit, so append() is durable on return.
                 db.execute("PRAGMA synchronous = FULL")
                 db.executescript(_SCHEMA)
+                if not _has_pending(db):
+                    db.execute("ALTER TABLE events ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
+                db.execute(_PENDING_INDEX)
+            self._pending_rows = _has_pending(db)
             return db
         except sqlite3.Error as exc:
             raise EventLogError(f"{self.path}: cannot open the event log: {exc}") from exc
@@ -158,17 +173,42 @@ class EventLog:
         with self._lock:
             self._listeners.append(callback)
 
-    def append(self, event: Event) -> int:
-        """Write ``event`` once; durable when this returns. Sets and returns ``event.id``."""
+    def append(self, event: Event, *, pending: bool = False) -> int:
+        """Write ``event`` once; durable when this returns. Sets and returns ``event.id``.
+
+        ``pending``: more is coming (its images, late answers): the row is kept, but reporters
+        see it, and every row after it, only once :meth:`finish` (or :meth:`release_pending`
+        at the next start) says it is complete."""
         with self._sql("write an event") as db:
             cur = db.execute(
-                "INSERT INTO events (camera, start_time, end_time, verdict, label, score, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)", _to_row(event))
+                "INSERT INTO events (camera, start_time, end_time, verdict, label, score, body,"
+                " pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*_to_row(event), int(pending)))
             event.id = int(cur.lastrowid or 0)
+        if not pending:
+            self._notify()
+        return event.id
+
+    def finish(self, event: Event) -> None:
+        """Store what a pending row was waiting for (``event`` as it is now); reporters see it."""
+        with self._sql("complete an event") as db:
+            db.execute("UPDATE events SET body = ?, pending = 0 WHERE id = ?",
+                       (_to_row(event)[-1], event.id))
+        self._notify()
+
+    def release_pending(self) -> int:
+        """Let reporters see rows a stopped writer left pending (kept without what they
+        waited for); how many. Only the one writer calls this, at its start."""
+        with self._sql("release pending events") as db:
+            count = db.execute("UPDATE events SET pending = 0 WHERE pending = 1").rowcount
+        if count:
+            self._notify()
+        return int(count)
+
+    def _notify(self) -> None:
+        with self._lock:
             listeners = list(self._listeners)
         for notify in listeners:
             notify()
-        return event.id
 
     def get(self, event_id: int) -> Event | None:
         """The event with this id, or None."""
@@ -177,10 +217,14 @@ class EventLog:
         return _from_row(*row) if row else None
 
     def after(self, event_id: int, limit: int = 100) -> list[Event]:
-        """Up to ``limit`` events with an id above ``event_id``, oldest first."""
+        """Up to ``limit`` complete events with an id above ``event_id``, oldest first; they stop
+        before the first pending row, so a reporter never passes an event still being written."""
+        query = "SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?"
+        if self._pending_rows:
+            query = ("SELECT id, body FROM events WHERE id > ? AND id < (SELECT COALESCE("
+                     f"MIN(id), {_NO_ID}) FROM events WHERE pending = 1) ORDER BY id LIMIT ?")
         with self._sql("read events") as db:
-            rows = db.execute("SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                              (event_id, limit)).fetchall()
+            rows = db.execute(query, (event_id, limit)).fetchall()
         return [_from_row(*row) for row in rows]
 
     def list(self, since: float | None = None, limit: int | None = None) -> list[Event]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -114,3 +115,33 @@ def test_an_append_that_returned_survives_sigkill(tmp_path: Path) -> None:
         stored = {e.id for e in log.after(0, limit=1_000_000)}
     assert set(returned) <= stored
     assert sorted(stored) == list(range(1, len(stored) + 1))  # no hole, no half row
+
+
+def test_a_pending_row_is_kept_but_held_back_from_reporters_until_finished(
+        log: EventLog) -> None:
+    first = log.append(_event(1))
+    waiting = _event(2)
+    log.append(waiting, pending=True)
+    log.append(_event(3))
+    assert [e.id for e in log.after(0)] == [first]  # nothing passes the event being written
+    waiting.snapshot = "/state/archive/snap.jpg"
+    log.finish(waiting)
+    assert [e.id for e in log.after(0)] == [first, first + 1, first + 2]
+    assert log.get(waiting.id or 0).snapshot == "/state/archive/snap.jpg"  # type: ignore[union-attr]
+    log.append(_event(4), pending=True)  # the writer was killed here
+    assert log.release_pending() == 1 and len(log.after(0)) == 4
+
+
+def test_a_log_from_before_pending_rows_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL, "
+            "start_time REAL NOT NULL, end_time REAL NOT NULL, verdict TEXT NOT NULL, "
+            "label TEXT NOT NULL, score REAL NOT NULL, body TEXT NOT NULL);")
+        old.execute("INSERT INTO events VALUES (1, 'coop', 1, 1, 'chicken', 'hen', 0.9, ?)",
+                    (json.dumps({k: v for k, v in _event(1).to_dict().items()
+                                 if k not in ("id", "time")}),))
+    with EventLog(path) as log:
+        log.append(_event(2), pending=True)
+        assert [e.id for e in log.after(0)] == [1]

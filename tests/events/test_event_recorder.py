@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import random
+import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -11,7 +16,7 @@ import pytest
 
 from edge.config.reporters import ArchiveConfig
 from edge.event import Event
-from edge.events import Archive, ArchiveFull, EventLog, Recorder, RecorderClosed
+from edge.events import Archive, ArchiveFull, EventLog, EventLogError, Recorder, RecorderClosed
 from edge.events.archive import SavedImages, load_exact
 
 PHOTO = Path(__file__).resolve().parents[3] / "shared/data/images/predator/animl__Cat-21.jpg"
@@ -104,3 +109,74 @@ def test_close_without_start_still_writes(log: EventLog) -> None:
     recorder.submit(_event(0), None, {})
     recorder.close()
     assert len(log.after(0)) == 1
+
+
+KILLS = 40
+
+
+def _record_for_ever(folder: Path, first: int, ready: Any) -> None:
+    """What the loop does at each firing: hand the event and its images to the recorder."""
+    rng = np.random.default_rng()
+    snapshot = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    crop = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    log = EventLog(folder / "events.sqlite3")
+    recorder = Recorder(log, Archive(folder / "archive",
+                                     ArchiveConfig(min_free_mb=0, save_crops=True)))
+    recorder.start()
+    ready.set()
+    for i in range(first, first + 1_000_000):  # each child's events have times of their own
+        recorder.submit(_event(i), snapshot, {"primary": crop})
+        threading.Event().wait(0.02)
+
+
+def test_killed_at_random_points_no_fired_event_is_lost(tmp_path: Path) -> None:
+    """SIGKILL a recording process at random moments, again and again, on one state folder.
+    The event row is written before the slower snapshot: a snapshot whose event is not in the
+    log (a firing lost) never appears, and after the restart every row is delivered."""
+    rng = random.Random(16)
+    fork = multiprocessing.get_context("fork")  # a real process, without a new interpreter's start
+    for kill in range(KILLS):
+        ready = fork.Event()
+        child = fork.Process(target=_record_for_ever, args=(tmp_path, kill * 10_000, ready),
+                             daemon=True)
+        child.start()
+        assert ready.wait(30)
+        threading.Event().wait(rng.uniform(0.02, 0.3))
+        os.kill(child.pid or 0, signal.SIGKILL)
+        child.join()
+    archive = Archive(tmp_path / "archive", ArchiveConfig(min_free_mb=0))
+    # A snapshot is written only after its firing: its time must be an event's in the log.
+    snapshots = {round(e.time, 3) for e in archive.entries() if any(
+        f.name == "snapshot.jpg" for f in e.files)}
+    with EventLog(tmp_path / "events.sqlite3") as log:
+        Recorder(log, None).start()  # a restart: events left behind their images are let go
+        rows = log.after(0, limit=100_000)
+        assert len(rows) == len(log.list()) and rows, "every row is there for the reporters"
+        logged = {round(e.start_time, 3) for e in rows}
+    assert snapshots and snapshots <= logged, \
+        f"{len(snapshots - logged)} fired event(s) lost: a snapshot, no row"
+
+
+def test_events_wait_in_memory_bounded_while_the_log_cannot_open(state_dir: Path) -> None:
+    refusing = threading.Event()
+    refusing.set()
+
+    def open_log() -> EventLog:
+        if refusing.is_set():  # what EventLog raises when SQLite says the disk is full
+            raise EventLogError(f"{state_dir}: cannot open the event log: database or disk is full")
+        return EventLog(state_dir / "events.sqlite3")
+
+    recorder = Recorder(open_log, None, max_held_events=3)
+    assert recorder.log is None and "disk is full" in (recorder.problem or "")
+    recorder.start()
+    for i in range(5):
+        event = _event(i)
+        event.deterrents = ["siren"] if i in (0, 3) else []
+        recorder.submit(event, None, {})
+    assert recorder.pending() == 3 and recorder.dropped_events == 2
+    refusing.clear()  # space returns
+    recorder.close()
+    assert recorder.problem is None and recorder.log is not None
+    kept = [e.start_time - 1_800_000_000.0 for e in recorder.log.list()]
+    assert kept == [0, 3, 4]  # firings first to stay; the rest in order
+    recorder.log.close()
