@@ -85,6 +85,8 @@ class Appliance:
         self.keeper: ModelKeeper | None = None
         self.event_log: Any = None
         self.recorder: Any = None
+        self._problem: str | None = None  # why events are not kept (recorder.problem), as told
+        self._standin_log: EventLog | None = None  # the reporters' while the log cannot open
         self.reporters: Any = None
         self.metrics_server: MetricsServer | None = None
         self.web: Any = None  # edge.web.server.WebServer, when web.address is set
@@ -116,10 +118,14 @@ class Appliance:
         self.decider = Decider(config.decision, config.gpio.deterrents)
         if armed is not None:
             self.decider.set_armed(armed, "command line")
-        self.event_log = EventLog(state / "events.sqlite3")
         archive_cfg = config.reporters.archive
         archive = Archive(state / "archive", archive_cfg) if archive_cfg.enabled else None
-        self.recorder = Recorder(self.event_log, archive, complete=self.classifier.complete_event)
+        events = state / "events.sqlite3"
+        # A log that cannot be opened (a full disk) does not stop the guard: the recorder
+        # holds the events in memory and opens it when space returns.
+        self.recorder = Recorder(lambda: EventLog(events), archive,
+                                 complete=self.classifier.complete_event)
+        self.event_log = self.recorder.log
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()
         # Loop thread name -> last progress; a loop leaves it when it ends (its source ended).
@@ -209,7 +215,7 @@ class Appliance:
 
     def _backlog_of(self, sink: str) -> Any:
         def backlog() -> int | None:
-            return next((s.backlog for s in self.event_log.sink_status() if s.name == sink), None)
+            return next((s.backlog for s in self.reporters.status() if s.name == sink), None)
 
         return backlog
 
@@ -247,21 +253,52 @@ class Appliance:
 
     def _start_services(self) -> None:
         self.recorder.start()
-        self.reporters = start_reporters(
-            self.config.reporters,
-            self.event_log,
-            self.stop,
-            on_arm=self.decider.set_armed,
-            armed=lambda: self.decider.armed,
-        )
-        for sink in self.reporters.status():
-            self.metrics.watch_backlog(sink.name, self._backlog_of(sink.name))
-        self._canary_to_mqtt()
+        self.metrics.watch_recorder(lambda: self.recorder.problem, self.recorder.pending)
+        self._start_reporters()
         if self.keeper is not None:
             self.keeper.start()
         self._start_metrics_server()
         if self.web is not None:
             self.web.start()
+
+    def _start_reporters(self) -> None:
+        """The reporters, on the event log; while it cannot be opened, on a stand-in in memory
+        (MQTT alone) so that the broker hears why no event is kept and arm commands work."""
+        log, cfg = self.recorder.log, self.config.reporters
+        if log is None:
+            log = self._standin_log = EventLog(Path(":memory:"))
+            cfg = cfg.model_copy(update={"twitter": cfg.twitter.model_copy(
+                update={"enabled": False})})
+        self.reporters = start_reporters(
+            cfg, log, self.stop, on_arm=self.decider.set_armed, armed=lambda: self.decider.armed
+        )
+        for sink in self.reporters.status():
+            self.metrics.watch_backlog(sink.name, self._backlog_of(sink.name))
+        self._canary_to_mqtt()
+        self._report_problem()
+
+    def _report_problem(self) -> None:
+        for courier in self.reporters.couriers:
+            if isinstance(courier.sink, MqttSink):
+                courier.sink.report_problem(self._problem)
+
+    def _watch_event_log(self) -> None:
+        """Say loudly when events stop (or start again) being kept; move the reporters from
+        their stand-in to the event log once it opens."""
+        problem = self.recorder.problem
+        if problem != self._problem:
+            self._problem = problem
+            if problem:
+                log.critical("%s; guarding on, events wait in memory", problem)
+            else:
+                log.warning("events are kept again: the event log is written")
+            self._report_problem()
+        if self._standin_log is not None and self.recorder.log is not None:
+            self.reporters.close()
+            self._standin_log.close()
+            self._standin_log = None
+            self.event_log = self.recorder.log
+            self._start_reporters()
 
     def _start_metrics_server(self) -> None:
         address = self.config.health.metrics_address
@@ -298,13 +335,16 @@ class Appliance:
         waiting = [loop.camera.name for loop in self.loops if loop.capture.waiting]
         line = (f"watching {len(self.loops)} camera(s), models "
                 f"{', '.join(self.classifier.model_names)}")
-        return line + (f"; waiting for camera(s): {', '.join(waiting)}" if waiting else "")
+        line += f"; waiting for camera(s): {', '.join(waiting)}" if waiting else ""
+        problem = self.recorder.problem
+        return line + (f"; EVENTS NOT KEPT (held in memory): {problem}" if problem else "")
 
     def _supervise(
         self, threads: list[threading.Thread], started: float, duration_s: float | None
     ) -> None:
         hung_after = self.config.health.hung_after_s
         while not self.stop.wait(0.5):
+            self._watch_event_log()
             now = time.monotonic()
             if duration_s is not None and now - started >= duration_s:
                 self.stop_reason = "duration reached"
@@ -372,7 +412,7 @@ class Appliance:
             self.web,
             self.recorder,
             self.reporters,
-            self.event_log,
+            self._standin_log,
             self.classifier,
             self.bank,
         ]
@@ -383,6 +423,8 @@ class Appliance:
                 part.close()
             except Exception:
                 log.exception("closing %s failed", type(part).__name__)
+        if self.recorder is not None and self.recorder.log is not None:
+            self.recorder.log.close()  # after the recorder: it may open the log as it drains
 
     def __enter__(self) -> Appliance:
         return self

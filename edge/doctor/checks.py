@@ -102,6 +102,27 @@ def check_disk(config: Config, store: AssetStore) -> Iterator[Finding]:
         yield Finding("disk", OK, f"{free_mb:.0f} MB free at {probe}")
     if state.exists() and not os.access(state, os.W_OK):
         yield Finding("disk", FAIL, f"{state} is not writable by this user")
+    elif state.exists() and (refused := _cannot_write(state)):
+        yield Finding("disk", FAIL, f"{state}: {refused}: EVENTS ARE NOT BEING KEPT; the "
+                      "appliance guards on and holds them in memory until there is room: "
+                      "free some space")
+
+
+def _cannot_write(folder: Path) -> str | None:
+    """Why a page of the event log could not be written in ``folder`` now, or None."""
+    probe = folder / ".doctor-probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, bytes(65536))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        probe.unlink(missing_ok=True)
+    return None
 
 
 def check_models(config: Config, store: AssetStore) -> Iterator[Finding]:

@@ -149,7 +149,10 @@ class Archive:
         self._free = free_bytes
         self._clock = clock
         self._last_sweep = float("-inf")
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a full disk at start: each save tries again
+            log.error("archive: cannot create %s now: %s", self.root, exc.strerror)
         self._remove_partials()
 
     @property
@@ -193,7 +196,7 @@ class Archive:
         micros = int(when % 1 * 1e6)
         base = f"{time.strftime('%H%M%S', stamp)}.{micros:06d}_{_SAFE.sub('-', camera)}"
         new_day = not day.exists()
-        day.mkdir(exist_ok=True)
+        day.mkdir(parents=True, exist_ok=True)
         if new_day:
             _fsync_dir(self.root)
         for n in range(1000):

@@ -11,6 +11,8 @@ Topics, under ``topic_prefix`` (``tensorchicken`` by default):
 ``armed``              ``ON`` / ``OFF``: whether the deterrents may fire           retained
 ``armed/set``          the command topic: exactly ``ON`` or ``OFF``, else ignored  (in)
 ``canary``             the canary alarm: JSON (``alarm``, ``rate``, ``message``)   retained
+``problem``            what stops the appliance keeping events (a full disk), or   retained
+                       empty when nothing does
 =====================  =========================================================  ==========
 
 Home Assistant discovery (``<discovery_prefix>/<component>/<client_id>/<object>/config``,
@@ -74,6 +76,7 @@ class Topics:
     discovery_prefix: str
     node: str
     canary: str = ""
+    problem: str = ""
 
     @classmethod
     def from_config(cls, cfg: MqttConfig) -> Topics:
@@ -83,7 +86,8 @@ class Topics:
         return cls(events=f"{p}/events", snapshot=f"{p}/snapshot", state=f"{p}/state",
                    predator=f"{p}/predator", availability=f"{p}/availability",
                    armed=f"{p}/armed", armed_set=f"{p}/armed/set", ha_status=f"{d}/status",
-                   discovery_prefix=d, node=cfg.client_id, canary=f"{p}/canary")
+                   discovery_prefix=d, node=cfg.client_id, canary=f"{p}/canary",
+                   problem=f"{p}/problem")
 
     def discovery(self, component: str, object_id: str) -> str:
         """The discovery config topic of one entity."""
@@ -168,6 +172,7 @@ class MqttSink:
         self._commands: deque[bytes] = deque(maxlen=16)
         self._published_armed: bool | None = None
         self._canary: str | None = None
+        self._problem: str | None = None
         self._wake: Callable[[], None] = lambda: None
 
     # -- paho's thread: hand over only ------------------------------------------------------
@@ -258,10 +263,18 @@ class MqttSink:
         canary, self._canary = self._canary, None
         if canary is not None:
             client.publish(self.topics.canary, canary, qos=1, retain=True)
+        problem, self._problem = self._problem, None
+        if problem is not None:
+            client.publish(self.topics.problem, problem, qos=1, retain=True)
 
     def report_canary(self, status: dict[str, Any]) -> None:
         """Publish the canary alarm's state (retained) at the next service; any thread."""
         self._canary = json.dumps(status, default=str)
+        self._wake()
+
+    def report_problem(self, problem: str | None) -> None:
+        """Publish what stops events being kept (retained), or clear it with None; any thread."""
+        self._problem = problem or ""
         self._wake()
 
     def _command(self, payload: bytes) -> None:

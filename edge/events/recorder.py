@@ -1,12 +1,12 @@
 """The pipeline loop's only contact with disk: hand an event over and return at once.
 
-:meth:`Recorder.submit` copies the images it keeps (or takes them over, with ``copy=False``)
-and appends to an in-memory queue; a writer
-thread archives the images, then writes the event to the log (durably), which wakes the
-reporters. When the writer falls behind (a slow card), at most ``max_pending_images`` events
-keep their images: later ones are queued **without** their images (counted in
-``dropped_images`` and logged), so memory stays bounded and no event is ever dropped, only
-pictures. Events themselves are a few hundred bytes each.
+:meth:`Recorder.submit` copies the images it keeps (or takes them over, with ``copy=False``) and
+appends to an in-memory queue; a writer thread writes the event to the log (durably) first, then
+archives the images and completes the row, which wakes the reporters: a kill at any point keeps
+the event, at worst without images. When the writer falls behind (a slow card), at most
+``max_pending_images`` events keep their images: later ones are queued **without** their images
+(counted in ``dropped_images`` and logged), so memory stays bounded and no event is ever
+dropped, only pictures. Events themselves are a few hundred bytes each.
 
 Example::
 
@@ -55,12 +55,31 @@ def _own(array: np.ndarray, copy: bool) -> np.ndarray:
 
 
 class Recorder:
-    """Archives images and logs events on its own thread; never blocks the caller."""
+    """Archives images and logs events on its own thread; never blocks the caller.
 
-    def __init__(self, log: EventLog, archive: Archive | None, *,
-                 max_pending_images: int = 8,
-                 complete: Callable[[Event, int], None] | None = None) -> None:
-        self.log = log
+    ``log`` is the event log, or a callable that opens it: when that fails (a full disk at
+    start), the appliance still guards; events wait in memory (at most ``max_held_events``,
+    then the oldest that fired nothing goes first) while the writer tries again, and are
+    written, in order, once the log opens; ``on_open(log)`` is called then, on the writer's
+    thread. :attr:`problem` says why events are not being kept, or is None.
+    """
+
+    def __init__(self, log: EventLog | Callable[[], EventLog], archive: Archive | None, *,
+                 max_pending_images: int = 8, max_held_events: int = 5000,
+                 complete: Callable[[Event, int], None] | None = None,
+                 on_open: Callable[[EventLog], None] | None = None) -> None:
+        self.log: EventLog | None = None
+        self.problem: str | None = None
+        self.max_held_events = max_held_events
+        self._opener: Callable[[], EventLog] | None = None
+        self._on_open = on_open
+        if isinstance(log, EventLog):
+            self.log = log
+        else:
+            self._opener = log
+            self._try_open()
+        self.dropped_events = 0
+        self._gave_up = False
         self.complete = complete
         self.archive = archive
         self.max_pending_images = max_pending_images
@@ -73,8 +92,11 @@ class Recorder:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Let go of rows a killed writer left waiting for their images, then start the
+        writer thread."""
         if self._thread is None:
+            if self.log is not None:
+                self._release(self.log)
             self._thread = threading.Thread(target=self._run, name="event-recorder", daemon=True)
             self._thread.start()
 
@@ -105,8 +127,53 @@ class Recorder:
                 if has_images and self.archive is not None:
                     self._drop_images(event)
             item.ticket = ticket
-            self._queue.append(item)
+            self._hold(item)
             self._cond.notify()
+
+    def _try_open(self) -> None:
+        assert self._opener is not None
+        try:
+            self.log = self._opener()
+        except EventLogError as exc:
+            self.problem = f"events are not being kept: {exc}"
+            logger.critical("recorder: %s; guarding on, events wait in memory (at most %d) "
+                            "until it can be written", self.problem, self.max_held_events)
+
+    def _log_now(self) -> EventLog:
+        """The event log, opened now if it could not be before; EventLogError if not yet."""
+        if self.log is not None:
+            return self.log
+        assert self._opener is not None
+        log = self._opener()  # raises EventLogError while the disk still refuses it
+        self._release(log)
+        self.log = log
+        logger.warning("recorder: the event log opened; writing the %d event(s) held in "
+                       "memory", self.pending())
+        if self._on_open is not None:
+            self._on_open(log)
+        return log
+
+    @staticmethod
+    def _release(log: EventLog) -> None:
+        released = log.release_pending()
+        if released:
+            logger.warning("recorder: %d event(s) whose images were being written when the "
+                           "appliance stopped are kept without them", released)
+
+    def _hold(self, item: _Pending) -> None:
+        # Called with the lock held. The event being written (the first) stays; beyond the
+        # limit, the oldest event that fired nothing makes room, else the oldest.
+        self._queue.append(item)
+        if len(self._queue) <= self.max_held_events:
+            return
+        waiting = list(self._queue)[1:]
+        gone = next((p for p in waiting if not p.event.deterrents), waiting[0])
+        self._queue.remove(gone)
+        if gone.snapshot is not None or gone.crops:
+            self._with_images -= 1
+        self.dropped_events += 1
+        logger.critical("recorder: more than %d events wait for the event log; this one is "
+                        "dropped, here in full: %s", self.max_held_events, gone.event.to_dict())
 
     def _drop_images(self, event: Event) -> None:
         # Called with the lock held: only count here; the message is cheap and rate-limited.
@@ -135,31 +202,53 @@ class Recorder:
                     self._with_images -= 1
 
     def _write(self, item: _Pending) -> None:
-        if self.complete is not None and item.ticket is not None:
-            try:
-                self.complete(item.event, item.ticket)
-            except Exception:  # the event matters more than the late answers
-                logger.exception("recorder: late answers of event at %.3f not added",
-                                 item.event.start_time)
-        if self.archive is not None and (item.snapshot is not None or item.crops):
+        # The row first, before anything slower (late answers, images): a kill after this
+        # keeps the event, at worst without its pictures.
+        late = self.complete is not None and item.ticket is not None
+        images = self.archive is not None and (item.snapshot is not None or bool(item.crops))
+        pending = late or images
+        if not self._durably("write", lambda: self._log_now().append(item.event, pending=pending),
+                             item.event):
+            return
+        self.written += 1
+        if not (late or images):
+            return
+        if late:
+            self._add_late_answers(item)
+        if images:
             self._archive(item)
+        self._durably("complete", lambda: self._log_now().finish(item.event), item.event)
+
+    def _add_late_answers(self, item: _Pending) -> None:
+        assert self.complete is not None and item.ticket is not None
+        try:
+            self.complete(item.event, item.ticket)
+        except Exception:  # the event matters more than the late answers
+            logger.exception("recorder: late answers of event at %.3f not added",
+                             item.event.start_time)
+
+    def _durably(self, what: str, step: Callable[[], object], event: Event) -> bool:
+        """Run a log write until it succeeds (retrying while running); False if given up."""
         attempt = 0
         give_up_at: float | None = None
         while True:
             try:
-                self.log.append(item.event)
-                self.written += 1
-                return
+                step()
+                self.problem = None
+                return True
             except EventLogError as exc:
                 delay = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]
                 attempt += 1
-                logger.error("recorder: cannot write event (attempt %d, retrying in %.2f s): %s",
-                          attempt, delay, exc)
+                self.problem = f"events are not being kept: {exc}"
+                logger.error("recorder: cannot %s event (attempt %d, retrying in %.2f s): %s",
+                             what, attempt, delay, exc)
                 give_up_at = self._closing_deadline(give_up_at, delay)
-                if give_up_at is not None and give_up_at <= 0:
-                    logger.critical("recorder: event lost at shutdown, here in full: %s",
-                                 item.event.to_dict())
-                    return
+                if self._gave_up or (give_up_at is not None and give_up_at <= 0):
+                    # Past the deadline at shutdown: the journal keeps every event still held.
+                    self._gave_up = True
+                    logger.critical("recorder: event not %sd at shutdown, here in full: %s",
+                                    what, event.to_dict())
+                    return False
                 with self._cond:  # a close() wakes this early; the retry is just sooner
                     self._cond.wait(delay)
 

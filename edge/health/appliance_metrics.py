@@ -39,6 +39,8 @@ FPS = PREFIX + "frames_per_second"
 FRAME_AGE = PREFIX + "last_frame_age_seconds"
 BACKLOG = PREFIX + "reporter_backlog_events"
 TEMPERATURE = PREFIX + "cpu_temperature_celsius"
+EVENT_LOG_OK = PREFIX + "event_log_ok"
+EVENTS_HELD = PREFIX + "events_held"
 
 
 @dataclass
@@ -124,6 +126,9 @@ class ApplianceMetrics:
         )
         scrape_time.define(TEMPERATURE, "SoC temperature (thermal zone 0)")
         scrape_time.watch(TEMPERATURE, temperature)
+        scrape_time.define(EVENT_LOG_OK, "1 while events are written to the event log; 0 while "
+                           "it cannot be (a full disk): events then wait in memory")
+        scrape_time.define(EVENTS_HELD, "Events waiting in memory to be written to the event log")
         r.register(scrape_time)
         return cls(
             registry=r,
@@ -166,6 +171,12 @@ class ApplianceMetrics:
         if self._rates.add(camera, capture_ns):
             self.scrape_time.watch(FPS, lambda: self._rates.fps(camera), camera=camera)
             self.scrape_time.watch(FRAME_AGE, lambda: self._rates.age_s(camera), camera=camera)
+
+    def watch_recorder(self, problem: Callable[[], str | None],
+                       held: Callable[[], int]) -> None:
+        """Read whether events are being kept, and how many wait in memory, at each scrape."""
+        self.scrape_time.watch(EVENT_LOG_OK, lambda: 0.0 if problem() else 1.0)
+        self.scrape_time.watch(EVENTS_HELD, lambda: float(held()))
 
     def watch_backlog(self, reporter: str, pending: Callable[[], int | None]) -> None:
         """Read a reporter's undelivered-event count from ``pending`` at each scrape."""
