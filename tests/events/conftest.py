@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +16,27 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.events.broker import MosquittoBroker
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` (``8m``) at ``folder``, unmounted after; the test is skipped
+    where mounting is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture()
+def tmpfs() -> Callable[[Path, str], contextlib.AbstractContextManager[Path]]:
+    """``with tmpfs(folder, "8m"):`` mounts a real small filesystem there (see mounted_tmpfs)."""
+    return mounted_tmpfs
 
 
 @pytest.fixture()

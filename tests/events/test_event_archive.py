@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -90,18 +91,10 @@ def test_a_write_that_cannot_fit_even_in_an_empty_archive_is_refused(tmp_path: P
 
 
 @pytest.fixture()
-def small_fs(tmp_path: Path) -> Iterator[Path]:
+def small_fs(tmp_path: Path, tmpfs: Any) -> Iterator[Path]:
     """A real 8 MB tmpfs, unmounted after the test; skipped where mount is not allowed."""
-    mountpoint = tmp_path / "card"
-    mountpoint.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mountpoint)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "card", "8m") as mountpoint:
         yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=False)
 
 
 def test_a_real_small_filesystem_never_fills(small_fs: Path) -> None:

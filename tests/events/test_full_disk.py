@@ -9,13 +9,12 @@ runs.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,23 +108,11 @@ def _guard_on_a_full_disk(asset_store: AssetStore, state: Path, broker: Mosquitt
     assert fired and fired[0].deterrents == ["siren"], "the firing on a full disk was kept"
 
 
-@contextlib.contextmanager
-def _tmpfs(folder: Path) -> Iterator[None]:
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def test_a_full_filesystem_at_start_still_guards_and_keeps_events_later(
-        asset_store: AssetStore, tmp_path: Path, broker: MosquittoBroker, watch: Any) -> None:
+        asset_store: AssetStore, tmp_path: Path, broker: MosquittoBroker, watch: Any,
+        tmpfs: Any) -> None:
     state = tmp_path / "state"
-    with _tmpfs(state):
+    with tmpfs(state, "20m"):
         filler = state / "filler"
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)
         doctor = [f for f in check_disk(_config(state, broker, 0), asset_store)
