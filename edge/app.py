@@ -16,6 +16,7 @@ from camera.source import FrameSource, open_source
 from classifier.keeper import ModelKeeper
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
+from edge.arming import ArmingMemory
 from edge.assets import AssetStore
 from edge.config import CameraConfig, Config, ConfigError, load_config
 from edge.decider import Decider
@@ -116,8 +117,7 @@ class Appliance:
             self.classifier, registry, state, self.stop, reread=self._reread_models
         )
         self.decider = Decider(config.decision, config.gpio.deterrents)
-        if armed is not None:
-            self.decider.set_armed(armed, "command line")
+        self._arm_at_start(state, armed)
         archive_cfg = config.reporters.archive
         archive = Archive(state / "archive", archive_cfg) if archive_cfg.enabled else None
         events = state / "events.sqlite3"
@@ -185,6 +185,18 @@ class Appliance:
         self.scenes = SceneCollector(store, MotionPlaces(), cfg,
                                      cameras=[c.name for c in self.config.cameras])
         return self.scenes
+
+    def _arm_at_start(self, state: Path, armed: bool | None) -> None:
+        """The command line, else the more recent of the owner's last command and the
+        configuration; from then on every owner's command (MQTT, web) is kept."""
+        memory = ArmingMemory(state)
+        if armed is not None:
+            self.decider.set_armed(armed, "command line")
+        else:
+            choice = memory.choose(self.config)
+            log.warning("starting %s: %s", "ARMED" if choice.armed else "disarmed", choice.why)
+            self.decider.set_armed(choice.armed, choice.source)
+        self.decider.listeners.append(lambda on, source: memory.remember(on, source, self.config))
 
     def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
         capture = Capture(cam, lambda: self._source_factory(cam, store.resolve), self.stop)

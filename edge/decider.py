@@ -93,6 +93,8 @@ class Decider:
         self._vetoable = frozenset(d.name for d in deterrents if d.chicken_veto)
         self._quiet = frozenset(quiet_names(cfg, deterrents))
         self._armed = cfg.armed
+        # Told of every set_armed (armed, source): the appliance keeps the owner's commands.
+        self.listeners: list[Callable[[bool, str], None]] = []
         self._last_fire: float | None = None
         self._seen: dict[str, deque[_Seen]] = {}
         self._lock = threading.Lock()
@@ -111,6 +113,8 @@ class Decider:
             log.warning("deterrents %s by %s", state, source)
         else:
             log.info("deterrents stay %s (%s)", state, source)
+        for listener in list(self.listeners):
+            listener(bool(armed), source)
 
     def decide(
         self, camera: str, c: Classification, *, elsewhere: Sequence[Classification] = ()

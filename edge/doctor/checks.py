@@ -125,6 +125,15 @@ def _cannot_write(folder: Path) -> str | None:
     return None
 
 
+def check_arming(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """Armed or not at the next start, and which decision is in force: the configuration or
+    the owner's last command."""
+    from edge.arming import ArmingMemory
+
+    choice = ArmingMemory(state_dir_of(config)).choose(config)
+    yield Finding("armed", OK, f"{'armed' if choice.armed else 'disarmed'} at start: {choice.why}")
+
+
 def check_models(config: Config, store: AssetStore) -> Iterator[Finding]:
     """Every configured model loads, matches its manifest, and runs once."""
     from classifier import load_classifier
@@ -282,6 +291,7 @@ def _twitter_holds(log: EventLog, config: Config) -> list[str]:
 ALL_CHECKS: tuple[Check, ...] = (
     check_clock,
     check_disk,
+    check_arming,
     check_models,
     check_rendezvous,
     check_cameras,
