@@ -77,14 +77,16 @@ def extractor_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> Mode
 def extractor_ref(
     store: AssetStore, name: str = DEFAULT_EXTRACTOR, specs: dict[str, ModelSpec] | None = None
 ) -> ExtractorRef:
-    """What the manifest says extractor ``name`` is (no file is read)."""
+    """What the manifest says extractor ``name`` is (no file is read, unless its sha256 is
+    known only once its git blob id has been verified)."""
     spec = extractor_spec(name, specs)
     try:
-        entry = store.entry(spec.file)
+        store.entry(spec.file)
     except AssetError:
         raise ModelError(f"{spec.file}: not in the manifest's files: list") from None
     assert spec.outputs is not None  # checked by extractor_spec
-    return ExtractorRef(model=name, file=spec.file, sha256=entry.sha256, outputs=spec.outputs)
+    return ExtractorRef(model=name, file=spec.file, sha256=store.sha256(spec.file),
+                        outputs=spec.outputs)
 
 
 def load_extractor(

@@ -25,14 +25,14 @@ log = logging.getLogger(__name__)
 def verified_asset(store: AssetStore, name: str) -> Path:
     """The local copy of asset ``name``, its sha256 checked; ModelError naming the file."""
     try:
-        entry = store.entry(name)
+        store.entry(name)
     except AssetError:
         raise ModelError(
             f"{name}: not in the manifest's files: list, so it cannot be fetched and verified"
         ) from None
     try:
         path = store.path(name)
-        verify_sha256(path, entry.sha256)
+        verify_sha256(path, store.sha256(name))
     except (AssetError, OSError) as exc:
         raise ModelError(str(exc)) from None
     return path

@@ -1,6 +1,10 @@
 """Models, labels and demo media: fetched once, verified by sha256, kept outside the checkout.
 
-The manifest (``models/manifest.yaml``) gives each file's public address and sha256. Mirrors
+The manifest (``models/manifest.yaml``) gives each file's public address and sha256, or, where
+the source publishes no sha256 but the file sits in a public git tree, its git blob id (the SHA-1
+of ``"blob <size>\0"`` and the bytes, what ``git hash-object`` prints). A file fetched by its blob
+id has the sha256 of the bytes so verified recorded beside it (``<file>.sha256``), and every later
+load checks that sha256, as for any other file. Mirrors
 (``--mirror DIR`` or ``TENSORCHICKEN_MIRROR=dir1:dir2``) are local folders tried before the
 network. A file is written under a temporary name and renamed only once verified, so a kill
 mid-copy never leaves a half file that looks whole.
@@ -21,12 +25,15 @@ from pathlib import Path
 
 import yaml
 
+from edge.events.archive import write_atomic
 from edge.paths import default_data_dir, shipped_dir
 
 log = logging.getLogger(__name__)
 
 ASSET_PREFIX = "asset:"
 MIRROR_ENV = "TENSORCHICKEN_MIRROR"
+# Beside a file verified by its git blob id: the sha256 of the bytes that passed.
+RECORD_SUFFIX = ".sha256"
 
 
 class AssetError(RuntimeError):
@@ -35,41 +42,67 @@ class AssetError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class AssetFile:
-    """One downloadable file from the manifest."""
+    """One downloadable file from the manifest, verified by its ``sha256`` or, when its source
+    publishes none, by its ``git_blob`` id (exactly one of the two is set)."""
 
     name: str
     path: str
     url: str
-    sha256: str
-    size: int
     group: str
     licence: str
+    size: int | None = None  # bytes, when known (informative: the hashes decide)
+    sha256: str | None = None
+    git_blob: str | None = None
 
 
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
+def _hash_of(path: Path, digest: hashlib._Hash) -> str:
+    """The hex digest of a file read in blocks into ``digest``."""
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def verify_sha256(path: Path, expected: str) -> None:
-    """Raise :class:`AssetError` naming the file unless its sha256 is ``expected``."""
-    actual = sha256_of(path)
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file."""
+    return _hash_of(path, hashlib.sha256())
+
+
+def git_blob_of(path: Path) -> str:
+    """The git blob id of a file: the hex SHA-1 of ``"blob <size>\0"`` and its bytes."""
+    header = f"blob {path.stat().st_size}\0".encode()
+    return _hash_of(path, hashlib.sha1(header, usedforsecurity=False))
+
+
+def _mismatch(path: Path, what: str, actual: str, expected: str, advice: str) -> None:
     if actual != expected:
         raise AssetError(
-            f"{path}: sha256 is {actual}, the manifest says {expected}; the file is corrupt, "
-            "truncated or not the one expected. Delete it and run 'tensorchicken fetch-models'."
+            f"{path}: {what} is {actual}, the manifest says {expected}; the file is corrupt, "
+            f"truncated or not the one expected. {advice}"
         )
 
 
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raise :class:`AssetError` naming the file unless its sha256 is ``expected``."""
+    _mismatch(path, "sha256", sha256_of(path), expected,
+              "Delete it and run 'tensorchicken fetch-models'.")
+
+
+def verify_git_blob(path: Path, expected: str) -> None:
+    """Raise :class:`AssetError` naming the file unless its git blob id is ``expected``."""
+    _mismatch(path, "git blob id", git_blob_of(path), expected,
+              "It is not the file the source's git tree holds.")
+
+
 def load_manifest(path: Path | None = None) -> dict[str, AssetFile]:
-    """The manifest's files by name."""
+    """The manifest's files by name; AssetError naming an entry without exactly one of
+    ``sha256`` and ``git_blob``."""
     path = path or shipped_dir("models") / "manifest.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    files = [AssetFile(**{k: f[k] for k in AssetFile.__slots__}) for f in data["files"]]
+    files = [AssetFile(**{k: f.get(k) for k in AssetFile.__slots__}) for f in data["files"]]
+    for f in files:
+        if (f.sha256 is None) == (f.git_blob is None):
+            raise AssetError(f"{path}: files entry {f.name}: give either sha256 or git_blob")
     return {f.name: f for f in files}
 
 
@@ -117,6 +150,45 @@ class AssetStore:
         """Where ``name`` lives once fetched (whether or not it is there yet)."""
         return self.data_dir / self.entry(name).path
 
+    def sha256(self, name: str) -> str:
+        """The sha256 the local copy of ``name`` must have: the manifest's, or for a file known
+        by its git blob id, the one recorded when its blob id was verified.
+
+        A copy put in place by hand (no record yet) has its blob id verified now, once.
+        """
+        entry = self.entry(name)
+        if entry.sha256 is not None:
+            return entry.sha256
+        try:
+            return self._recorded(name)
+        except (OSError, IndexError):
+            pass
+        if not self.local_path(name).is_file():
+            self.fetch_one(name)  # verifies the blob id and records the sha256
+            return self._recorded(name)
+        return self._verify_and_record(self.local_path(name), entry)
+
+    def _record_path(self, name: str) -> Path:
+        target = self.local_path(name)
+        return target.with_name(target.name + RECORD_SUFFIX)
+
+    def _recorded(self, name: str) -> str:
+        return self._record_path(name).read_text(encoding="ascii").split()[0]
+
+    def _verify_and_record(self, path: Path, entry: AssetFile) -> str:
+        """Check a blob-id file in place and record the sha256 of the bytes that passed."""
+        assert entry.git_blob is not None
+        verify_git_blob(path, entry.git_blob)
+        digest = sha256_of(path)
+        self._record(entry, digest)
+        return digest
+
+    def _record(self, entry: AssetFile, digest: str) -> None:
+        # sha256sum's format, so that `sha256sum -c` can check it too.
+        write_atomic(self._record_path(entry.name), f"{digest}  {Path(entry.path).name}\n".encode())
+        log.info("asset %s: git blob id %s verified; sha256 %s recorded",
+                 entry.name, entry.git_blob, digest)
+
     def path(self, name: str) -> Path:
         """The verified local file for ``name``, fetched first if it is missing."""
         target = self.local_path(name)
@@ -136,7 +208,7 @@ class AssetStore:
         for name in names if names is not None else self.files:
             target = self.local_path(name)
             if target.is_file() and not force:
-                verify_sha256(target, self.files[name].sha256)
+                verify_sha256(target, self.sha256(name))
                 lines.append(f"ok       {name}")
                 continue
             lines.append(f"fetched  {name} from {self.fetch_one(name)}")
@@ -154,8 +226,17 @@ class AssetStore:
             tmp = Path(tmp_name)
             try:
                 fill(tmp)
-                verify_sha256(tmp, entry.sha256)
+                digest = None
+                if entry.sha256 is not None:
+                    verify_sha256(tmp, entry.sha256)
+                else:  # the old record is for other bytes (or none): a new one once in place
+                    assert entry.git_blob is not None
+                    verify_git_blob(tmp, entry.git_blob)
+                    digest = sha256_of(tmp)
+                    self._record_path(name).unlink(missing_ok=True)
                 os.replace(tmp, target)
+                if digest is not None:
+                    self._record(entry, digest)
                 log.info("asset %s from %s", name, origin)
                 return origin
             except (OSError, AssetError) as exc:
