@@ -155,9 +155,10 @@ class DeterrentBank:
         """Whether :meth:`disable` was called (or the bank closed)."""
         return self._disabled or self._closed
 
-    def heartbeat(self) -> None:
-        """The loop made progress; without one for ``hung_after_s`` everything goes off."""
-        self._guard.heartbeat()
+    def heartbeat(self, at_ns: int | None = None) -> None:
+        """The loop made progress (now, or at ``at_ns`` on the bank's clock, when it is told
+        later); none for ``hung_after_s`` and everything goes off."""
+        self._guard.heartbeat(at_ns)
 
     def states(self) -> dict[str, bool]:
         """Name -> whether the device is on right now."""

@@ -66,10 +66,12 @@ class SafetyGuard:
         """Start watching."""
         self._thread.start()
 
-    def heartbeat(self) -> None:
-        """The loop made progress. Cheap: one clock read and two stores."""
-        self._last_beat_ns = self._clock()
-        if self._hung:
+    def heartbeat(self, at_ns: int | None = None) -> None:
+        """The loop made progress, now or at ``at_ns`` (this guard's clock). Cheap: one clock
+        read and two stores."""
+        now = self._clock()
+        self._last_beat_ns = now if at_ns is None else at_ns
+        if self._hung and now - self._last_beat_ns <= self._hung_ns:
             self._hung = False
             log.warning("heartbeats resumed: deterrents may fire again")
 

@@ -129,7 +129,7 @@ class Appliance:
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()
         # Loop thread name -> last progress; a loop leaves it when it ends (its source ended).
-        self._progress: dict[str, float] = {}
+        self._progress: dict[threading.Thread, float] = {}
         self._status = ""
         self.live = LiveFeed() if config.web.address else None
         parts = Parts(
@@ -221,7 +221,7 @@ class Appliance:
 
     def _progress_marker(self) -> Any:
         def mark() -> None:
-            self._progress[threading.current_thread().name] = time.monotonic()
+            self._progress[threading.current_thread()] = time.monotonic()
 
         return mark
 
@@ -331,7 +331,7 @@ class Appliance:
         thread = threading.Thread(
             target=self._run_loop, args=(loop,), name=f"loop-{loop.camera.name}", daemon=True
         )
-        self._progress[thread.name] = time.monotonic()
+        self._progress[thread] = time.monotonic()
         thread.start()
         return thread
 
@@ -340,7 +340,7 @@ class Appliance:
             loop.run()
         finally:
             # A loop whose source ended is done, not hung: the others keep the deterrents armed.
-            self._progress.pop(threading.current_thread().name, None)
+            self._progress.pop(threading.current_thread(), None)
 
     def _status_line(self) -> str:
         """One line for ``systemctl status``: what runs, and which cameras are awaited."""
@@ -364,13 +364,17 @@ class Appliance:
             if not any(t.is_alive() for t in threads):
                 self.stop_reason = "every source ended"
                 return
-            stale = [n for n, t in list(self._progress.items()) if now - t > hung_after]
+            # Per loop (a thread), not per camera name: a healthy twin must not hide a hung one.
+            progress = list(self._progress.items())
+            # The bank judges from the slowest loop's own last progress: the deterrents go off
+            # hung_after_s after it, not that plus the time it took to notice here.
+            oldest = min((at for _, at in progress), default=now)
+            self.bank.heartbeat(at_ns=round(oldest * 1e9))
+            stale = [t.name for t, at in progress if now - at > hung_after]
             if stale:
-                # No heartbeat: the bank's safety thread turns the deterrents off, and
                 # systemd's watchdog, no longer fed, restarts the service.
                 log.error("loop(s) %s made no progress for %.0f s", ", ".join(stale), hung_after)
                 continue
-            self.bank.heartbeat()
             self.notifier.watchdog()
             self._update_status()
 

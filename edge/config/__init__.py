@@ -66,6 +66,15 @@ class Config(Section):
     web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
+    def _camera_names_distinct(self) -> Config:
+        # Events, metrics and the loops' progress go by camera name: a twin would mix them up.
+        names = [c.name for c in self.cameras]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise KeyProblem("cameras", f"two cameras share the name {', '.join(twice)}")
+        return self
+
+    @model_validator(mode="after")
     def _quiet_devices_exist(self) -> Config:
         # A typo here would leave a siren sounding at night, and the Decider would only
         # find it at start-up: a restart loop instead of a clear validate-config error.

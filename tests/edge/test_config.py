@@ -153,3 +153,8 @@ def test_the_shipped_files_are_valid(tmp_path: Path) -> None:
     for path in [REPO / "edge" / "demo.yaml", installed]:
         load_config(path)
     assert "picamera2" in installed.read_text()  # the heredoc was found, not an empty file
+
+
+def test_two_cameras_of_one_name_are_refused() -> None:
+    cams = [{"name": "coop", "kind": "replay"}, {"name": "coop", "kind": "opencv"}]
+    assert problems({"cameras": cams}) == ["cameras: two cameras share the name coop"]
