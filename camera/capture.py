@@ -64,6 +64,7 @@ class CaptureStats:
     ended: bool
     open_failures: int = 0  # opens that failed, at start or on a reopen
     connected: bool = False  # a source is open and its reader running
+    last_error: str = ""  # the last failed open or bad frame, in words ("" when none)
 
 
 class Capture:
@@ -92,6 +93,7 @@ class Capture:
         self._bad_frames = 0
         self._reopens = 0
         self._open_failures = 0
+        self._last_error = ""
         self._failures = 0  # reopens in a row that brought no frame
         self._source_ended = False
         self._last_frame = self._last_open = clock()
@@ -159,6 +161,7 @@ class Capture:
             ended=self.ended,
             open_failures=self._open_failures,
             connected=self.connected,
+            last_error=self._last_error,
         )
 
     @property
@@ -218,6 +221,7 @@ class Capture:
 
     def _bad(self, kind: str, message: str) -> None:
         self._bad_frames += 1
+        self._last_error = f"bad frame ({message})"
         now = self._clock()
         if now - self._last_warning.get(kind, -_LOG_EVERY_S) >= _LOG_EVERY_S:
             self._last_warning[kind] = now
@@ -280,6 +284,7 @@ class Capture:
 
     def _open_failed(self, exc: Exception, raise_errors: bool) -> None:
         self._open_failures += 1
+        self._last_error = f"cannot open the source ({exc})"
         if raise_errors:
             raise exc
         log.warning("camera %s: cannot open the source (%s); the watchdog keeps trying",

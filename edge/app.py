@@ -51,6 +51,15 @@ class RunSummary:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     stop_reason: str = ""
 
+    def silent_cameras(self) -> list[str]:
+        """One line per camera that never delivered a frame in this run, saying why if known."""
+        return [
+            f"camera {name} never delivered a frame"
+            + (f": {cam['last_error']}" if cam.get("last_error") else "")
+            for name, cam in self.cameras.items()
+            if not cam["frames"] and not cam["skipped"]
+        ]
+
 
 class Appliance:
     """Every part of the appliance, built from one :class:`Config`.
@@ -405,6 +414,7 @@ class Appliance:
                 "failed_frames": c.errors,
                 "reopens": stats.reopens,
                 "open_failures": stats.open_failures,
+                "last_error": stats.last_error or None,
                 "error": repr(loop.error) if loop.error else None,
             }
         return summary

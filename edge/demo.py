@@ -36,6 +36,7 @@ class ArrivalOutcome:
     label: str
     at_s: float
     firings: int
+    shown: bool = True  # the camera got as far as this photo's time
 
 
 @dataclass(slots=True)
@@ -47,18 +48,33 @@ class DemoResult:
     pin_factory: Any = None
     state_dir: Path | None = None
 
+    @property
+    def error(self) -> str | None:
+        """Why the demo showed nothing worth a summary (a camera never delivered a frame, no
+        photo arrival was shown), or None."""
+        problems = self.summary.silent_cameras()
+        if not problems and self.arrivals and not any(a.shown for a in self.arrivals):
+            first = min(a.at_s for a in self.arrivals)
+            problems.append(f"no photo arrival was shown (the first is due at {first:g} s; the "
+                            f"run ended after {self.summary.seconds:.1f} s)")
+        return "; ".join(problems) or None
+
 
 def _arrival_outcomes(
     config: Config, summary: RunSummary, started_wall: float
 ) -> list[ArrivalOutcome]:
     outcomes = []
     for cam in config.cameras:
-        fired = summary.cameras.get(cam.name, {}).get("fired_at", [])
+        counts = summary.cameras.get(cam.name, {})
+        fired = counts.get("fired_at", [])
+        # The source is paced at its fps: the frames it delivered say how far it got.
+        reached_s = (counts.get("frames", 0) + counts.get("skipped", 0)) / cam.fps
         for arrival in cam.arrivals:
             begin, end = started_wall + arrival.at_s, started_wall + arrival.at_s + arrival.for_s
             hits = sum(1 for t in fired if begin <= t <= end + GRACE_S)
             outcomes.append(
-                ArrivalOutcome(Path(arrival.image).name, arrival.label, arrival.at_s, hits)
+                ArrivalOutcome(Path(arrival.image).name, arrival.label, arrival.at_s, hits,
+                               shown=reached_s > arrival.at_s)
             )
     return outcomes
 

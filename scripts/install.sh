@@ -2,8 +2,10 @@
 # Install TensorChicken as a service on Raspberry Pi OS (Bookworm, 64-bit; Pi 3B+, 4, 5, Zero 2 W).
 #
 #   sudo ./scripts/install.sh                       # from this checkout
-#   sudo ./scripts/install.sh --source tensorchicken==0.1.0
+#   sudo ./scripts/install.sh --source ./tensorchicken-0.1.0-py3-none-any.whl
 #   sudo ./scripts/install.sh --source git+https://example.org/you/tensorchicken.git
+# (a wheel is built from a checkout with: python3 -m pip wheel --no-deps -w dist .; there is no
+# TensorChicken package on PyPI)
 #   sudo ./scripts/install.sh --uninstall           # keeps /etc/tensorchicken and the events
 #
 # Every step looks before it acts, so running it again changes nothing (and says so); a new
@@ -61,8 +63,8 @@ usage() {
     cat <<EOF
 usage: $0 [--source DIR|PIP_SPEC] [--mirror DIR]... [--no-start] [--upgrade] [--dry-run]
        $0 --uninstall [--dry-run]
-  --source     a checkout, a wheel, or a pip requirement (default: the checkout holding this
-               script, else 'tensorchicken' from PyPI)
+  --source     a checkout, a wheel built from one, or the repository's git URL (default:
+               the checkout holding this script; there is no package on PyPI)
   --mirror     a folder holding model files, tried before the network (repeatable)
   --no-start   install and enable, but do not start the service now
   --upgrade    reinstall the package even if the same source was installed before
@@ -100,12 +102,13 @@ parse_args() {
         esac
         shift
     done
-    if [ -z "$SOURCE" ]; then
-        if [ -f "$CHECKOUT/setup.cfg" ] && [ -d "$CHECKOUT/edge" ]; then
-            SOURCE=$CHECKOUT
-        else
-            SOURCE=$APP
+    if [ -z "$SOURCE" ] && ((! UNINSTALL)); then
+        if [ ! -f "$CHECKOUT/setup.cfg" ] || [ ! -d "$CHECKOUT/edge" ]; then
+            die "no --source, and $SCRIPT_DIR is not in a checkout: give --source a wheel" \
+                "built from the checkout (python3 -m pip wheel --no-deps -w dist .), a" \
+                "checkout or the repository's git URL (there is no TensorChicken on PyPI)"
         fi
+        SOURCE=$CHECKOUT
     fi
     for m in "${MIRRORS[@]}"; do
         [ -d "$m" ] || die "--mirror $m: not a folder"

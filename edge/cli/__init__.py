@@ -36,6 +36,7 @@ def build_parser() -> ArgumentParser:
         description="Guards a henhouse: motion, a quantised classifier, GPIO deterrents, reports.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"tensorchicken {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     for name in _command_modules():
@@ -44,6 +45,15 @@ def build_parser() -> ArgumentParser:
             module.register(sub)
     _accept_verbose(parser)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tensorchicken")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def _accept_verbose(parser: argparse.ArgumentParser) -> None:

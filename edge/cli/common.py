@@ -18,6 +18,16 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, help="YAML configuration file")
 
 
+def add_state_dir_arg(parser: argparse.ArgumentParser, **kwargs: Any) -> None:
+    """``--state-dir DIR``: the event log and archive to use, as ``demo --state-dir`` names
+    them (overrides ``paths.state_dir``)."""
+    parser.add_argument(
+        "--state-dir", type=Path, metavar="DIR", **kwargs,
+        help="the state folder (event log, archive) to use instead of the configured one; "
+        "e.g. the one 'tensorchicken demo' printed",
+    )
+
+
 def add_mirror_arg(parser: argparse.ArgumentParser) -> None:
     """``--mirror DIR`` (repeatable): local folders tried before the network."""
     parser.add_argument(
@@ -35,9 +45,13 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 def config_from(args: argparse.Namespace) -> Config:
     """The configuration named by ``--config``, or a clear error."""
     try:
-        return load_config(getattr(args, "config", None))
+        config = load_config(getattr(args, "config", None))
     except ConfigError as exc:
         raise CliError(str(exc), code=2) from None
+    if state_dir := getattr(args, "state_dir", None):
+        paths = config.paths.model_copy(update={"state_dir": str(state_dir)})
+        config = config.model_copy(update={"paths": paths})
+    return config
 
 
 def store_from(args: argparse.Namespace, config: Config | None = None) -> AssetStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 from pathlib import Path
 
 from edge.cli.common import add_json_arg, add_mirror_arg, print_json
@@ -58,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
                 "arrivals": [dataclasses.asdict(a) for a in result.arrivals],
                 "latency_ms": summary.latency_ms,
                 "state_dir": str(result.state_dir),
+                "error": result.error,
             }
         )
-        return 0
+        return 1 if result.error else 0
     print(f"TensorChicken demo: {summary.seconds:.1f} s ({summary.stop_reason})")
     for name, cam in summary.cameras.items():
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(cam["verdicts"].items())) or "none"
@@ -71,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
         )
     print("  arrivals (photo shown → deterrent fired?):")
     for a in result.arrivals:
-        fired = f"fired x{a.firings}" if a.firings else "no firing"
+        fired = f"fired x{a.firings}" if a.firings else "no firing" if a.shown else "not shown"
         print(f"    {a.at_s:5.1f} s  {a.label:<10} {a.image:<36} {fired}")
     print("  latency per stage, ms (capture = sensor to loop; total = sensor to pin high):")
     for line in format_summary(summary.latency_ms):
         print(f"    {line}")
     print(f"  event log and archive: {result.state_dir}")
+    where = shlex.quote(str(result.state_dir))
+    print(f"  its events:         tensorchicken events --state-dir {where}")
+    print(f"  label its crops:    tensorchicken label list --state-dir {where}")
+    if result.error:
+        raise CliError(f"failed: {result.error}")
     return 0
 
 

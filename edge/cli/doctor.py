@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from edge.cli.common import (
     add_config_arg,
@@ -13,6 +14,9 @@ from edge.cli.common import (
     print_json,
     store_from,
 )
+from edge.doctor.checks import FAIL, OK, WARN, Finding, run_checks
+
+SERVICE_CONFIG = "/etc/tensorchicken/config.yaml"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +30,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when nothing failed, 1 otherwise."""
-    from edge.doctor.checks import FAIL, run_checks
-
     config = config_from(args)
-    findings = run_checks(config, store_from(args, config))
+    findings = [_which_config(args.config), *run_checks(config, store_from(args, config))]
     if args.json:
         print_json([dataclasses.asdict(f) for f in findings])
     else:
         for f in findings:
             print(f"{f.status.upper():<4}  {f.part:<18} {f.message}")
     return 1 if any(f.status == FAIL for f in findings) else 0
+
+
+def _which_config(path: Path | None) -> Finding:
+    """Say which configuration was checked; the built-in defaults are not the appliance's."""
+    if path is not None:
+        return Finding("config", OK, f"checked {path}")
+    return Finding("config", WARN, "no -c FILE: checked the built-in defaults (the demo clip, "
+                   f"mock pins), not the appliance; add -c {SERVICE_CONFIG}")

@@ -1,4 +1,5 @@
-"""``tensorchicken events [--since WHEN] [--limit N] [--json] [-c CONFIG]``: read the event log.
+"""``tensorchicken events [--since WHEN] [--limit N] [--json] [-c CONFIG | --state-dir DIR]``:
+read the event log.
 
 WHEN is a date or time (``2026-05-01``, ``2026-05-01T20:00``), an age (``90s``, ``30m``, ``2h``,
 ``7d``: that long ago) or Unix seconds. With ``--json``, a JSON array of events, each with
@@ -15,11 +16,16 @@ from datetime import datetime
 from pathlib import Path
 
 from edge.cli import CliError
-from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json
+from edge.cli.common import (
+    add_config_arg,
+    add_json_arg,
+    add_state_dir_arg,
+    config_from,
+    print_json,
+)
 from edge.event import Event
 from edge.events.errors import EventLogError
 from edge.events.log import EventLog, SinkStatus
-from edge.paths import default_state_dir
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,14 +58,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="show each reporter's cursor, backlog and health")
     add_json_arg(p)
     add_config_arg(p)
+    add_state_dir_arg(p)
     p.set_defaults(func=run)
 
 
 def log_path(args: argparse.Namespace) -> Path:
-    """``<state_dir>/events.sqlite3`` for the configured (or default) state folder."""
-    config = config_from(args)
-    state = Path(config.paths.state_dir) if config.paths.state_dir else default_state_dir()
-    return state / "events.sqlite3"
+    """``<state_dir>/events.sqlite3`` for ``--state-dir``, the configured or the default one."""
+    from edge.doctor.checks import state_dir_of
+
+    return state_dir_of(config_from(args)) / "events.sqlite3"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _print_events(log.list(since=args.since, limit=args.limit), args.json)
     except EventLogError as exc:
-        raise CliError(f"{exc} (has the appliance run with this state folder?)") from None
+        raise CliError(f"{exc} (has the appliance run with this state folder? for the demo's "
+                       "events, add the --state-dir that 'tensorchicken demo' printed)") from None
     return 0
 
 

@@ -90,4 +90,7 @@ def run(args: argparse.Namespace) -> int:
         summary.seconds,
         appliance.bank.states(),
     )
-    return 1 if appliance.failed else 0
+    silent = summary.silent_cameras()
+    for line in silent:
+        log.error("%s", line)
+    return 1 if appliance.failed or silent else 0

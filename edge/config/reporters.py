@@ -83,12 +83,14 @@ class ReportersConfig(Section):
         secret_keys = {"password", "api_key", "api_secret", "access_token", "access_secret",
                        "consumer_key", "consumer_secret", "access_token_secret", "bearer_token"}
         if isinstance(data, dict):
-            for section in ("mqtt", "twitter"):
-                found = secret_keys & set(data.get(section) or {})
-                if found:
-                    raise ValueError(
-                        f"{section}.{sorted(found)[0]}: secrets are not read from the config file; "
-                        "set them in the environment (TENSORCHICKEN_<NAME>) or as a systemd "
-                        "credential (see README, 'Secrets')"
-                    )
+            # Every secret found is named: removing one only to be told of the next is slow.
+            found = [f"{section}.{key}" for section in ("mqtt", "twitter")
+                     if isinstance(data.get(section), dict)
+                     for key in sorted(secret_keys & set(data[section]))]
+            if found:
+                raise ValueError(
+                    f"{', '.join(found)}: secrets are not read from the config file; "
+                    "set them in the environment (TENSORCHICKEN_<NAME>) or as a systemd "
+                    "credential (see README, 'Secrets')"
+                )
         return data

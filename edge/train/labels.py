@@ -125,6 +125,7 @@ class ArchivedCrop:
     verdict: str
     label: str
     correction: Correction | None
+    event_id: int | None = None  # its number in the event log (as ``events`` shows it)
 
 
 def event_ref(archive: Archive, entry: ArchivedEvent) -> str:
@@ -166,21 +167,32 @@ def archived_crops(archive: Archive, labels: LabelStore, log_path: Path) -> list
         found.append(ArchivedCrop(
             event=ref, crop=crop, time=entry.time,
             verdict=logged.verdict if logged else "?", label=logged.label if logged else "",
-            correction=corrections.get(ref),
+            correction=corrections.get(ref), event_id=logged.id if logged else None,
         ))
     return found
 
 
 def resolve_events(crops: Sequence[ArchivedCrop], names: Sequence[str]) -> list[str]:
-    """Event references for ``names`` (a full reference or a unique folder name)."""
+    """Event references for ``names``: an event number as ``tensorchicken events`` prints it
+    (``41`` or ``#41``), a full reference, or a unique folder name."""
     refs = {c.event for c in crops}
+    by_id = {c.event_id: c.event for c in crops if c.event_id is not None}
     resolved = []
     for name in names:
         name = name.strip().rstrip("/")
+        number = name.removeprefix("#")
+        if number.isdigit():
+            if int(number) not in by_id:
+                raise LabelError(f"event {number} has no archived crop (not in this state "
+                                 "folder, or pruned); 'tensorchicken label list' shows those "
+                                 "that have one")
+            resolved.append(by_id[int(number)])
+            continue
         matches = [name] if name in refs else [r for r in refs if r.split("/")[-1] == name]
         if len(matches) != 1:
             problem = "matches several events" if matches else "is not an archived event"
-            raise LabelError(f"{name!r} {problem}; use the name 'tensorchicken label list' shows")
+            raise LabelError(f"{name!r} {problem}; use the number 'tensorchicken events' shows "
+                             "or the name 'tensorchicken label list' shows")
         resolved.append(matches[0])
     return resolved
 

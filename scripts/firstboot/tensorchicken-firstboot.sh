@@ -5,21 +5,26 @@
 # on Bookworm images, or by cloud-init's user-data on newer ones). It reads the folder
 # tensorchicken/ on the boot partition:
 #   install.sh          the installer (scripts/install.sh), required
-#   source              optional: one line, what to install (a pip requirement or git URL);
-#                       default: a *.whl in this folder, else 'tensorchicken' from PyPI
+#   tensorchicken-*.whl what to install: a wheel built from the checkout
+#                       (python3 -m pip wheel --no-deps -w dist .)
+#   source              or one line naming it: a git URL of the repository (git+https://...)
+#                       or a wheel's path; one of the two is required (there is no PyPI package)
 #   config.yaml         optional: your configuration, copied to /etc/tensorchicken/ if absent
 #   credentials/NAME    optional: secrets (mqtt_password, twitter_*), moved to /etc/credstore/
 #                       and deleted from the boot partition, which anyone with the card can read
 #   models/             optional: model files, used instead of downloading them
-# On success it disables itself; on failure systemd retries it (network not ready, mirror down).
+# On success it disables itself; on failure systemd retries it (network not ready, mirror down),
+# except when the card says nothing to install (exit 2, not retried: the card must be fixed).
 set -euo pipefail
 
 APP=tensorchicken
-DONE=/var/lib/$APP-firstboot.done
+# For tests only: TENSORCHICKEN_INSTALL_ROOT=DIR looks for the boot partition under DIR.
+ROOT=${TENSORCHICKEN_INSTALL_ROOT:-}
+DONE=$ROOT/var/lib/$APP-firstboot.done
 
 boot_dir() {
     local dir
-    for dir in /boot/firmware /boot; do
+    for dir in "$ROOT/boot/firmware" "$ROOT/boot"; do
         if [ -d "$dir/$APP" ]; then echo "$dir/$APP"; return; fi
     done
     echo "no $APP/ folder on the boot partition (/boot/firmware or /boot)" >&2
@@ -50,11 +55,18 @@ main() {
         done
     fi
 
-    source_spec=$APP
+    source_spec=""
     local wheel
     wheel=$(find "$src" -maxdepth 1 -name "$APP-*.whl" -print -quit)
     [ -n "$wheel" ] && source_spec=$wheel
     [ -s "$src/source" ] && source_spec=$(head -n1 "$src/source")
+    if [ -z "$source_spec" ]; then
+        # There is no TensorChicken on PyPI: say what the card needs instead of trying it.
+        echo "nothing to install: put a wheel built from the checkout ($APP-*.whl, made with" \
+             "'python3 -m pip wheel --no-deps -w dist .') or a file 'source' holding the" \
+             "repository's git URL (git+https://...) in $src" >&2
+        return 2
+    fi
     [ -d "$src/models" ] && args+=(--mirror "$src/models")
 
     bash "$src/install.sh" --source "$source_spec" "${args[@]}"

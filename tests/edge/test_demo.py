@@ -44,7 +44,7 @@ def test_the_pins_recorded_each_firing_and_ended_off(demo) -> None:  # type: ign
     factory = demo.pin_factory
     floodlight = [(s.timestamp, bool(s.state)) for s in factory.pin(27).states]
     siren = [(s.timestamp, bool(s.state)) for s in factory.pin(17).states]
-    sprinkler = [(s.timestamp, bool(s.state)) for s in factory.pin(22).states]
+    sprinkler = [(s.timestamp, bool(s.state)) for s in factory.pin(5).states]
     flood_on = bursts(floodlight, True, 0.1)
     assert len(flood_on) == firings  # one 2 s burst per firing ...
     assert all(1.9 <= t <= 2.5 for t in flood_on), flood_on  # ... for its on-time, not longer
