@@ -19,6 +19,7 @@ from edge.config.learn import LearnConfig
 from edge.config.models import ModelsConfig, ModelUse
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
+from edge.config.yaml_text import MAX_BYTES, YamlRefused, parse_yaml
 from edge.web.config import WebConfig
 
 __all__ = [
@@ -149,11 +150,16 @@ def load_config(path: str | Path | None) -> Config:
         return Config()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file() and path.exists():
+            raise ConfigError(str(path), ["(file): not a regular file"])
+        with path.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # a huge file is refused, never read whole
     except OSError as exc:
         raise ConfigError(str(path), [f"(file): cannot read it: {exc.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(raw)
+    except YamlRefused as exc:
+        raise ConfigError(str(path), [f"(file): {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"

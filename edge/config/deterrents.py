@@ -18,6 +18,12 @@ from edge.config.base import Section
 Kind = Literal["siren", "tonal_siren", "floodlight", "sprinkler"]
 KINDS: tuple[str, ...] = get_args(Kind)
 _PIN_NAME = re.compile(r"^(?:GPIO|BCM)?(\d+)$", re.IGNORECASE)
+_HEADER_PIN = re.compile(r"^(?:BOARD|J8:)(\d+)$", re.IGNORECASE)
+# The 40-pin header's physical pins that carry a GPIO, and its BCM number (gpiozero's BOARDn
+# and J8:n names).
+HEADER_TO_BCM = {3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 23,
+                 18: 24, 19: 10, 21: 9, 22: 25, 23: 11, 24: 8, 26: 7, 27: 0, 28: 1, 29: 5,
+                 31: 6, 32: 12, 33: 13, 35: 19, 36: 16, 37: 26, 38: 20, 40: 21}
 
 
 class Pattern(Section):
@@ -77,10 +83,10 @@ class DeterrentConfig(Section):
     @field_validator("pin")
     @classmethod
     def _header_pin(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 0 <= value <= 27:
-            raise ValueError(f"BCM pin numbers on the 40-pin header are 0-27, got {value}")
-        if isinstance(value, str) and not value.strip():
-            raise ValueError("pin name is empty")
+        if bcm_number(value) is None:
+            raise ValueError(
+                f"{value!r} is not a GPIO pin of the 40-pin header: a BCM number 0-27 (17) "
+                "or a gpiozero name (GPIO17, BCM17, BOARD11, J8:11)")
         return value
 
     @model_validator(mode="after")
@@ -98,10 +104,22 @@ class DeterrentConfig(Section):
         return self
 
 
+def bcm_number(pin: int | str) -> int | None:
+    """The BCM number of a header GPIO pin however it is spelt (17, 'GPIO17', 'BOARD11',
+    'J8:11'), or None when it names none."""
+    text = str(pin).strip()
+    if match := _PIN_NAME.match(text):
+        number = int(match.group(1))
+        return number if 0 <= number <= 27 else None
+    if match := _HEADER_PIN.match(text):
+        return HEADER_TO_BCM.get(int(match.group(1)))
+    return None
+
+
 def pin_key(pin: int | str) -> str:
-    """One spelling per BCM pin (17, '17', 'GPIO17', 'BCM17' are the same), other names as given."""
-    match = _PIN_NAME.match(str(pin).strip())
-    return f"GPIO{int(match.group(1))}" if match else str(pin).strip().upper()
+    """One spelling per BCM pin (17, '17', 'GPIO17', 'BCM17', 'BOARD11' are the same)."""
+    number = bcm_number(pin)
+    return f"GPIO{number}" if number is not None else str(pin).strip().upper()
 
 
 class GpioConfig(Section):

@@ -52,7 +52,8 @@ def test_tone_only_for_a_tonal_siren() -> None:
 
 def test_pins_are_checked_and_one_pin_has_one_spelling() -> None:
     assert problems(one(pin=40)) == [
-        "gpio.deterrents.0.pin: BCM pin numbers on the 40-pin header are 0-27, got 40"
+        "gpio.deterrents.0.pin: 40 is not a GPIO pin of the 40-pin header: a BCM number 0-27 "
+        "(17) or a gpiozero name (GPIO17, BCM17, BOARD11, J8:11)"
     ]
     both = {"deterrents": [{"name": "a", "kind": "siren", "pin": 17},
                            {"name": "b", "kind": "floodlight", "pin": "GPIO17"}]}
@@ -60,3 +61,17 @@ def test_pins_are_checked_and_one_pin_has_one_spelling() -> None:
     twice = {"deterrents": [{"name": "a", "kind": "siren", "pin": 17},
                             {"name": "a", "kind": "floodlight", "pin": 27}]}
     assert problems(twice) == ["gpio: two deterrents share the name a"]
+
+
+@pytest.mark.parametrize("pin", ["banana", "", "GPIO28", "BOARD1", "J8:2", "BCM-1", -3])
+def test_a_pin_that_names_no_gpio_is_refused(pin: object) -> None:
+    # `pin: banana` passed validation, then `run` exited 1 when gpiozero could not find it.
+    [problem] = problems(one(pin=pin))
+    assert problem.startswith(f"gpio.deterrents.0.pin: {pin!r} is not a GPIO pin of the 40-pin")
+
+
+@pytest.mark.parametrize("pin", [17, "17", "GPIO17", "bcm17", "BOARD11", "J8:11"])
+def test_gpiozero_names_for_one_pin_are_one_pin(pin: object) -> None:
+    assert problems({"deterrents": [{"name": "a", "kind": "siren", "pin": pin},
+                                    {"name": "b", "kind": "floodlight", "pin": 17}]}) == [
+        "gpio: two deterrents share the pin GPIO17"]

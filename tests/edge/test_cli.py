@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,34 @@ def test_run_with_an_invalid_config_exits_2(
     path.write_text("decision: {quiet_devices: [sirne]}\n")
     assert main(["run", "--config", str(path)]) == 2
     assert "decision.quiet_devices" in capsys.readouterr().err
+
+
+BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9 if prev else ['lol'] * 9)}]\n"
+    for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=True))
+BAD_FILES = {
+    "not UTF-8": (b"cameras:\n  - name: caf\xe9\n",
+                  "(file): not UTF-8 text: byte 0xe9 at offset 22 (save the file as UTF-8)"),
+    "nested": (b"cameras: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+               "(file): nested more than 64 levels deep (line 1)"),
+    "alias bomb": (BOMB.encode(), "(file): expands to more than 100000 values (through its "
+                   "aliases, line"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+@pytest.mark.parametrize("command", ["validate-config", "run"])
+def test_a_file_no_retry_can_mend_is_one_line_and_exit_2(
+        tmp_path: Path, name: str, command: str) -> None:
+    content, message = BAD_FILES[name]
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    args = [str(path)] if command == "validate-config" else ["-c", str(path), "--duration", "0"]
+    # A child process with a time limit: a hang (or a blow-up in memory) fails, not waits.
+    done = subprocess.run([sys.executable, "-m", "edge.cli", command, *args],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONUTF8": "1"})
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and message in output, output
+    assert len(output.splitlines()) == 2  # the file and its one problem
