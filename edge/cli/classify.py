@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,23 +84,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """One line (or one JSON object) per picture."""
-    results = []
+    """One line (or one JSON object) per picture; a picture that cannot be classified is
+    reported (on stderr, and as ``error`` in JSON) and the others still are. Exit 1 if any
+    could not be."""
+    results: list[dict[str, Any]] = []
     with open_classifier(args) as classifier:
         for path in args.images:
             try:
                 result, ms = timed_classify(classifier, path)
             except ClassifierError as exc:
-                raise CliError(str(exc)) from None
+                sys.stderr.write(f"tensorchicken classify: {exc}\n")
+                results.append({"file": str(path), "error": str(exc)})
+                continue
             results.append({"file": str(path), **as_dict(result), "ms": round(ms, 2)})
+    failed = 1 if any("error" in r for r in results) else 0
     if args.json:
         print_json(results[0] if len(results) == 1 else results)
-        return 0
+        return failed
     for r in results:
+        if "error" in r:
+            continue
         print(f"{r['file']}: {r['verdict']} {r['score']:.2f} ({r['label']}, by {r['decided_by']},"
               f" {r['ms']:.1f} ms)")
         for name, m in r["models"].items():
             top = ", ".join(f"{label} {p:.2f}" for label, p in m["top"])
             print(f"    {name}: {m['verdict']} {m['score']:.2f}  [{top}]"
                   f"  invoke {m['invoke_ms']:.1f} ms")
-    return 0
+    return failed

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -115,3 +120,43 @@ def test_shadow_model_is_not_on_the_critical_path(
     assert main(["classify", hen, "-c", str(config)]) == 0
     out = capsys.readouterr().out
     assert "mobilenet_v2_imagenet" in out and "mobilenet_v1_025_imagenet" not in out
+
+
+def _png(path: Path, width: int, height: int, rows: bytes | None = None) -> Path:
+    """A real greyscale PNG of any size, written row by row (zeros compress to almost nothing),
+    or with ``rows`` as its pixel data (a header that claims more than the file holds)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body))
+    if rows is None:
+        deflate = zlib.compressobj(1)
+        line = bytes(width + 1)  # filter byte 0, then black pixels
+        rows = b"".join(deflate.compress(line) for _ in range(height)) + deflate.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_classify_reports_each_bad_file_and_goes_on(tmp_path: Path) -> None:
+    """A huge picture is refused from its header (before a decoder allocates gigabytes), a
+    named pipe is refused instead of read for ever, and the good pictures are classified."""
+    owl = str(DATA / "images/predator/coral__owl.jpg")
+    huge = _png(tmp_path / "huge.png", 13_000, 13_000)  # a real PNG: 169 megapixels
+    claims = _png(tmp_path / "claims.png", 60_000, 60_000, rows=b"")  # OpenCV's limit is 1 Gpx
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "classify", "--model", "mobilenet_v2_imagenet",
+         str(huge), str(claims), str(pipe), owl, "--json"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    results = {Path(r["file"]).name: r for r in json.loads(done.stdout)}
+    assert results["coral__owl.jpg"]["verdict"] == "predator"
+    assert results["huge.png"]["error"].endswith(
+        "huge.png: 13000x13000 pixels, more than the 150 megapixels a picture may have "
+        "(0.5 GB to decode)")
+    assert "60000x60000 pixels" in results["claims.png"]["error"]
+    assert results["pipe.png"]["error"].endswith(
+        "not a regular file (a folder, a pipe or a device)")
+    assert done.stderr.count("tensorchicken classify: ") == 3

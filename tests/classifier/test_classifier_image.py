@@ -128,3 +128,23 @@ def test_truncated_jpeg_header_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(encoded.tobytes()[:100])
     with pytest.raises(ImageError, match=r"cut\.jpg"):
         load_image(path)
+
+
+def test_the_header_gives_every_shared_picture_its_decoded_size() -> None:
+    """The size read from the header (checked before decoding) is the size OpenCV decodes, for
+    every JPEG, PNG, WebP and BMP photo in the shared data; alpha is never missed."""
+    from classifier.image_size import header_size
+
+    pictures = sorted(p for p in (SHARED_DATA / "images").rglob("*") if p.is_file())
+    assert len(pictures) > 150
+    for path in pictures:
+        data = path.read_bytes()
+        header = header_size(data)
+        assert header is not None, path
+        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if data.startswith(b"\xff\xd8"):  # OpenCV turns a JPEG upright by its EXIF tag
+            assert {header.width, header.height} == set(raw.shape[:2][::-1]), path
+        else:
+            assert (header.width, header.height) == raw.shape[:2][::-1], path
+        if raw.ndim == 3 and raw.shape[2] == 4:
+            assert header.alpha, path
