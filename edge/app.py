@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -61,6 +62,15 @@ class RunSummary:
         ]
 
 
+def _owner_only(folder: Path) -> None:
+    """Take other users' access away from a state folder an older run left open (0755)."""
+    info = folder.stat()
+    mode = info.st_mode & 0o777
+    if mode & 0o007 and info.st_uid == os.geteuid():
+        log.warning("%s was readable by every user (%o): now 700", folder, mode)
+        folder.chmod(0o700)
+
+
 class Appliance:
     """Every part of the appliance, built from one :class:`Config`.
 
@@ -115,7 +125,8 @@ class Appliance:
             if config.paths.state_dir
             else state_dir or default_state_dir()
         )
-        state.mkdir(parents=True, exist_ok=True)
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(state)
         guard = self._web_guard()  # before the models load: a refusal comes at once
         # The models run are the configuration's, with the run-time changes of the registry.
         registry = ModelRegistry(state, config.models)

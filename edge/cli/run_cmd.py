@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 from typing import Any
 
@@ -76,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     """Run until a signal, the duration, or the end of every replayed source."""
     from camera.errors import SourceConfigError
 
+    # Photos of the owner's yard and the event log are the owner's alone (0700 folders, 0600
+    # files), run by hand as under systemd, whose UMask may leave them readable by a group.
+    os.umask(os.umask(0o077) | 0o077)
     appliance = build_appliance(args, armed=args.armed, config_path=args.config)
     install_stop_signals(appliance)
     with appliance:

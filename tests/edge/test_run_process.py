@@ -225,3 +225,21 @@ def test_ready_then_watchdog_only_while_the_loop_progresses(tmp_path: Path) -> N
 def _mirror_for_children(asset_store) -> None:  # type: ignore[no-untyped-def]
     # Children inherit TENSORCHICKEN_MIRROR and TENSORCHICKEN_DATA_DIR from conftest.
     asset_store.fetch(["raccoon__raccoon-7.jpg", "speciesnet__blank2.jpg"])
+
+
+def test_run_by_hand_keeps_the_state_owner_only(tmp_path: Path) -> None:
+    """Photos of the yard and the event log: 0700 folders, 0600 files, whatever the umask."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)  # left open by an older run
+    proc = subprocess.run(
+        [sys.executable, str(WRAPPER), "run", "-c", str(write_config(tmp_path)),
+         "--duration", "8"], capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: os.umask(0o022))
+    assert json.loads(proc.stdout.splitlines()[-1])["code"] == 0, proc.stderr
+    assert state.stat().st_mode & 0o077 == 0
+    files = [p for p in state.rglob("*") if p.is_file()]
+    assert any(p.name == "snapshot.jpg" for p in files), proc.stderr
+    assert any(p.name == "events.sqlite3" for p in files)
+    for path in [*files, *(p for p in state.rglob("*") if p.is_dir())]:
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
