@@ -37,3 +37,22 @@ def test_text_replaces_the_earlier_set_up(capsys: pytest.CaptureFixture[str]) ->
     logging.getLogger("edge.test").debug("hen at %s", "coop")
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.rstrip().endswith("DEBUG edge.test: hen at coop")
+
+
+def test_a_repeated_line_is_held_back_and_then_counted() -> None:
+    from edge.logs import RepeatLimit
+
+    now = [0.0]
+    limit = RepeatLimit(burst=3, window_s=10, clock=lambda: now[0])
+
+    def record(msg: str, level: int = logging.INFO) -> logging.LogRecord:
+        return logging.LogRecord("edge.events.mqtt", level, __file__, 1, msg, ("x",), None)
+
+    flood = [limit.filter(record("mqtt: ignored %r")) for _ in range(1000)]
+    assert flood.count(True) == 3
+    fired = record("camera %s: fox -> fired siren", logging.WARNING)
+    assert limit.filter(fired)  # another line is never crowded out
+    now[0] = 10.0
+    later = record("mqtt: ignored %r")
+    assert limit.filter(later) and later.getMessage() == (
+        "mqtt: ignored 'x' (997 more like this held back)")

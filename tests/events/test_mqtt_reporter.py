@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import signal
 import subprocess
@@ -349,3 +350,28 @@ def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_a_flood_of_commands_writes_a_few_log_lines_not_thousands(
+        broker: MosquittoBroker, watch: Callable[..., Any],
+        reporters: Callable[..., ReporterSet], capsys: pytest.CaptureFixture[str]) -> None:
+    """1000 commands (junk and toggles) in about a second: journald would cut thousands of
+    lines, hiding the one that says a deterrent fired; the repeats are held back."""
+    from edge.logs import configure
+
+    configure("INFO")
+    arming = Arming()
+    reporters(_config(broker), arming)
+    watcher = watch(broker, "tensorchicken/armed")
+    assert watcher.wait(lambda: watcher.on("tensorchicken/armed") == [b"ON"])
+    for i in range(1000):
+        watcher.client.publish("tensorchicken/armed/set", [b"junk", b"OFF", b"ON"][i % 3], qos=0)
+    watcher.client.publish("tensorchicken/armed/set", "OFF", qos=1)
+    assert watcher.wait(lambda: len(arming.calls) >= 2 and arming.calls[-1] == (False, "mqtt"))
+    logging.getLogger("edge.pipeline").warning("camera coop: fox → fired siren (confirmed)")
+    root = logging.getLogger()
+    for ours in [h for h in root.handlers if h.get_name() == "tensorchicken"]:
+        root.removeHandler(ours)  # it writes to this test's captured stderr
+    lines = capsys.readouterr().err.splitlines()
+    assert any("fired siren" in line for line in lines)
+    assert len([line for line in lines if "mqtt" in line or "deterrents" in line]) < 40, lines
