@@ -140,7 +140,9 @@ def crop_of(entry: ArchivedEvent) -> Path | None:
 
 
 def logged_verdicts(log_path: Path) -> dict[str, Event]:
-    """Logged events by the folder of their crops (none when there is no event log)."""
+    """Logged events by the name of their crops' archive folder (``day/folder``, as
+    :func:`event_ref` names it), none when there is no event log. By name, not by absolute
+    path: a state folder copied or moved elsewhere still finds its events."""
     try:
         with EventLog(log_path, readonly=True) as event_log:
             events = event_log.list()
@@ -149,7 +151,7 @@ def logged_verdicts(log_path: Path) -> dict[str, Event]:
     by_folder = {}
     for event in events:
         for crop in event.crops.values():
-            by_folder[Path(crop).parent.as_posix()] = event
+            by_folder["/".join(Path(crop).parent.parts[-2:])] = event
     return by_folder
 
 
@@ -163,7 +165,7 @@ def archived_crops(archive: Archive, labels: LabelStore, log_path: Path) -> list
         if crop is None:
             continue
         ref = event_ref(archive, entry)
-        logged = events.get(entry.path.as_posix())
+        logged = events.get(ref)
         found.append(ArchivedCrop(
             event=ref, crop=crop, time=entry.time,
             verdict=logged.verdict if logged else "?", label=logged.label if logged else "",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +174,32 @@ def test_the_worked_example_keeps_active_low_relays_off_while_the_pi_boots(
     # off while the Pi boots; on GPIO9-27, pulled down, it would be on.
     low = [d for d in demo_config(tmp_path).gpio.deterrents if not d.active_high]
     assert [(d.name, int(str(d.pin).removeprefix("GPIO"))) for d in low] == [("sprinkler", 5)]
+
+
+def readme_commands() -> list[list[str]]:
+    """Every ``tensorchicken ...`` line of the README's shell examples, as words (comments off)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            if words and words[0] == "tensorchicken":
+                found.append(words)
+    return found
+
+
+def test_the_readmes_event_and_label_examples_run_as_written(
+        demo: tuple[Path, str], tmp_path: Path) -> None:
+    # The README's commands act on the default state folder: here a copy of the demo's (a
+    # copied or moved state folder must still find its events).
+    state = tmp_path / "state"
+    shutil.copytree(demo[0], state)
+    examples = [w for w in readme_commands() if w[1] in ("events", "label")]
+    ran = set()
+    for words in examples:
+        result = tc(*words[1:], env={"TENSORCHICKEN_STATE_DIR": str(state)}, cwd=tmp_path)
+        assert result.returncode == 0, (shlex.join(words), result.stdout + result.stderr)
+        ran.add(" ".join(words[1:3]) if words[1] == "label" else words[1])
+    assert {"events", "label list", "label set"} <= ran
+    labels = (state / "labels.csv").read_text().splitlines()
+    assert len(labels) == 3 and all(",background," in line for line in labels[1:])
