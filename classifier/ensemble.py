@@ -44,6 +44,7 @@ from classifier.blend import blend
 from classifier.errors import ModelError
 from classifier.loader import load_model
 from classifier.model import TFLiteModel
+from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Classification, ModelScore, Verdict
 from classifier.worker import BoundedWorker
@@ -185,11 +186,13 @@ _TICKETS = itertools.count(1)
 class _Pending:
     """A critical model's answer to one crop, awaited until the deadline."""
 
-    __slots__ = ("abandoned", "arrived", "at", "evidence", "lock", "model", "score", "ticket")
+    __slots__ = ("abandoned", "arrived", "at", "deadline_ms", "evidence", "lock", "model",
+                 "score", "ticket")
 
-    def __init__(self, model: TFLiteModel, ticket: int) -> None:
+    def __init__(self, model: TFLiteModel, ticket: int, deadline_ms: float) -> None:
         self.model = model
         self.ticket = ticket
+        self.deadline_ms = deadline_ms
         self.arrived = threading.Event()
         self.lock = threading.Lock()
         self.score: ModelScore | None = None
@@ -204,7 +207,9 @@ class Classifier:
     The primary runs on the caller's thread; each ``critical`` model runs at the same time on its
     own worker thread (:class:`~classifier.worker.BoundedWorker`, one crop queued at most, so a
     model slower than the frames is skipped rather than left to build a backlog). The decision
-    waits for critical answers until ``deadline_ms`` after the call began, then takes the best
+    waits for each critical answer until its deadline after the call began: ``deadline_ms``, or
+    longer for a model whose measured cost on this board needs it (:mod:`classifier.pace`: a
+    model that is always late is the board's pace, not a stall), then takes the best
     answer available: the critical models in configuration (priority) order, then the primary,
     the fast model that is always there; a bird specialist (``refines: birds``) refines whichever
     generalist that is. Critical models that missed the deadline are named in
@@ -212,7 +217,8 @@ class Classifier:
     that they still reach the log. ``classify`` is thread-safe: each model has its own lock.
 
     ``workers`` (model name → worker) lets the rendezvous share one worker per loaded model
-    across model swaps; without it the classifier starts and closes its own.
+    across model swaps; without it the classifier starts and closes its own. ``paces`` (model
+    name → :class:`~classifier.pace.Pace`) likewise keeps each model's measured cost.
     """
 
     def __init__(
@@ -223,6 +229,7 @@ class Classifier:
         clock: Callable[[], float] = time.perf_counter,
         *,
         workers: Mapping[str, BoundedWorker] | None = None,
+        paces: Mapping[str, Pace] | None = None,
     ) -> None:
         if not models:
             raise ModelError("a classifier needs at least one model")
@@ -241,6 +248,7 @@ class Classifier:
         self._workers = dict(workers) if workers is not None else {
             m.name: BoundedWorker(f"critical-{m.name}", capacity=1) for m in models[1:]
         }
+        self._paces = {m.name: (paces or {}).get(m.name) or Pace() for m in models}
 
     @property
     def models(self) -> tuple[TFLiteModel, ...]:
@@ -279,8 +287,10 @@ class Classifier:
     def _dispatch(self, ticket: int, rgb: np.ndarray) -> tuple[list[_Pending], tuple[str, ...]]:
         pending, busy = [], []
         for model in self._critical[1:]:
-            item = _Pending(model, ticket)
-            if self._workers[model.name].offer(functools.partial(self._run, item, rgb)):
+            worker = self._workers[model.name]
+            deadline_ms = self._paces[model.name].deadline_ms(self.deadline_ms, worker.backlog)
+            item = _Pending(model, ticket, deadline_ms)
+            if worker.offer(functools.partial(self._run, item, rgb)):
                 pending.append(item)
             else:
                 busy.append(model.name)
@@ -295,6 +305,7 @@ class Classifier:
             log.exception("model %s failed on crop %d", item.model.name, item.ticket)
             item.arrived.set()
             return
+        self._paces[item.model.name].add(score.total_ms)
         with item.lock:
             item.score, item.evidence, item.at = score, ev, self._clock()
             abandoned = item.abandoned
@@ -304,10 +315,10 @@ class Classifier:
 
     def _await(self, item: _Pending, started: float) -> bool:
         """Whether ``item`` arrived within the deadline (waiting for it at most until then)."""
-        left_s = self.deadline_ms / 1000.0 - (self._clock() - started)
+        left_s = item.deadline_ms / 1000.0 - (self._clock() - started)
         item.arrived.wait(max(0.0, left_s))
         with item.lock:
-            in_time = item.score is not None and (item.at - started) * 1000.0 <= self.deadline_ms
+            in_time = item.score is not None and (item.at - started) * 1000.0 <= item.deadline_ms
             if in_time:
                 return True
             item.abandoned = True
@@ -315,8 +326,8 @@ class Classifier:
         if arrived_late is not None:  # here, but stamped after the deadline
             self._late(item.ticket, arrived_late)
         else:
-            log.info("model %s missed the %.0f ms deadline on crop %d",
-                     item.model.name, self.deadline_ms, item.ticket)
+            log.info("model %s missed its %.0f ms deadline on crop %d",
+                     item.model.name, item.deadline_ms, item.ticket)
         return False
 
     def _late(self, ticket: int, score: ModelScore) -> None:

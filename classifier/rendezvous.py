@@ -51,6 +51,7 @@ from classifier.ensemble import (
     thresholds_of,
 )
 from classifier.errors import ModelError
+from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import ModelScore
 from classifier.worker import BoundedWorker
@@ -93,6 +94,8 @@ class Loaded:
     scored: int = 0
     late: int = 0
     ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+    # Its cost on this board, which its critical-path deadline follows; kept across swaps.
+    pace: Pace = field(default_factory=Pace)
 
     def record(self, score: ModelScore) -> None:
         """Count one answer and its time."""
@@ -109,6 +112,7 @@ class Loaded:
             "load_ms": round(float(getattr(self.model, "load_ms", 0.0)), 1),
             "warmup_ms": round(self.warmup_ms, 1),
             "inference_ms_p50": round(float(np.median(self.ms)), 2) if self.ms else None,
+            "pace_ms": None if (pace := self.pace.typical_ms()) is None else round(pace, 1),
             "scored": self.scored, "skipped": self.worker.skipped, "late": self.late,
         }
 
@@ -358,7 +362,9 @@ class Rendezvous:
                 running = f"; still running {old.primary}" if old else ""
                 self.last_error = f"model {use.name}: {exc}{running}"
                 raise SwapError(self.last_error) from None
-            fresh[key] = Loaded(use, model, self._worker_for(use, cfg), warmup_ms)
+            # The warm-up is the first measure of the model's pace on this board.
+            fresh[key] = Loaded(use, model, self._worker_for(use, cfg), warmup_ms,
+                                pace=Pace(seed_ms=warmup_ms))
         return fresh, refits
 
     @staticmethod
@@ -390,6 +396,7 @@ class Rendezvous:
         classifier = Classifier(
             [x.model for _, x in loaded], thresholds_of(cfg), cfg.deadline_ms,
             workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
+            paces={x.use.name: x.pace for _, x in loaded},
         )
         classifier.on_late = self._on_late
         shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]

@@ -3,6 +3,8 @@
 
     python scripts/bench_latency.py [-c CONFIG] [--threads 1 2 4] [--arrivals 8] [--json]
     python scripts/bench_latency.py --pins auto --jumper 17:26     # on a Pi, a wire from 17 to 26
+    python scripts/bench_latency.py --boards                       # slower boards, emulated
+    python scripts/bench_latency.py --slow-factor 8 --cores 1      # all of it on a slower board
 
 It names the board, then prints, for the configured models:
 
@@ -21,6 +23,13 @@ costs while nothing moves (4), with no web page open and with the live page open
 pipeline runs with the configured thresholds and confirmation; it is armed, and cooldowns, rests
 and burst lengths are shortened so that every arrival can fire (they decide how often a
 deterrent fires, not how fast).
+
+On a fast machine it can also say how slower boards would fare: ``--slow-factor F`` makes every
+model invoke F times longer (classifier.emulate) and ``--cores N`` pins the process to N cores,
+for the whole report; ``--boards`` runs the pipeline once more per board of :data:`BOARDS`,
+each slowed to that board's assumed inference time, and says which meet the egg-pecking budget
+(every arrival fired, end-to-end p99 within it). The board times are assumptions, not
+measurements: run this script on the board itself for its real figures.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import cv2
 import numpy as np
 
 from camera.source import FrameSource, open_source
+from classifier.emulate import pin_to_cores, slowed_invokes
 from classifier.loader import load_model
 from classifier.spec import load_specs
 from edge.app import Appliance
@@ -56,6 +66,14 @@ PREDATORS = (
 )
 BACKGROUND = "speciesnet__blank2.jpg"
 SHOW_S, GAP_S = 2.5, 2.5
+# Assumed time of one invoke of the configured primary (MobileNet v2 224, quantised, 2 threads)
+# on each board, ms: rough community figures, to scale this machine's run by; not measured here.
+BOARDS = (
+    ("Raspberry Pi 5", 15.0),
+    ("Raspberry Pi 4", 45.0),
+    ("Raspberry Pi 3 B+", 180.0),
+    ("Raspberry Pi Zero 2 W", 400.0),
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,11 +90,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget-ms", type=float, default=500.0, help="the egg-pecking budget")
     p.add_argument("--pins", choices=("mock", "auto"), default="mock", help="mock pins or the Pi's")
     p.add_argument("--jumper", metavar="OUT:IN", help="a wire from a deterrent pin to an input pin")
+    p.add_argument("--slow-factor", type=float, default=1.0,
+                   help="make every model invoke this many times longer (a slower board)")
+    p.add_argument("--cores", type=int, help="pin the process to this many cores (like taskset)")
+    p.add_argument("--boards", action="store_true",
+                   help="also run the pipeline slowed to each board's pace: which meet the budget")
+    p.add_argument("--board-arrivals", type=int, default=4, help="predator arrivals per board")
     p.add_argument("--quick", action="store_true", help="tiny run (CI smoke test)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.arrivals, args.baseline_runs, args.idle_s = 20, 2, 1, 3.0
+        args.board_arrivals = 2
     return args
 
 
@@ -371,6 +396,27 @@ def idle_cpu(base: Config, store: AssetStore, seconds: float,
     }
 
 
+# -- 5. slower boards, emulated -------------------------------------------------------------
+
+
+def slower_boards(
+    base: Config, store: AssetStore, args: argparse.Namespace, primary_invoke_ms: float
+) -> list[dict[str, Any]]:
+    """The pipeline once per board of :data:`BOARDS`, every invoke slowed to that board's
+    assumed pace (a board faster than this machine is run at this machine's pace)."""
+    rows = []
+    for board, invoke_ms in BOARDS:
+        factor = max(1.0, invoke_ms / primary_invoke_ms)
+        with tempfile.TemporaryDirectory() as state, slowed_invokes(factor=factor):
+            run = pipeline_run(bench_config(base, Path(state), args.board_arrivals), store, args)
+        p99 = percentile(run["e2e_ms"], 99) if run["e2e_ms"] else float("nan")
+        meets = run["fired"] == run["arrivals"] and p99 <= args.budget_ms
+        rows.append({"board": board, "assumed_invoke_ms": invoke_ms, "factor": round(factor, 1),
+                     "arrivals": run["arrivals"], "fired": run["fired"],
+                     "e2e_p99_ms": round(p99, 1), "meets_budget": meets})
+    return rows
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -393,6 +439,13 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     )
     idle = idle_cpu(base, store, args.idle_s)
     page = idle_cpu(base, store, args.idle_s, page_open=True)
+    boards = []
+    if args.boards:
+        # The pace measured above (already --slow-factor times slower, which each board's own
+        # slowing adds to): each board is run at its assumed pace.
+        mine = next(row["invoke_p50_ms"] for row in alone if row["model"] == primary
+                    and row["threads"] == base.models.primary.threads)
+        boards = slower_boards(base, store, args, mine)
     fps = base.cameras[0].fps
     inference = run["stages"].get("inference", {}).get("p50", float("nan"))
     floor = 1000 / fps + inference
@@ -421,12 +474,18 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "stages": run["stages"],
         "idle": idle,
         "idle_live_page": page,
+        "slow_factor": args.slow_factor,
+        "cores": args.cores,
+        "boards": boards,
     }
 
 
 def print_report(r: dict[str, Any]) -> None:
     s = r["system"]
     print(f"board     {s['board']}  ({s['cores']} cores, governor {s['governor']})")
+    if r["slow_factor"] != 1 or r["cores"]:
+        print(f"emulated  invokes {r['slow_factor']:g}x longer"
+              + (f", pinned to {r['cores']} core(s)" if r["cores"] else ""))
     print(
         f"software  Python {s['python']}, {s['runtime']}, NumPy {s['numpy']}, OpenCV {s['opencv']}"
     )
@@ -467,11 +526,21 @@ def print_report(r: dict[str, Any]) -> None:
         f"({page['frames']} frames in {page['seconds']} s; motion stage p50 "
         f"{page['motion_p50_ms']} ms, p99 {page['motion_p99_ms']} ms)"
     )
+    if r["boards"]:
+        print(f"\n5. slower boards, emulated (assumed primary invoke time; {r['budget_ms']:g} ms "
+              "budget)")
+        for b in r["boards"]:
+            verdict = "meets the budget" if b["meets_budget"] else "does NOT meet the budget"
+            print(f"   {b['board']:<22} {b['assumed_invoke_ms']:6.0f} ms/invoke ({b['factor']}x): "
+                  f"{b['fired']} of {b['arrivals']} fired, p99 {b['e2e_p99_ms']} ms: {verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    r = report(args)
+    if args.cores:
+        pin_to_cores(args.cores)  # before any thread starts: they inherit it
+    with slowed_invokes(factor=args.slow_factor):
+        r = report(args)
     if args.json:
         json.dump(r, sys.stdout, default=str)
         print()

@@ -179,6 +179,7 @@ def run_list(args: argparse.Namespace) -> int:
         name = f"{r['name']} (blended)" if r.get("blend") else r["name"]
         print(f"  {r['role']:8} {name:28} v{r.get('version', '?'):24} "
               f"load {_ms(r.get('load_ms'))}  infer p50 {_ms(r.get('inference_ms_p50'))}  "
+              f"pace {_ms(r.get('pace_ms'))}  "
               f"skipped {r.get('skipped', '-')}  canary agreement "
               f"{'-' if agree is None else f'{agree:.0%}'}")
     if running and running.get("canary", {}).get("canary"):

@@ -23,7 +23,7 @@ KEYS = {
 
 def test_quick_run_reports_every_figure(asset_store) -> None:  # type: ignore[no-untyped-def]
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--json"],
+        [sys.executable, str(SCRIPT), "--quick", "--json", "--slow-factor", "2", "--cores", "1"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -33,6 +33,7 @@ def test_quick_run_reports_every_figure(asset_store) -> None:  # type: ignore[no
     report = json.loads(result.stdout)
     assert set(report) >= KEYS
     assert report["arrivals"] == 2
+    assert report["slow_factor"] == 2 and report["cores"] == 1 and report["boards"] == []
     assert report["fired"] == 2, "every predator arrival must reach the pin"
     assert report["edge_measured_at"] == "input pin"
     assert report["e2e_p50_ms"] > 0 and report["floor_ms"] > 0 and report["baseline_p50_ms"] > 0

@@ -33,11 +33,13 @@ def _event(ticket_scores: dict[str, Any]) -> Event:
                  label="x", score=1.0, scores=dict(ticket_scores), decision={"rule": "test"})
 
 
-def test_slow_critical_model_misses_the_deadline_the_fast_one_decides_the_late_one_is_logged(
+def test_stalled_critical_model_misses_the_deadline_the_fast_one_decides_the_late_one_is_logged(
     loader: Callable[..., Any], photos: Photos, tmp_path: Path
 ) -> None:
-    cfg = uses((TINY, "primary"), (V2, "critical"), deadline_ms=80, join_wait_ms=3000)
-    with Rendezvous(cfg, loader({V2: 0.4})) as rendezvous:
+    cfg = uses((TINY, "primary"), (V2, "critical"), deadline_ms=80, join_wait_ms=6000)
+    with Rendezvous(cfg, loader({V2: 1e-6})) as rendezvous:
+        # Warmed up at its own pace, then it stalls: 2 s, far beyond that pace.
+        rendezvous.plan.loaded[V2].model.delay_s = 2.0
         answer = rendezvous.classify(photos[1][0])
         assert answer.late == (V2,) and answer.decided_by == TINY and list(answer.models) == [TINY]
         # The event, written once by the recorder, still gets the late answer.
@@ -50,6 +52,20 @@ def test_slow_critical_model_misses_the_deadline_the_fast_one_decides_the_late_o
     assert logged.scores[V2]["role"] == "late" and logged.scores[V2]["verdict"] in (
         "predator", "chicken", "background")
     assert logged.decision["late"] == [V2] and "missing" not in logged.decision
+
+
+def test_a_critical_model_slower_than_the_deadline_on_this_board_is_waited_for(
+    loader: Callable[..., Any], photos: Photos
+) -> None:
+    # Always 300 ms on this "board", 80 ms configured: its pace, measured at the warm-up,
+    # is what the decision waits for, so the slow model's answer counts on every crop.
+    cfg = uses((TINY, "primary"), (V2, "critical"), deadline_ms=80)
+    with Rendezvous(cfg, loader({V2: 0.3})) as rendezvous:
+        answers = [rendezvous.classify(rgb) for rgb, _ in photos[:3]]
+        figures = next(m for m in rendezvous.status()["models"] if m["name"] == V2)
+    assert [a.late for a in answers] == [(), (), ()]
+    assert all(V2 in a.models for a in answers)
+    assert figures["late"] == 0 and figures["pace_ms"] >= 300
 
 
 def test_in_time_critical_model_outranks_the_fast_primary(
