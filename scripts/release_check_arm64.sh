@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Release check, not part of .ci/run (it takes many minutes): install the product the owner's way,
+# with scripts/install.sh, into a fresh Debian Bookworm arm64 root under qemu-user emulation, and
+# run the demo there. It proves that the install works on the Pi's OS and architecture (apt's
+# NumPy, the wheels pip picks for aarch64) and that the demo fires on every predator at an
+# emulated arm64's pace.
+#
+#   sudo scripts/release_check_arm64.sh [--root DIR] [--mirror DIR]... [--keep]
+#
+# Needs, on the host (Debian/Ubuntu): debootstrap, qemu-user-static, binfmt-support
+# (sudo apt-get install debootstrap qemu-user-static binfmt-support), root, network for apt and
+# pip inside the root, and a model mirror (default ../shared/models and ../shared/data) so the
+# demo's files need not be downloaded. Exit status 0 only if the install and the demo succeed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+ROOTFS=""
+KEEP=0
+MIRRORS=()
+SUITE=bookworm
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+while (($#)); do
+    case $1 in
+        --root) ROOTFS=$2; shift 2 ;;
+        --mirror) MIRRORS+=("$2"); shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "release_check_arm64.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+((${#MIRRORS[@]})) || MIRRORS=("$HERE/../shared/models" "$HERE/../shared/data")
+
+die() { echo "release_check_arm64.sh: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || die "run as root (debootstrap and chroot need it)"
+command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+[[ -x /usr/bin/qemu-aarch64-static ]] \
+    || die "qemu-aarch64-static is missing: apt-get install qemu-user-static binfmt-support"
+for m in "${MIRRORS[@]}"; do [[ -d $m ]] || die "mirror folder $m does not exist"; done
+
+ROOTFS=${ROOTFS:-$(mktemp -d /var/tmp/tensorchicken-arm64.XXXXXX)}
+mounted=()
+cleanup() {
+    for ((i=${#mounted[@]}-1; i>=0; i--)); do umount -l "${mounted[i]}" || true; done
+    ((KEEP)) || rm -rf --one-file-system "$ROOTFS"
+}
+trap cleanup EXIT
+
+started=$(date +%s)
+if [[ ! -x $ROOTFS/bin/bash ]]; then
+    echo "== debootstrap $SUITE arm64 into $ROOTFS"
+    debootstrap --arch=arm64 --foreign --variant=minbase "$SUITE" "$ROOTFS" "$DEBIAN_MIRROR"
+    cp /usr/bin/qemu-aarch64-static "$ROOTFS/usr/bin/"
+    chroot "$ROOTFS" /debootstrap/debootstrap --second-stage
+fi
+bind() { mkdir -p "$ROOTFS$2"; mount --bind "$1" "$ROOTFS$2"; mounted+=("$ROOTFS$2"); }
+mount -t proc proc "$ROOTFS/proc"; mounted+=("$ROOTFS/proc")
+bind /dev /dev
+bind /sys /sys
+cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+bind "$HERE" /src
+args=()
+inside=()
+for i in "${!MIRRORS[@]}"; do
+    bind "$(cd "${MIRRORS[i]}" && pwd)" "/mirror$i"
+    args+=(--mirror "/mirror$i")
+    inside+=("/mirror$i")
+done
+
+echo "== scripts/install.sh inside the arm64 root (no systemd there: --no-start)"
+install_started=$(date +%s)
+chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
+    bash /src/scripts/install.sh --source /src --no-start "${args[@]}"
+echo "   install took $(( $(date +%s) - install_started )) s"
+
+echo "== tensorchicken demo inside the arm64 root"
+mirror_env=$(IFS=:; echo "${inside[*]}")
+chroot "$ROOTFS" /usr/bin/env TENSORCHICKEN_MIRROR="$mirror_env" \
+    /opt/tensorchicken/venv/bin/tensorchicken demo --json > "$ROOTFS/demo.json"
+/usr/bin/env python3 - "$ROOTFS/demo.json" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+print(json.dumps(report, indent=1)[:4000])
+EOF
+echo "== release check passed in $(( $(date +%s) - started )) s"
