@@ -2,7 +2,7 @@
 
 Example, on mock pins::
 
-    >>> from edge.config import GpioConfig
+    >>> from actuators.config import GpioConfig
     >>> with DeterrentBank(GpioConfig(), pin_factory=make_pin_factory("mock")) as bank:
     ...     report = bank.fire(bank.names)     # returns at once; bursts play in the background
     ...     report.fired
@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from actuators.config import GpioConfig
 from actuators.deterrent import Deterrent, build_deterrent
 from actuators.errors import UnknownPinFactory
 from actuators.safety import SafetyGuard, refusal
-from edge.config.deterrents import GpioConfig
 
 log = logging.getLogger(__name__)
 

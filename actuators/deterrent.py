@@ -10,7 +10,7 @@ boards that switch on a LOW input: off is then a HIGH pin. See README.md, "Wirin
 Example, on mock pins::
 
     >>> from gpiozero.pins.mock import MockFactory
-    >>> from edge.config import DeterrentConfig
+    >>> from actuators.config import DeterrentConfig
     >>> siren = build_deterrent(DeterrentConfig(name="siren", kind="siren", pin=17),
     ...                         pin_factory=MockFactory())
     >>> high_ns = siren.switch_on(); siren.play()      # pin high now, the pattern runs behind
@@ -39,8 +39,8 @@ from gpiozero import LED, Buzzer, DigitalOutputDevice, PWMOutputDevice
 from gpiozero.exc import DeviceClosed, GPIOZeroError
 from gpiozero.threads import GPIOThread
 
+from actuators.config import DeterrentConfig
 from actuators.errors import DeterrentSetupError
-from edge.config.deterrents import DeterrentConfig
 
 log = logging.getLogger(__name__)
 

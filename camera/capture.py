@@ -39,11 +39,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from camera.config import CameraConfig
 from camera.errors import BadFrameError, EndOfStream, SourceConfigError
 from camera.frame import Frame
 from camera.ring import FrameRing
 from camera.source import FrameSource, grey_size
-from edge.config.camera import CameraConfig
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from camera.box import Box
-from edge.config.camera import MotionConfig, Point
+from camera.config import MotionConfig, Point
 
 log = logging.getLogger(__name__)
 

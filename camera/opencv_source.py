@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from camera.config import CameraConfig
 from camera.errors import BadFrameError, CameraError, CameraOpenError, EndOfStream
 from camera.frame import Frame
 from camera.source import Clock, Pacer, fit_image, grey_of, grey_size, make_frame, to_bgr
-from edge.config.camera import CameraConfig
 
 log = logging.getLogger(__name__)
 

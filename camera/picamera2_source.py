@@ -26,10 +26,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from camera.config import CameraConfig
 from camera.errors import BadFrameError, CameraError, CameraOpenError
 from camera.frame import Frame
 from camera.source import grey_size, make_frame
-from edge.config.camera import CameraConfig
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from camera.box import Box
+from camera.config import ArrivalConfig, CameraConfig
 from camera.errors import BadFrameError, CameraError, CameraOpenError, EndOfStream
 from camera.frame import Frame
 from camera.source import (
@@ -32,7 +33,6 @@ from camera.source import (
     scale_to_fit,
     to_bgr,
 )
-from edge.config.camera import ArrivalConfig, CameraConfig
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from camera.config import CameraConfig
 from camera.errors import SourceConfigError
 from camera.frame import Frame
-from edge.config.camera import CameraConfig
 
 Clock = Callable[[], float]
 _CATCH_UP_S = 1.0

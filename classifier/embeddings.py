@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classifier.assets import AssetFiles
 from classifier.errors import ModelError
 from classifier.loader import load_model
 from classifier.model import InputPreparer, TFLiteModel
 from classifier.spec import ModelSpec, load_specs
-from edge.assets import AssetError, AssetStore
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +75,20 @@ def extractor_spec(name: str, specs: dict[str, ModelSpec] | None = None) -> Mode
 
 
 def extractor_ref(
-    store: AssetStore, name: str = DEFAULT_EXTRACTOR, specs: dict[str, ModelSpec] | None = None
+    store: AssetFiles, name: str = DEFAULT_EXTRACTOR, specs: dict[str, ModelSpec] | None = None
 ) -> ExtractorRef:
     """What the manifest says extractor ``name`` is (no file is read, unless its sha256 is
     known only once its git blob id has been verified)."""
     spec = extractor_spec(name, specs)
-    try:
-        store.entry(spec.file)
-    except AssetError:
-        raise ModelError(f"{spec.file}: not in the manifest's files: list") from None
+    if spec.file not in store:
+        raise ModelError(f"{spec.file}: not in the manifest's files: list")
     assert spec.outputs is not None  # checked by extractor_spec
     return ExtractorRef(model=name, file=spec.file, sha256=store.sha256(spec.file),
                         outputs=spec.outputs)
 
 
 def load_extractor(
-    store: AssetStore, threads: int = 2, name: str = DEFAULT_EXTRACTOR,
+    store: AssetFiles, threads: int = 2, name: str = DEFAULT_EXTRACTOR,
     specs: dict[str, ModelSpec] | None = None,
 ) -> Extractor:
     """The checked extractor ``name``: file fetched if needed and verified by sha256."""

@@ -40,7 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from classifier.assets import AssetFiles
 from classifier.blend import blend
+from classifier.config import ModelsConfig, ModelUse, Role
 from classifier.errors import ModelError
 from classifier.loader import load_model
 from classifier.model import TFLiteModel
@@ -48,8 +50,6 @@ from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Classification, ModelScore, Verdict
 from classifier.worker import BoundedWorker
-from edge.assets import AssetStore
-from edge.config.models import ModelsConfig, ModelUse, Role
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +413,7 @@ def _spec_for(use: ModelUse, specs: dict[str, ModelSpec]) -> ModelSpec:
     return spec
 
 
-def load_any(use: ModelUse, store: AssetStore, specs: dict[str, ModelSpec]) -> Any:
+def load_any(use: ModelUse, store: AssetFiles, specs: dict[str, ModelSpec]) -> Any:
     """The one place a model is loaded by name: a local model package when ``use.package`` is
     set (``classifier.package``, retraining's output), else the manifest's model.
 
@@ -435,7 +435,7 @@ def thresholds_of(cfg: ModelsConfig) -> Thresholds:
 
 
 def load_classifier(
-    cfg: ModelsConfig, store: AssetStore, specs: dict[str, ModelSpec] | None = None
+    cfg: ModelsConfig, store: AssetFiles, specs: dict[str, ModelSpec] | None = None
 ) -> Classifier:
     """Load and check each critical-path model of ``cfg``, primary first; ModelError on failure.
 

@@ -28,11 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from classifier.config import ModelsConfig
 from classifier.errors import ModelError
 from classifier.registry import ModelRegistry, write_atomic_text
 from classifier.rendezvous import Rendezvous, SwapReport
-from edge.config.models import ModelsConfig
-from edge.paths import runtime_dir as default_runtime_dir
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +86,7 @@ class ModelKeeper:
         self.stop = stop
         self.reread = reread
         self.poll_s = poll_s
-        live = runtime_dir if runtime_dir is not None else default_runtime_dir()
-        self.live_path = live / STATUS_FILE if live is not None else None
+        self.live_path = runtime_dir / STATUS_FILE if runtime_dir is not None else None
         self._written: tuple[Any, ...] | None = None
         self.reloads = 0
         self._wake = threading.Event()

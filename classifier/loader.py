@@ -13,32 +13,31 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from classifier.assets import AssetFiles, AssetUnavailable
 from classifier.errors import ModelError
 from classifier.model import TFLiteModel
 from classifier.spec import ModelSpec
 from classifier.verdict_map import VerdictMap, load_verdict_map, verdicts_dir
-from edge.assets import AssetError, AssetStore, sha256_of, verify_sha256
+from groundwork.digest import sha256_of, verify_sha256
 
 log = logging.getLogger(__name__)
 
 
-def verified_asset(store: AssetStore, name: str) -> Path:
+def verified_asset(store: AssetFiles, name: str) -> Path:
     """The local copy of asset ``name``, its sha256 checked; ModelError naming the file."""
-    try:
-        store.entry(name)
-    except AssetError:
+    if name not in store:
         raise ModelError(
             f"{name}: not in the manifest's files: list, so it cannot be fetched and verified"
-        ) from None
+        )
     try:
         path = store.path(name)
-        verify_sha256(path, store.sha256(name))
-    except (AssetError, OSError) as exc:
+        verify_sha256(path, store.sha256(name), ModelError)
+    except (AssetUnavailable, OSError) as exc:
         raise ModelError(str(exc)) from None
     return path
 
 
-def model_file(spec: ModelSpec, store: AssetStore) -> Path:
+def model_file(spec: ModelSpec, store: AssetFiles) -> Path:
     """The .tflite of ``spec``: the asset itself, or its member extracted from an archive asset."""
     path = verified_asset(store, spec.file)
     if spec.member is None:
@@ -47,10 +46,7 @@ def model_file(spec: ModelSpec, store: AssetStore) -> Path:
     if not target.is_file() or (spec.member_sha256 and sha256_of(target) != spec.member_sha256):
         _extract_member(path, spec.member, target)
     if spec.member_sha256:
-        try:
-            verify_sha256(target, spec.member_sha256)
-        except AssetError as exc:
-            raise ModelError(str(exc)) from None
+        verify_sha256(target, spec.member_sha256, ModelError)
     return target
 
 
@@ -84,7 +80,7 @@ def read_labels(path: Path) -> list[str]:
 
 
 def load_model(
-    spec: ModelSpec, store: AssetStore, threads: int, verdict_dir: Path | None = None
+    spec: ModelSpec, store: AssetFiles, threads: int, verdict_dir: Path | None = None
 ) -> TFLiteModel:
     """The checked model of ``spec`` with its labels and verdict map."""
     path = model_file(spec, store)

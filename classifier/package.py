@@ -18,7 +18,7 @@ A package is written into a temporary folder and renamed into place, so a folder
 
 Example::
 
-    model = load_package_model(packages_dir() / "coop-20260501T2114", store, threads=2)
+    model = load_package_model(packages_dir(data_dir) / "coop-20260501T2114", store, threads=2)
     classifier = Classifier([primary, model])        # or as a shadow beside the primary
 """
 
@@ -36,15 +36,15 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from classifier.assets import AssetFiles
 from classifier.embeddings import Extractor, ExtractorRef, extractor_spec, load_extractor
 from classifier.errors import ModelError
 from classifier.head import SoftmaxHead
 from classifier.model import InputPreparer
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict_map import VerdictMap, load_verdict_map
-from edge.assets import AssetError, AssetStore, sha256_of
 from edge.events.archive import _fsync_dir  # the archive's: fsync a folder after a rename
-from edge.paths import default_data_dir
+from groundwork.digest import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,10 @@ class PackageInfo(_Strict):
         return f"{self.name}-{self.version}"
 
 
-def packages_dir(data_dir: Path | None = None) -> Path:
-    """Where packages live: ``<data_dir>/packages``."""
-    return (data_dir or default_data_dir()) / "packages"
+def packages_dir(data_dir: Path) -> Path:
+    """Where packages live: ``<data_dir>/packages`` (the appliance's data folder:
+    ``edge.paths.default_data_dir()`` unless configured)."""
+    return Path(data_dir) / "packages"
 
 
 def is_package(path: Path) -> bool:
@@ -152,13 +153,11 @@ def checked_file(folder: Path, ref: FileRef | None, what: str) -> Path:
     return path
 
 
-def _check_extractor(info: PackageInfo, store: AssetStore, origin: Path) -> ModelSpec:
+def _check_extractor(info: PackageInfo, store: AssetFiles, origin: Path) -> ModelSpec:
     spec = extractor_spec(info.extractor.model, load_specs())
-    try:
-        current = store.entry(spec.file).sha256
-    except AssetError:
-        raise ModelError(f"{origin}: extractor file {spec.file} is not in the asset manifest"
-                         ) from None
+    if spec.file not in store:
+        raise ModelError(f"{origin}: extractor file {spec.file} is not in the asset manifest")
+    current = store.sha256(spec.file)
     if spec.file != info.extractor.file or current != info.extractor.sha256:
         raise ModelError(
             f"{origin}: the head was trained on {info.extractor.file} (sha256 "
@@ -217,7 +216,7 @@ def _spec_of(info: PackageInfo, extractor: ModelSpec) -> ModelSpec:
     })
 
 
-def load_package_model(path: Path, store: AssetStore, threads: int) -> PackageModel:
+def load_package_model(path: Path, store: AssetFiles, threads: int) -> PackageModel:
     """The package in folder ``path``, every file checked; ModelError naming the file."""
     path = Path(path)
     info = read_package(path)

@@ -51,8 +51,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from classifier.config import ModelsConfig, ModelUse
 from classifier.errors import ClassifierError
-from edge.config.models import ModelsConfig, ModelUse
 
 log = logging.getLogger(__name__)
 

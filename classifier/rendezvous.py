@@ -40,8 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from classifier.assets import AssetFiles
 from classifier.board import Joined, ScoreBoard
 from classifier.canary import CanaryMonitor
+from classifier.config import ModelsConfig, ModelUse
 from classifier.ensemble import (
     CRITICAL_ROLES,
     Answer,
@@ -55,8 +57,6 @@ from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import ModelScore
 from classifier.worker import BoundedWorker
-from edge.assets import AssetStore
-from edge.config.models import ModelsConfig, ModelUse
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +453,7 @@ class Rendezvous:
 
 
 def load_rendezvous(
-    cfg: ModelsConfig, store: AssetStore, specs: dict[str, ModelSpec] | None = None
+    cfg: ModelsConfig, store: AssetFiles, specs: dict[str, ModelSpec] | None = None
 ) -> Rendezvous:
     """The rendezvous of ``cfg``'s models, loaded from ``store``; ModelError naming a problem."""
     specs = specs if specs is not None else load_specs()

@@ -6,6 +6,7 @@ load with a message, never later with a silently wrong verdict.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +14,26 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifier.errors import ModelError
-from edge.paths import shipped_dir
+
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def models_dir() -> Path:
+    """The shipped ``models`` folder: ``manifest.yaml`` and the ``verdicts/`` maps.
+
+    In a checkout (or an editable install) it sits beside the packages; a wheel install puts
+    it under ``<prefix>/share/tensorchicken/models``.
+    """
+    beside = _CHECKOUT / "models"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "tensorchicken" / "models"
+
+
+def manifest_path() -> Path:
+    """The shipped model manifest: each file's address and sha256 (``files:``) and what each
+    model is (``models:``)."""
+    return models_dir() / "manifest.yaml"
 
 
 class _Strict(BaseModel):
@@ -60,7 +80,7 @@ class ModelSpec(_Strict):
 
 def load_specs(path: Path | None = None) -> dict[str, ModelSpec]:
     """Every model of the manifest's ``models:`` section by name; ModelError naming the problem."""
-    path = path or shipped_dir("models") / "manifest.yaml"
+    path = path or manifest_path()
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -18,8 +18,8 @@ import numpy as np
 import yaml
 
 from classifier.errors import ModelError
+from classifier.spec import models_dir
 from classifier.verdict import Verdict
-from edge.paths import shipped_dir
 
 _SCORED = (Verdict.CHICKEN, Verdict.PREDATOR)
 _SECTIONS = ("chicken", "predator", "birds")
@@ -42,7 +42,7 @@ class VerdictMap:
 
 def verdicts_dir() -> Path:
     """The shipped folder of verdict maps."""
-    return shipped_dir("models") / "verdicts"
+    return models_dir() / "verdicts"
 
 
 def read_groups(path: Path) -> dict[str, dict[str, list[str]]]:

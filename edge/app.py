@@ -13,13 +13,14 @@ from typing import Any
 
 from actuators.bank import DeterrentBank, make_pin_factory
 from camera.capture import Capture
+from camera.config import CameraConfig
 from camera.source import FrameSource, open_source
 from classifier.keeper import ModelKeeper
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.arming import ArmingMemory
 from edge.assets import AssetStore
-from edge.config import CameraConfig, Config, ConfigError, load_config
+from edge.config import Config, ConfigError, load_config
 from edge.decider import Decider
 from edge.events.archive import Archive
 from edge.events.log import EventLog
@@ -33,7 +34,7 @@ from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
 from edge.learn.places import MotionPlaces
 from edge.learn.scenes import SceneStore, scenes_dir
-from edge.paths import default_state_dir
+from edge.paths import default_state_dir, runtime_dir
 from edge.pipeline import CameraLoop, Parts
 from edge.web.feed import LiveFeed
 
@@ -134,7 +135,8 @@ class Appliance:
         with StartupExtender(self.notifier, "loading models"):
             self.classifier = load_rendezvous(registry.effective(), store)
         self.keeper = ModelKeeper(
-            self.classifier, registry, state, self.stop, reread=self._reread_models
+            self.classifier, registry, state, self.stop, reread=self._reread_models,
+            runtime_dir=runtime_dir(),
         )
         self.decider = Decider(config.decision, config.gpio.deterrents)
         self._arm_at_start(state, armed)

@@ -25,8 +25,11 @@ from pathlib import Path
 
 import yaml
 
+from classifier.assets import AssetUnavailable
+from classifier.spec import manifest_path
 from edge.events.archive import write_atomic
-from edge.paths import default_data_dir, shipped_dir
+from edge.paths import default_data_dir
+from groundwork.digest import hash_of, sha256_of, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ MIRROR_ENV = "TENSORCHICKEN_MIRROR"
 RECORD_SUFFIX = ".sha256"
 
 
-class AssetError(RuntimeError):
+class AssetError(AssetUnavailable):
     """An asset that is unknown, cannot be had, or is not the file the manifest names."""
 
 
@@ -55,49 +58,27 @@ class AssetFile:
     git_blob: str | None = None
 
 
-def _hash_of(path: Path, digest: hashlib._Hash) -> str:
-    """The hex digest of a file read in blocks into ``digest``."""
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file."""
-    return _hash_of(path, hashlib.sha256())
-
-
 def git_blob_of(path: Path) -> str:
     """The git blob id of a file: the hex SHA-1 of ``"blob <size>\0"`` and its bytes."""
     header = f"blob {path.stat().st_size}\0".encode()
-    return _hash_of(path, hashlib.sha1(header, usedforsecurity=False))
-
-
-def _mismatch(path: Path, what: str, actual: str, expected: str, advice: str) -> None:
-    if actual != expected:
-        raise AssetError(
-            f"{path}: {what} is {actual}, the manifest says {expected}; the file is corrupt, "
-            f"truncated or not the one expected. {advice}"
-        )
-
-
-def verify_sha256(path: Path, expected: str) -> None:
-    """Raise :class:`AssetError` naming the file unless its sha256 is ``expected``."""
-    _mismatch(path, "sha256", sha256_of(path), expected,
-              "Delete it and run 'tensorchicken fetch-models'.")
+    return hash_of(path, hashlib.sha1(header, usedforsecurity=False))
 
 
 def verify_git_blob(path: Path, expected: str) -> None:
     """Raise :class:`AssetError` naming the file unless its git blob id is ``expected``."""
-    _mismatch(path, "git blob id", git_blob_of(path), expected,
-              "It is not the file the source's git tree holds.")
+    actual = git_blob_of(path)
+    if actual != expected:
+        raise AssetError(
+            f"{path}: git blob id is {actual}, the manifest says {expected}; the file is "
+            "corrupt, truncated or not the one expected. It is not the file the source's git "
+            "tree holds."
+        )
 
 
 def load_manifest(path: Path | None = None) -> dict[str, AssetFile]:
     """The manifest's files by name; AssetError naming an entry without exactly one of
     ``sha256`` and ``git_blob``."""
-    path = path or shipped_dir("models") / "manifest.yaml"
+    path = path or manifest_path()
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     files = [AssetFile(**{k: f.get(k) for k in AssetFile.__slots__}) for f in data["files"]]
     for f in files:
@@ -145,6 +126,10 @@ class AssetStore:
             return self.files[name]
         except KeyError:
             raise AssetError(f"{name}: not in the asset manifest") from None
+
+    def __contains__(self, name: object) -> bool:
+        """Whether the manifest names asset ``name``."""
+        return name in self.files
 
     def local_path(self, name: str) -> Path:
         """Where ``name`` lives once fetched (whether or not it is there yet)."""
@@ -208,7 +193,7 @@ class AssetStore:
         for name in names if names is not None else self.files:
             target = self.local_path(name)
             if target.is_file() and not force:
-                verify_sha256(target, self.sha256(name))
+                verify_sha256(target, self.sha256(name), AssetError)
                 lines.append(f"ok       {name}")
                 continue
             lines.append(f"fetched  {name} from {self.fetch_one(name)}")
@@ -228,7 +213,7 @@ class AssetStore:
                 fill(tmp)
                 digest = None
                 if entry.sha256 is not None:
-                    verify_sha256(tmp, entry.sha256)
+                    verify_sha256(tmp, entry.sha256, AssetError)
                 else:  # the old record is for other bytes (or none): a new one once in place
                     assert entry.git_blob is not None
                     verify_git_blob(tmp, entry.git_blob)

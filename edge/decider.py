@@ -37,10 +37,10 @@ from datetime import datetime
 from datetime import time as dtime
 from typing import Any
 
+from actuators.config import KINDS, DeterrentConfig
 from classifier.verdict import Classification, Verdict
 from edge.config import ConfigError
 from edge.config.decision import DecisionConfig
-from edge.config.deterrents import KINDS, DeterrentConfig
 
 log = logging.getLogger(__name__)
 

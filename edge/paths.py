@@ -1,24 +1,10 @@
-"""Where the appliance keeps things: shipped data, assets and state."""
+"""Where the appliance keeps things: assets and state (the shipped models folder is
+``classifier.spec.models_dir``)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-
-_CHECKOUT = Path(__file__).resolve().parent.parent
-
-
-def shipped_dir(name: str) -> Path:
-    """A data folder shipped with the package (``models``, ``systemd``).
-
-    In a checkout (or an editable install) it sits beside the packages; a wheel install puts
-    it under ``<prefix>/share/tensorchicken``.
-    """
-    beside = _CHECKOUT / name
-    if beside.is_dir():
-        return beside
-    return Path(sys.prefix) / "share" / "tensorchicken" / name
 
 
 def _is_service() -> bool:

@@ -27,13 +27,13 @@ import numpy as np
 from actuators.bank import DeterrentBank, FireReport
 from camera.box import Box
 from camera.capture import Capture
+from camera.config import CameraConfig
 from camera.frame import Frame
 from camera.motion import MotionDetector
 from classifier import Classifier
 from classifier.crop import crop_regions
 from classifier.rendezvous import Rendezvous
 from classifier.verdict import Classification, Verdict
-from edge.config import CameraConfig
 from edge.config.system import HealthConfig
 from edge.decider import Decider, Decision
 from edge.episode import Episode, event_from, worth_logging

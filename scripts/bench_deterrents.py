@@ -21,8 +21,9 @@ import sys
 import time
 
 from actuators.bank import DeterrentBank, make_pin_factory
+from actuators.config import DeterrentConfig, GpioConfig, Pattern
 from classifier.verdict import Classification, Verdict
-from edge.config import DecisionConfig, DeterrentConfig, GpioConfig, Pattern
+from edge.config import DecisionConfig
 from edge.decider import Decider
 from edge.latency import percentile
 

@@ -22,6 +22,7 @@ from classifier.package import is_package, load_package_model, packages_dir
 from edge.assets import AssetStore
 from edge.board import board_name
 from edge.latency import percentile
+from edge.paths import default_data_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PHOTO = SHARED / "data" / "images" / "predator" / "coral__owl.jpg"
@@ -31,9 +32,10 @@ PHOTO = SHARED / "data" / "images" / "predator" / "coral__owl.jpg"
 
 def newest_package() -> Path:
     """The most recently written package folder."""
-    found = [p for p in packages_dir().glob("*") if is_package(p)]
+    folder = packages_dir(default_data_dir())
+    found = [p for p in folder.glob("*") if is_package(p)]
     if not found:
-        sys.exit(f"no package under {packages_dir()}: run 'tensorchicken train' first")
+        sys.exit(f"no package under {folder}: run 'tensorchicken train' first")
     return max(found, key=lambda p: p.stat().st_mtime)
 
 

@@ -48,6 +48,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from camera.config import CameraConfig
 from camera.source import FrameSource, open_source
 from classifier.emulate import pin_to_cores, slowed_invokes
 from classifier.loader import load_model
@@ -55,7 +56,7 @@ from classifier.spec import load_specs
 from edge.app import Appliance
 from edge.assets import AssetStore, mirrors_from_env
 from edge.board import describe
-from edge.config import CameraConfig, Config, load_config, parse_config
+from edge.config import Config, load_config, parse_config
 from edge.latency import format_summary, percentile
 
 PREDATORS = (

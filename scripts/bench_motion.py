@@ -28,9 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
 from camera.capture import Capture
+from camera.config import CameraConfig, MotionConfig
 from camera.motion import MotionDetector
 from camera.source import grey_size, open_source
-from edge.config.camera import CameraConfig, MotionConfig
 from edge.latency import percentile
 
 _BESIDE = Path(__file__).resolve().parents[2] / "shared"

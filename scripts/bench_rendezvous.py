@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from classifier import crop_square, load_image
+from classifier.config import ModelsConfig
 from classifier.ensemble import load_any
 from classifier.rendezvous import Rendezvous
 from classifier.spec import load_specs
 from edge.assets import AssetStore
 from edge.board import board_name
-from edge.config import ModelsConfig
 from edge.latency import percentile
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

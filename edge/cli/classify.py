@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from classifier import Classification, Classifier, ClassifierError, load_classifier, load_image
+from classifier.config import ModelsConfig, ModelUse
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
-from edge.config import ModelsConfig, ModelUse
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from classifier import ClassifierError, Verdict, load_image
+from classifier.config import ModelsConfig
 from classifier.ensemble import (
     Classifier,
     by_priority,
@@ -39,7 +40,6 @@ from classifier.package import read_package
 from classifier.registry import ModelRegistry, write_atomic_text
 from classifier.rendezvous import check_model
 from classifier.spec import load_specs
-from edge.assets import sha256_of
 from edge.cli import CliError
 from edge.cli.common import (
     add_config_arg,
@@ -50,9 +50,10 @@ from edge.cli.common import (
     store_from,
 )
 from edge.cli.eval import is_miss, rates, read_manifest
-from edge.config import Config, ModelsConfig
+from edge.config import Config
 from edge.doctor.checks import state_dir_of
 from edge.events.archive import Archive, load_exact
+from groundwork.digest import sha256_of
 
 RUNNING_WITHIN_S = 30.0
 

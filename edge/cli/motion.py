@@ -14,13 +14,14 @@ from pathlib import Path
 
 import cv2
 
+from camera.config import CameraConfig
 from camera.errors import CameraError, EndOfStream
 from camera.motion import MotionDetector
 from camera.opencv_source import OpenCVSource
 from camera.segments import Segment, SegmentTracker
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from
-from edge.config import CameraConfig, Config
+from edge.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,10 +17,11 @@ import time
 from collections.abc import Iterator
 
 from actuators.bank import DeterrentBank, make_pin_factory
+from actuators.config import DeterrentConfig
 from actuators.errors import DeterrentError
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, config_from
-from edge.config import Config, DeterrentConfig
+from edge.config import Config
 
 NS_PER_US = 1000
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -40,6 +40,7 @@ from edge.cli.classify import add_model_args, open_classifier
 from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
 from edge.cli.eval import PERSON, print_report, read_manifest
 from edge.cli.label import owner_crops, state_dir_of
+from edge.paths import default_data_dir
 from edge.train.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from edge.train.clips import ClipFile, make_clip
 from edge.train.dataset import Photo, make_photo
@@ -141,7 +142,7 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
 
 def _plan(args: argparse.Namespace, settings: TrainSettings) -> RetrainPlan:
     config = config_from(args)
-    data_dir = Path(config.paths.data_dir) if config.paths.data_dir else None
+    data_dir = Path(config.paths.data_dir) if config.paths.data_dir else default_data_dir()
     return RetrainPlan(
         name=args.name, version=args.version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         packages=args.out or packages_dir(data_dir), settings=settings,

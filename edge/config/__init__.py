@@ -1,6 +1,9 @@
 """One typed, validated configuration, read from one YAML file.
 
-Every problem in a file is reported at once, each as ``key.path: message``.
+Every problem in a file is reported at once, each as ``key.path: message``. Each package owns
+its section's model (``camera.config``, ``classifier.config``, ``actuators.config``; the
+appliance's own sections are here); this module composes them and checks the file as a whole.
+The other packages' models are re-exported here for code written before they moved.
 """
 
 from __future__ import annotations
@@ -11,16 +14,16 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from edge.config.base import Section
-from edge.config.camera import ArrivalConfig, CameraConfig, MotionConfig
+from actuators.config import KINDS, DeterrentConfig, GpioConfig, Pattern
+from camera.config import ArrivalConfig, CameraConfig, MotionConfig
+from classifier.config import ModelsConfig, ModelUse
 from edge.config.decision import DecisionConfig, QuietHours
-from edge.config.deterrents import KINDS, DeterrentConfig, GpioConfig, Pattern
 from edge.config.learn import LearnConfig
-from edge.config.models import ModelsConfig, ModelUse
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
 from edge.config.yaml_text import MAX_BYTES, YamlRefused, parse_yaml
 from edge.web.config import WebConfig
+from groundwork.section import Section
 
 __all__ = [
     "ArchiveConfig",

@@ -33,7 +33,7 @@ from datetime import time
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from edge.config.base import Section
+from groundwork.section import Section
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

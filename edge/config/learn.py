@@ -7,7 +7,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from edge.config.base import Section
+from groundwork.section import Section
 
 
 class LearnConfig(Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from edge.config.base import Section
+from groundwork.section import Section
 
 
 class MqttConfig(Section):

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from camera.config import CameraConfig
 from edge.assets import AssetStore
-from edge.config import CameraConfig, Config
+from edge.config import Config
 from edge.events.log import EventLog
 from edge.paths import default_state_dir
 

@@ -32,13 +32,13 @@ import cv2
 import numpy as np
 
 from camera.box import Box
+from camera.config import MotionConfig
 from camera.motion import MotionDetector
 from camera.source import grey_of
 from classifier.crop import crop_regions, crop_square
 from classifier.embeddings import Extractor
-from edge.assets import sha256_of
-from edge.config.camera import MotionConfig
 from edge.train.errors import TrainError
+from groundwork.digest import sha256_of
 
 log = logging.getLogger(__name__)
 

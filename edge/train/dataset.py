@@ -19,12 +19,12 @@ import numpy as np
 from classifier import ClassifierError, Verdict, load_image
 from classifier.embeddings import Extractor
 from classifier.model import as_rgb
-from edge.assets import sha256_of
 from edge.events.archive import load_exact
 from edge.events.errors import ArchiveError
 from edge.train.augment import BACKGROUND_TILES, variations
 from edge.train.clips import ClipExamples
 from edge.train.errors import TrainError
+from groundwork.digest import sha256_of
 
 log = logging.getLogger(__name__)
 

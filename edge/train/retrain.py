@@ -2,7 +2,8 @@
 
 Example (what ``tensorchicken train`` does)::
 
-    plan = RetrainPlan(name="coop", version="20260501T2114Z", packages=packages_dir())
+    packages = packages_dir(default_data_dir())
+    plan = RetrainPlan(name="coop", version="20260501T2114Z", packages=packages)
     outcome = retrain(photos, store, plan, current=classifier)
     print(outcome.package, outcome.report["predator_recall"])
 """

@@ -6,8 +6,8 @@ import ipaddress
 
 from pydantic import Field, field_validator
 
-from edge.config.base import Section
 from edge.health.metrics import parse_address
+from groundwork.section import Section
 
 DEFAULT_ADDRESS = "127.0.0.1:8080"
 

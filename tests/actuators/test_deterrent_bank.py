@@ -14,8 +14,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from actuators.bank import DeterrentBank, make_pin_factory
+from actuators.config import DeterrentConfig, GpioConfig, Pattern
 from actuators.errors import DeterrentSetupError, UnknownPinFactory
-from edge.config import DeterrentConfig, GpioConfig, Pattern
 
 # Mock pins stamp each change with time.monotonic(); a 2-core runner under load wakes a thread
 # tens of ms late (seen: over 40 ms at load 5), so times are compared to 60 ms. Deadlines are

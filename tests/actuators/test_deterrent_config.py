@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from edge.config import ConfigError, GpioConfig, Pattern, parse_config
+from actuators.config import GpioConfig, Pattern
+from edge.config import ConfigError, parse_config
 
 
 def problems(gpio: dict[str, Any]) -> list[str]:

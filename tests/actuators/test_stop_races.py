@@ -17,7 +17,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from actuators.bank import DeterrentBank
-from edge.config import DeterrentConfig, GpioConfig, Pattern
+from actuators.config import DeterrentConfig, GpioConfig, Pattern
 
 # A pattern whose next "on" comes 0.1 s after the first edge: a stale pattern thread would
 # switch the pin back on well within PATTERN_S.

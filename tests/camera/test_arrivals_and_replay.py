@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from camera.box import Box
+from camera.config import ArrivalConfig, CameraConfig
 from camera.errors import CameraOpenError, EndOfStream, SourceConfigError
 from camera.frame import Frame
 from camera.motion import MotionDetector
 from camera.replay import ArrivalsSource
 from camera.source import FrameSource, grey_size, open_source
-from edge.config.camera import ArrivalConfig, CameraConfig
 
 BOX = (0.5, 0.25, 0.4, 0.5)
 ARRIVAL = ArrivalConfig(image="asset:raccoon__raccoon-7.jpg", at_s=1.0, for_s=0.5, box=BOX,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from camera.capture import Capture
+from camera.config import CameraConfig, MotionConfig
 from camera.errors import CameraOpenError, EndOfStream
 from camera.frame import Frame
 from camera.source import grey_size, make_frame, open_source
-from edge.config.camera import CameraConfig, MotionConfig
 
 CFG = CameraConfig(kind="replay", width=64, height=48, fps=50, stall_s=0.3, loop=False,
                    motion=MotionConfig(width=32))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from camera.box import Box
+from camera.config import MotionConfig
 from camera.motion import Motion, MotionDetector, merge_boxes, pad_box
-from edge.config.camera import MotionConfig
 
 H, W = 120, 160
 

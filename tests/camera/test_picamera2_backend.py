@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from camera.capture import Capture
+from camera.config import CameraConfig, MotionConfig
 from camera.errors import CameraOpenError
 from camera.picamera2_source import Picamera2Source
 from camera.source import grey_size
-from edge.config.camera import CameraConfig, MotionConfig
 
 CFG = CameraConfig(kind="picamera2", address="0", width=320, height=240, fps=15,
                    motion=MotionConfig(width=160))

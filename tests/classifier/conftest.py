@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from classifier import Classifier, load_classifier
+from classifier.config import ModelsConfig
 from edge.assets import AssetStore
-from edge.config import ModelsConfig
 
 
 @pytest.fixture(scope="session")

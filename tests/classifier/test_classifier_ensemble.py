@@ -21,9 +21,9 @@ from classifier import (
     load_image,
 )
 from classifier.blend import blend
+from classifier.config import ModelsConfig, ModelUse
 from classifier.ensemble import Evidence, Thresholds, by_priority
 from edge.assets import AssetStore
-from edge.config import ModelsConfig, ModelUse
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "images"
 OWL = DATA / "predator" / "coral__owl.jpg"

@@ -13,7 +13,8 @@ from classifier import ModelError
 from classifier.loader import load_model
 from classifier.model import TFLiteModel, check_tensors
 from classifier.spec import ModelSpec, load_specs
-from edge.assets import AssetFile, AssetStore, load_manifest, sha256_of
+from edge.assets import AssetFile, AssetStore, load_manifest
+from groundwork.digest import sha256_of
 
 SPECS = load_specs()
 MANIFEST = load_manifest()

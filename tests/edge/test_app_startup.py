@@ -27,11 +27,12 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from camera.config import CameraConfig
 from camera.errors import CameraOpenError
 from camera.source import FrameSource, open_source
 from edge.app import Appliance, RunSummary
 from edge.assets import AssetStore
-from edge.config import CameraConfig, Config, parse_config
+from edge.config import Config, parse_config
 from edge.health.notify import Notifier, StartupExtender
 
 HUNG_AFTER_S = 1.5

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge.assets import AssetError, AssetFile, AssetStore, git_blob_of, load_manifest, sha256_of
+from edge.assets import AssetError, AssetFile, AssetStore, git_blob_of, load_manifest
 from edge.cli import main
+from groundwork.digest import sha256_of
 from tests.conftest import SHARED_DATA, SHARED_MODELS
 
 LABELS = "imagenet_labels.txt"

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from actuators.config import DeterrentConfig
 from classifier.ensemble import Thresholds, verdict_for
 from classifier.verdict import Classification, Verdict
-from edge.config import ConfigError, DecisionConfig, DeterrentConfig, QuietHours, parse_config
+from edge.config import ConfigError, DecisionConfig, QuietHours, parse_config
 from edge.decider import Decider
 
 DETERRENTS = [

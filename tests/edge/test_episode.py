@@ -10,7 +10,7 @@ import pytest
 
 from camera.frame import Frame
 from classifier import load_classifier, load_image
-from edge.config import ModelsConfig
+from classifier.config import ModelsConfig
 from edge.episode import Episode, event_from, worth_logging
 from tests.conftest import SHARED_DATA
 

@@ -20,12 +20,15 @@ import numpy as np
 import pytest
 
 from actuators.bank import DeterrentBank
+from actuators.config import GpioConfig
 from camera.capture import Capture
+from camera.config import CameraConfig
 from camera.frame import Frame
 from camera.replay import ArrivalsSource, schedule_length
 from camera.ring import FrameRing
 from classifier import Classification, Verdict, load_classifier
-from edge.config import CameraConfig, DecisionConfig, GpioConfig, ModelsConfig
+from classifier.config import ModelsConfig
+from edge.config import DecisionConfig
 from edge.config.reporters import ArchiveConfig
 from edge.config.system import HealthConfig
 from edge.decider import Decider

@@ -13,12 +13,15 @@ import numpy as np
 import pytest
 
 from actuators.bank import DeterrentBank
+from actuators.config import GpioConfig
 from camera.box import Box
 from camera.capture import Capture
+from camera.config import CameraConfig
 from camera.frame import Frame
 from camera.replay import ArrivalsSource
 from classifier import load_classifier
-from edge.config import CameraConfig, DecisionConfig, GpioConfig, LearnConfig, ModelsConfig
+from classifier.config import ModelsConfig
+from edge.config import DecisionConfig, LearnConfig
 from edge.config.reporters import ArchiveConfig
 from edge.decider import Decider
 from edge.events.archive import Archive

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from classifier import crop_square, load_image
+from classifier.config import ModelsConfig, ModelUse
 from classifier.ensemble import load_any
 from classifier.spec import load_specs
 from edge.assets import AssetStore
-from edge.config import ModelsConfig, ModelUse
 from tests.conftest import SHARED_DATA
 
 

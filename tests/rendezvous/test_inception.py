@@ -25,8 +25,9 @@ from classifier.rendezvous import Rendezvous, load_rendezvous
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Verdict
 from classifier.verdict_map import load_verdict_map, verdicts_dir
-from edge.assets import AssetStore, load_manifest, sha256_of
+from edge.assets import AssetStore, load_manifest
 from edge.cli import main
+from groundwork.digest import sha256_of
 from tests.conftest import SHARED_DATA, SHARED_MODELS
 from tests.rendezvous.conftest import uses
 

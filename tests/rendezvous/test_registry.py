@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from classifier.config import ModelsConfig, ModelUse
 from classifier.package import PACKAGE_FILE, PackageInfo
 from classifier.registry import ModelRegistry, RegistryError
-from edge.config import ModelsConfig, ModelUse
 
 V1 = "mobilenet_v1_075_imagenet"
 TINY = "mobilenet_v1_025_imagenet"

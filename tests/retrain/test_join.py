@@ -10,11 +10,11 @@ import pytest
 
 from classifier import Classifier, load_classifier
 from classifier.blend import blend
+from classifier.config import ModelsConfig, ModelUse
 from classifier.package import load_package_model
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
-from edge.config import ModelsConfig, ModelUse
 from edge.train.dataset import Photo
 from edge.train.retrain import RetrainPlan, retrain
 from edge.train.trainer import TrainSettings

@@ -10,10 +10,11 @@ import pytest
 
 from camera.box import Box
 from classifier import Classifier, Verdict, crop_square, load_classifier, load_image
+from classifier.config import ModelsConfig
 from classifier.package import load_package_model
 from edge.assets import AssetStore
 from edge.cli import main
-from edge.config import ArchiveConfig, ModelsConfig
+from edge.config import ArchiveConfig
 from edge.event import Event
 from edge.events.archive import Archive
 from edge.events.log import EventLog

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from classifier import Classifier, ModelError, Verdict
+from classifier.config import ModelUse
 from classifier.ensemble import load_any
 from classifier.head import SoftmaxHead
 from classifier.package import (
@@ -21,7 +22,6 @@ from classifier.package import (
 )
 from classifier.spec import load_specs
 from edge.assets import AssetStore
-from edge.config import ModelUse
 from edge.train.dataset import Photo
 from edge.train.retrain import Outcome
 

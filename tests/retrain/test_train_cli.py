@@ -10,11 +10,11 @@ import pytest
 
 from classifier import Verdict, load_classifier
 from classifier.blend import blend
+from classifier.config import ModelsConfig
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.cli import main
 from edge.cli.train import missed_bars
-from edge.config import ModelsConfig
 from edge.train.trainer import TrainSettings
 
 if TYPE_CHECKING:

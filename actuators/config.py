@@ -13,7 +13,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config.base import Section
+from groundwork.section import Section
 
 Kind = Literal["siren", "tonal_siren", "floodlight", "sprinkler"]
 KINDS: tuple[str, ...] = get_args(Kind)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.base import Section
+from groundwork.section import Section
 
 Role = Literal["primary", "critical", "shadow", "canary"]
 

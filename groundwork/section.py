@@ -1,4 +1,4 @@
-"""The base every configuration section derives from."""
+"""The base every configuration section derives from, in whichever package owns the section."""
 
 from __future__ import annotations
 
