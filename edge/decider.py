@@ -1,13 +1,17 @@
 """The decider: whether a classified frame fires the deterrents, which ones, and why.
 
-A frame counts towards a firing when the classifier's verdict is ``predator`` (its own
-``models.predator_threshold``): the decider has no threshold of its own, so every "predator"
-event is one it counted. For every classified frame, in this order (the first rule that holds
-gives :attr:`Decision.rule`):
+Decisions are taken on the visit, not on lone frames. A visit is one camera's motion episode
+(it ends when the pipeline calls :meth:`Decider.end_visit`, after ``quiet_s`` without motion),
+and confirmation is stated in the visit's *classified frames*, never in seconds: on a board
+where one inference takes a second, two predator frames of the visit confirm as surely as on a
+fast one, only later. A frame counts towards a firing when the classifier's verdict is
+``predator`` (its own ``models.predator_threshold``): the decider has no threshold of its own, so
+every "predator" event is one it counted. For every classified frame, in this order (the first
+rule that holds gives :attr:`Decision.rule`):
 
 - ``no_predator``: the frame's verdict is not predator;
-- ``unconfirmed``: fewer than ``confirm_n`` of this camera's last ``confirm_m`` frames, within
-  ``window_s``, were called predator;
+- ``unconfirmed``: fewer than ``confirm_n`` of the visit's last ``confirm_m`` classified frames
+  were called predator;
 - ``disarmed``: confirmed, but firing is switched off (config, command line or MQTT);
 - ``cooldown``: confirmed, but the last firing was less than ``cooldown_s`` ago;
 - ``held``: confirmed, but every deterrent is vetoed (a chicken in view) or silenced (quiet hours);
@@ -17,8 +21,8 @@ The cooldown starts when the pipeline reports, with :meth:`Decider.fired`, that 
 switched something on: a confirmation that the deterrent bank refused entirely (every device
 resting) starts none, and the pipeline records it as ``refused``.
 
-The chicken veto looks at the highest chicken score of the same frames the confirmation counted,
-not only the current one: a hen seen a moment ago is very likely still there. When a frame has
+The chicken veto looks at the highest chicken score of every classified frame of the visit, not
+only the current one: a hen seen earlier in the visit is very likely still there. When a frame has
 several moving regions, each classified apart, the decision is taken on the most predator-like
 one and the others' chicken scores count for the veto too. Every decision carries the numbers
 behind it in :attr:`Decision.reason`, for the event log. Why the defaults are what they are is
@@ -44,6 +48,9 @@ from edge.config.decision import DecisionConfig
 
 log = logging.getLogger(__name__)
 
+# The rules that leave a visit unconfirmed; every other rule means "confirmed, and then...".
+_UNCONFIRMED = frozenset({"no_predator", "unconfirmed"})
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -54,12 +61,20 @@ class Decision:
     rule: str
     reason: dict[str, Any]
 
+    @property
+    def confirmed(self) -> bool:
+        """Whether the visit was confirmed as a predator's when this frame was decided (it fired,
+        or would have but for arming, the cooldown, the veto or quiet hours)."""
+        return self.rule not in _UNCONFIRMED
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    at: float
-    predator: bool  # the classifier's verdict
-    chicken: float  # the highest chicken score of the frame's regions
+
+@dataclass(slots=True)
+class _Visit:
+    """What the decider remembers of one camera's current visit."""
+
+    predator: deque[bool]  # the classifier's verdict on the last ``confirm_m`` classified frames
+    frames: int = 0  # classified frames of the visit so far
+    chicken_max: float = 0.0  # the highest chicken score of any region of any of them
 
 
 def quiet_names(cfg: DecisionConfig, deterrents: Sequence[DeterrentConfig]) -> tuple[str, ...]:
@@ -96,7 +111,7 @@ class Decider:
         # Told of every set_armed (armed, source): the appliance keeps the owner's commands.
         self.listeners: list[Callable[[bool, str], None]] = []
         self._last_fire: float | None = None
-        self._seen: dict[str, deque[_Seen]] = {}
+        self._visits: dict[str, _Visit] = {}
         self._lock = threading.Lock()
 
     @property
@@ -125,11 +140,10 @@ class Decider:
         frame's other moving regions, whose chicken scores count for the veto."""
         with self._lock:
             now = self._clock()
-            chicken = max([c.chicken_score, *(o.chicken_score for o in elsewhere)])
-            seen = _Seen(now, c.verdict is Verdict.PREDATOR, chicken)
-            recent = self._remember(camera, seen, now)
-            reason = self._reason(camera, c, recent)
-            rule = self._blocking_rule(seen.predator, reason, now)
+            predator = c.verdict is Verdict.PREDATOR
+            visit = self._remember(camera, c, predator, elsewhere)
+            reason = self._reason(camera, c, visit)
+            rule = self._blocking_rule(predator, reason, now)
             if rule:
                 return Decision(False, (), rule, reason)
             devices = self._devices(reason)
@@ -147,21 +161,34 @@ class Decider:
         with self._lock:
             self._last_fire = self._clock()
 
-    def _remember(self, camera: str, seen: _Seen, now: float) -> list[_Seen]:
-        frames = self._seen.setdefault(camera, deque(maxlen=self._cfg.confirm_m))
-        frames.append(seen)
-        return [f for f in frames if now - f.at <= self._cfg.window_s]
+    def end_visit(self, camera: str) -> None:
+        """``camera``'s visit is over (no motion for ``quiet_s``): its frames count no more."""
+        with self._lock:
+            self._visits.pop(camera, None)
 
-    def _reason(self, camera: str, c: Classification, recent: list[_Seen]) -> dict[str, Any]:
+    def _remember(
+        self, camera: str, c: Classification, predator: bool, elsewhere: Sequence[Classification]
+    ) -> _Visit:
+        visit = self._visits.get(camera)
+        if visit is None:
+            visit = self._visits[camera] = _Visit(deque(maxlen=self._cfg.confirm_m))
+        visit.predator.append(predator)
+        visit.frames += 1
+        visit.chicken_max = max(visit.chicken_max, c.chicken_score,
+                                *(o.chicken_score for o in elsewhere))
+        return visit
+
+    def _reason(self, camera: str, c: Classification, visit: _Visit) -> dict[str, Any]:
         cfg = self._cfg
         return {
             "camera": camera, "verdict": c.verdict.value, "label": c.label,
             "decided_by": c.decided_by,
             "predator_score": round(c.predator_score, 4),
             "chicken_score": round(c.chicken_score, 4),
-            "hits": sum(f.predator for f in recent),
-            "confirm": f"{cfg.confirm_n} of {cfg.confirm_m} in {cfg.window_s:g} s",
-            "chicken_max": max(f.chicken for f in recent),
+            "hits": sum(visit.predator),
+            "confirm": f"{cfg.confirm_n} of the visit's last {cfg.confirm_m} classified frames",
+            "visit_frames": visit.frames,
+            "chicken_max": round(visit.chicken_max, 4),
             "armed": self._armed,
         }
 

@@ -4,6 +4,11 @@ An episode opens on the first frame with motion and closes after ``quiet_s`` wit
 It becomes an event at once when deterrents fire (so reports go out while the predator is
 still there), and otherwise when it closes, if anything other than background was seen.
 Background-only episodes (wind, shadows, people) are counted, not logged.
+
+An episode is a predator's only once the decider confirmed it (``confirm_n`` predator frames
+of the visit): a frame called predator in a visit that never confirmed (a person's legs taken
+for a dog for one frame) is counted among the verdicts but never becomes the episode's
+sighting, so the visit is not reported as a predator (no event, no ``predator ON``).
 """
 
 from __future__ import annotations
@@ -52,11 +57,16 @@ class Episode:
         crop: np.ndarray,
         latency_ms: dict[str, float],
         rule: str,
+        *,
+        confirmed: bool,
     ) -> None:
         """Count the frame's verdict and its decision's rule; keep the frame as the episode's
-        snapshot if it says more than the best so far."""
+        snapshot if it says more than the best so far. A predator frame is kept only when the
+        decider had ``confirmed`` the visit by then."""
         self.verdicts[c.verdict.value] = self.verdicts.get(c.verdict.value, 0) + 1
         self.rules[rule] = self.rules.get(rule, 0) + 1
+        if c.verdict is Verdict.PREDATOR and not confirmed:
+            return
         if self.best is None or self.interest(c) > self.interest(self.best.classification):
             # The frame's buffer goes back to the camera ring on the next frame: copied. The
             # crop is new for every frame and never changed: kept as it is.

@@ -100,6 +100,8 @@ class CameraLoop:
     """Runs one camera's frames through the pipeline until stopped or the source ends.
 
     ``health`` gives ``max_failed_frames`` (the default configuration's when omitted).
+    ``clock_ns`` (monotonic nanoseconds) times the stages and the visits: a visit ends
+    ``quiet_s`` after its last motion on that clock (a replay in video time passes its own).
     """
 
     def __init__(
@@ -150,7 +152,20 @@ class CameraLoop:
             self.stop.set()
             raise
         finally:
-            self._close_episode_safely()
+            self.finish()
+
+    @property
+    def episode(self) -> Episode | None:
+        """The visit under way, if any (read-only: a replay follows the visits with it)."""
+        return self._episode
+
+    def finish(self) -> None:
+        """Close the visit under way, as when the source has ended; never raises, so that a
+        failure here (the recorder already closed) cannot hide why the loop ended."""
+        try:
+            self._close_episode(time.time())
+        except Exception:
+            log.exception("camera %s: the last episode could not be recorded", self.camera.name)
 
     def step(self) -> bool:
         """Take the newest frame (waiting at most a quarter second) and process it; whether
@@ -258,7 +273,7 @@ class CameraLoop:
         log.debug("camera %s: frame %d, %d region(s): %s %.3f (%s) -> %s", self.camera.name,
                   frame.seq, len(crops), c.verdict.value, c.score, c.label, rule)
         episode = self._open_episode(frame)
-        episode.consider(frame, c, looked.crop, stages, rule)
+        episode.consider(frame, c, looked.crop, stages, rule, confirmed=decision.confirmed)
         if report and report.refused:
             episode.refused.update(report.refused)
         if report and report.fired:
@@ -292,7 +307,7 @@ class CameraLoop:
         self.counters.verdicts[looked.classification.verdict.value] += 1
 
     def _open_episode(self, frame: Frame) -> Episode:
-        now = time.monotonic()
+        now = self._clock_ns() / 1e9
         if self._episode is None:
             self._episode = Episode(self.camera.name, frame.wall_time, now)
             self.counters.episodes += 1
@@ -321,16 +336,21 @@ class CameraLoop:
 
     def _close_episode_if_quiet(self) -> None:
         episode = self._episode
-        if episode is not None and time.monotonic() - episode.last_motion >= self.quiet_s:
+        if episode is not None and self._clock_ns() / 1e9 - episode.last_motion >= self.quiet_s:
             self._close_episode(time.time())
 
     def _close_episode(self, end_time: float) -> None:
         episode, self._episode = self._episode, None
-        if episode is None or episode.events:
+        if episode is None:
+            return
+        self.parts.decider.end_visit(self.camera.name)
+        if episode.events:
             return
         if not worth_logging(episode):
-            # Motion called nothing: a candidate empty scene of this camera (edge/learn/).
-            if episode.best is not None and self.parts.scenes is not None:
+            # Motion called nothing: a candidate empty scene of this camera (edge/learn/). Not
+            # a visit with a frame called predator, confirmed or not: something may be in it.
+            if (episode.best is not None and self.parts.scenes is not None
+                    and not episode.verdicts.get("predator")):
                 self.parts.scenes.quiet(self.camera.name, end_time, episode.best.crop)
             return
         # Why nothing fired (unconfirmed, vetoed, disarmed, cooldown, refused...), frame by frame.
@@ -342,14 +362,6 @@ class CameraLoop:
         if episode.refused:
             decision["refused"] = dict(episode.refused)
         self._submit(event_from(episode, end_time, [], decision), episode)
-
-    def _close_episode_safely(self) -> None:
-        # At the end of run(): a failure here (the recorder already closed) must not hide why
-        # the loop ended.
-        try:
-            self._close_episode(time.time())
-        except Exception:
-            log.exception("camera %s: the last episode could not be recorded", self.camera.name)
 
     def _submit(self, event: Event, episode: Episode) -> None:
         best = episode.best

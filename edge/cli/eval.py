@@ -2,7 +2,9 @@
 
 Reads the CSV format of ``/work/shared/data/MANIFEST.csv`` (columns ``file,label,subclass,...``;
 rows labelled ``video`` are skipped) and reports the confusion matrix of the combination and of
-each model alone, predator recall, false alarms and per-image latency.
+each model alone, predator recall, false alarms and per-image latency. With ``--clips``, runs
+videos and frame folders through the appliance's own path instead and reports per visit
+(:mod:`edge.cli.eval_clips`).
 
 Rows may also be labelled ``person``: the appliance has no person verdict, so a person is
 right when not called a predator, and "people called predator" is a reported rate. The optional
@@ -27,6 +29,7 @@ from classifier import Classification, ClassifierError, Verdict
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier, timed_classify
 from edge.cli.common import print_json
+from edge.cli.eval_clips import add_clip_args, run_clips
 
 LABELS = tuple(v.value for v in Verdict)
 PERSON = "person"
@@ -150,17 +153,23 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand."""
-    p = sub.add_parser("eval", help="evaluate the classifier on a labelled manifest of pictures")
-    p.add_argument("--manifest", type=Path, required=True,
+    p = sub.add_parser("eval", help="evaluate the classifier on a labelled manifest of pictures, "
+                       "or the whole decision on clips (--clips)")
+    p.add_argument("--manifest", type=Path,
                    help="CSV with file,label,subclass (optional scene, camera); labels chicken, "
                    "predator, background, person (video rows are skipped)")
-    p.add_argument("--root", type=Path, required=True, help="folder the CSV's file paths are in")
+    p.add_argument("--root", type=Path, help="folder the CSV's file paths are in")
     add_model_args(p)
+    add_clip_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the report (or one JSON object)."""
+    if args.clips:
+        return run_clips(args)
+    if args.manifest is None or args.root is None:
+        raise CliError("eval needs --manifest CSV and --root DIR (or --clips PATH...)", code=2)
     report = evaluate(args, read_manifest(args.manifest))
     if args.json:
         print_json(report)

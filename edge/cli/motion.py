@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     """Print one line (or one JSON object) per motion segment; exit 0."""
     if args.gap < 0:
         raise CliError(f"--gap must be 0 or more seconds, got {args.gap}", code=2)
-    camera = _camera(config_from(args), args.camera)
-    cfg = _file_config(camera, args.video)
+    camera = camera_named(config_from(args), args.camera)
+    cfg = video_config(camera, args.video)
     source = OpenCVSource(cfg, str(args.video))
     try:
         source.open()
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _camera(config: Config, name: str | None) -> CameraConfig:
+def camera_named(config: Config, name: str | None) -> CameraConfig:
+    """The camera called ``name`` (the first when ``None``); a CliError listing the names."""
     if name is None:
         return config.cameras[0]
     for camera in config.cameras:
@@ -66,7 +67,8 @@ def _camera(config: Config, name: str | None) -> CameraConfig:
     raise CliError(f"no camera named {name!r} in the configuration (cameras: {names})", code=2)
 
 
-def _file_config(camera: CameraConfig, video: Path) -> CameraConfig:
+def video_config(camera: CameraConfig, video: Path) -> CameraConfig:
+    """``camera`` replaying ``video`` once, at the file's own size, as fast as it decodes."""
     if not video.is_file():
         raise CliError(f"{video}: no such video file")
     probe = cv2.VideoCapture(str(video))

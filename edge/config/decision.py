@@ -9,14 +9,17 @@ The defaults, and why (the README can take this paragraph as it is):
   past a camera are taken for dogs at up to 0.66 and must not set off the siren. Check yours with
   ``tensorchicken eval`` on your own photos; lower it for a model that spreads its probability
   thinly, raise it if a cat or a dog that belongs there sets things off.
-- ``confirm_n: 2`` of ``confirm_m: 3`` frames within ``window_s: 3`` called predator: one bad
-  frame (a moth in the infrared, a hen half in shadow) never fires, one missed frame does not
-  reset the count, and the cost is one more classified frame, 100-300 ms at the rates a Pi
-  reaches, against the seconds a fox needs to reach a hen. ``confirm_n: 1`` is the fastest
-  response, for a quiet scene. Frames are counted per camera.
-- ``chicken_veto: 0.4``: a chicken score this high in any of those frames (in any of a frame's
-  moving regions, when several are classified) keeps the vetoed deterrents (the sprinkler) off.
-  A hen is in view well before 0.5; wetting a hen is worse than a late spray.
+- Decisions are taken on the visit (one camera's motion episode, over after 2 s without
+  motion), and counted in its *classified frames*, not in seconds: ``confirm_n: 2`` of the
+  visit's last ``confirm_m: 3`` classified frames called predator. One bad frame (a moth in the
+  infrared, a hen half in shadow, a person's legs at the edge of the picture) never fires, one
+  missed frame does not reset the count, and on a slow board (300-1200 ms per inference) two
+  predator frames still confirm, only later; a seconds window would let them drift apart and
+  never fire. The count starts afresh with each visit. ``confirm_n: 1`` is the fastest
+  response, for a quiet scene.
+- ``chicken_veto: 0.4``: a chicken score this high in any classified frame of the visit (in
+  any of a frame's moving regions, when several are classified) keeps the vetoed deterrents
+  (the sprinkler) off. A hen is in view well before 0.5; wetting a hen is worse than a late spray.
 - ``cooldown_s: 40``: after a firing the decider asks for nothing for 40 s: longer than every
   default burst plus its ``min_rest_s`` (30 s), so the next firing finds every device rested and
   fires the whole bank, not whichever device happened to rest first. Only a firing that switched
@@ -77,17 +80,16 @@ class DecisionConfig(Section):
         description="Fire deterrents at all: only when true (also set from the CLI and MQTT)",
     )
     confirm_n: int = Field(
-        default=2, ge=1, le=50, description="Frames the classifier called predator needed ..."
+        default=2, ge=1, le=50,
+        description="Classified frames of the visit the classifier called predator needed ...",
     )
     confirm_m: int = Field(
-        default=3, ge=1, le=50, description="... among the last M classified frames"
-    )
-    window_s: float = Field(
-        default=3.0, gt=0, le=600, description="... all within this many seconds"
+        default=3, ge=1, le=50, description="... among the visit's last M classified frames"
     )
     chicken_veto: float = Field(
         default=0.4, gt=0, le=1,
-        description="Chicken score (any frame in the window) keeping vetoed deterrents off",
+        description="Chicken score (any classified frame of the visit) keeping vetoed "
+        "deterrents off",
     )
     cooldown_s: float = Field(
         default=40.0, ge=0, le=3600, description="No new firing this long after one"
@@ -99,6 +101,17 @@ class DecisionConfig(Section):
         default_factory=lambda: ["siren", "tonal_siren"],
         description="Deterrent names or kinds silenced in quiet hours",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_window(cls, data: object) -> object:
+        # An owner's older configuration: say what replaced it rather than "extra input".
+        if isinstance(data, dict) and "window_s" in data:
+            raise ValueError(
+                "window_s is no longer used: confirmation counts the classified frames of one "
+                "visit (confirm_n of confirm_m), however long a slow board takes; remove it"
+            )
+        return data
 
     @field_validator("confirm_m")
     @classmethod

@@ -1,5 +1,6 @@
-"""The decider: the classifier's verdict counted N-of-M in a window, chicken veto, a cooldown
-started only by a real firing, arming, quiet hours, and the reason every decision carries."""
+"""The decider: the classifier's verdict counted N-of-M in the visit's classified frames, chicken
+veto, a cooldown started only by a real firing, arming, quiet hours, and the reason every
+decision carries."""
 
 from __future__ import annotations
 
@@ -82,14 +83,33 @@ def test_decision_has_no_threshold_of_its_own() -> None:
     assert info.value.problems == ["decision.predator_threshold: unknown key"]
 
 
-def test_frames_outside_the_window_do_not_count() -> None:
+def test_a_slow_board_confirms_however_far_apart_the_frames_are() -> None:
+    # 1.2 s per inference and more: the visit's classified frames count, not seconds.
     clock = Clock()
-    d = decider(clock, confirm_n=2, confirm_m=3, window_s=2.0)
+    d = decider(clock, confirm_n=2, confirm_m=3)
     assert rules(d, [0.9]) == ["unconfirmed"]
-    clock.now += 2.01
-    assert rules(d, [0.9]) == ["unconfirmed"]
-    clock.now += 1.0
+    clock.now += 4.0
     assert rules(d, [0.9]) == ["confirmed"]
+
+
+def test_frames_of_an_earlier_visit_do_not_count() -> None:
+    d = decider(confirm_n=2, confirm_m=3, chicken_veto=0.4)
+    assert rules(d, [0.9]) == ["unconfirmed"]
+    d.decide("coop", frame(0.0, chicken=0.5))
+    d.end_visit("coop")
+    assert rules(d, [0.9]) == ["unconfirmed"]
+    decision = d.decide("coop", frame(0.9))
+    # The hen belonged to the visit before: she no longer vetoes the sprinkler.
+    assert decision.rule == "confirmed" and decision.devices == ALL
+    assert decision.reason["visit_frames"] == 2
+
+
+def test_the_window_of_seconds_is_gone_with_a_clear_message() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"decision": {"window_s": 3}})
+    assert info.value.problems == [
+        "decision: window_s is no longer used: confirmation counts the classified frames of one "
+        "visit (confirm_n of confirm_m), however long a slow board takes; remove it"]
 
 
 def test_cameras_are_confirmed_separately() -> None:
@@ -112,6 +132,16 @@ def test_a_chicken_seen_a_moment_ago_still_vetoes() -> None:
     d = decider(confirm_n=2, confirm_m=3, chicken_veto=0.4)
     d.decide("coop", frame(0.6, chicken=0.5))
     assert d.decide("coop", frame(0.9, chicken=0.0)).devices == ("siren", "light")
+
+
+def test_a_chicken_seen_anywhere_in_the_visit_still_vetoes() -> None:
+    # Longer ago than the last confirm_m frames, but the same visit: she is likely still there.
+    d = decider(confirm_n=2, confirm_m=3, chicken_veto=0.4)
+    d.decide("coop", frame(0.0, chicken=0.6))
+    assert rules(d, [0.0, 0.0, 0.0, 0.9]) == ["no_predator"] * 3 + ["unconfirmed"]
+    decision = d.decide("coop", frame(0.9))
+    assert decision.rule == "confirmed" and decision.devices == ("siren", "light")
+    assert decision.reason["chicken_max"] == 0.6
 
 
 def test_held_when_every_deterrent_is_vetoed_or_silenced() -> None:
@@ -195,12 +225,13 @@ def test_quiet_hours_must_not_be_empty() -> None:
 # -- the record ---------------------------------------------------------------------------------
 
 def test_every_decision_says_why() -> None:
-    d = decider(confirm_n=2, confirm_m=3, window_s=3)
+    d = decider(confirm_n=2, confirm_m=3)
     d.decide("coop", frame(0.8))
     decision = d.decide("coop", frame(0.75, chicken=0.1))
     assert decision.reason == {
         "camera": "coop", "verdict": "predator", "label": "red fox", "decided_by": "mobilenet",
         "predator_score": 0.75, "chicken_score": 0.1, "hits": 2,
-        "confirm": "2 of 3 in 3 s", "chicken_max": 0.1, "armed": True,
+        "confirm": "2 of the visit's last 3 classified frames", "visit_frames": 2,
+        "chicken_max": 0.1, "armed": True,
         "quiet_hours": False, "vetoed": [], "silenced": [],
     }

@@ -35,20 +35,35 @@ def test_the_predator_frame_is_the_snapshot_whatever_the_order(classify) -> None
     episode = Episode("coop", 1_700_000_000.0, time.monotonic())
     crop = np.zeros((224, 224, 3), np.uint8)
     for seq, (path, rule) in enumerate(
-        [(HEN, "no_predator"), (FOX, "unconfirmed"), (HEN, "no_predator")]
+        [(HEN, "no_predator"), (FOX, "held"), (HEN, "no_predator")]
     ):
-        episode.consider(frame(seq), classify(path), crop, {"total": 10.0}, rule)
+        episode.consider(frame(seq), classify(path), crop, {"total": 10.0}, rule,
+                         confirmed=rule == "held")
     assert episode.best is not None
     assert episode.best.classification.verdict.value == "predator"
     assert int(episode.best.snapshot[0, 0, 0]) == 1  # the fox's frame, copied
     assert episode.verdicts == {"chicken": 2, "predator": 1}
-    assert episode.rules == {"no_predator": 2, "unconfirmed": 1}
+    assert episode.rules == {"no_predator": 2, "held": 1}
+
+
+def test_a_predator_frame_of_an_unconfirmed_visit_is_never_its_sighting(classify) -> None:  # type: ignore[no-untyped-def]
+    # A person walking past: one frame taken for a dog, the others background. The visit never
+    # confirmed, so it must not be logged (nor published) as a predator.
+    episode = Episode("yard", 1_700_000_000.0, time.monotonic())
+    crop = np.zeros((8, 8, 3), np.uint8)
+    episode.consider(frame(0), classify(FENCE), crop, {}, "no_predator", confirmed=False)
+    episode.consider(frame(1), classify(FOX), crop, {}, "unconfirmed", confirmed=False)
+    episode.consider(frame(2), classify(FENCE), crop, {}, "no_predator", confirmed=False)
+    assert episode.verdicts == {"background": 2, "predator": 1}
+    assert episode.best is not None and episode.best.classification.verdict.value == "background"
+    assert not worth_logging(episode)
 
 
 def test_an_event_holds_every_model_and_the_reason(classify) -> None:  # type: ignore[no-untyped-def]
     episode = Episode("coop", 1_700_000_000.0, time.monotonic())
     episode.consider(
-        frame(0), classify(FOX), np.zeros((8, 8, 3), np.uint8), {"total": 12.345}, "held"
+        frame(0), classify(FOX), np.zeros((8, 8, 3), np.uint8), {"total": 12.345}, "held",
+        confirmed=True,
     )
     event = event_from(episode, 1_700_000_005.0, [], {"rule": "no firing", "rules": episode.rules})
     assert event.verdict == "predator" and event.deterrents == []
@@ -61,8 +76,10 @@ def test_an_event_holds_every_model_and_the_reason(classify) -> None:  # type: i
 def test_background_only_visits_are_not_logged(classify) -> None:  # type: ignore[no-untyped-def]
     episode = Episode("yard", 1_700_000_000.0, time.monotonic())
     assert not worth_logging(episode)
-    episode.consider(frame(0), classify(FENCE), np.zeros((8, 8, 3), np.uint8), {}, "no_predator")
+    episode.consider(frame(0), classify(FENCE), np.zeros((8, 8, 3), np.uint8), {}, "no_predator",
+                     confirmed=False)
     assert episode.best is not None and episode.best.classification.verdict.value == "background"
     assert not worth_logging(episode)
-    episode.consider(frame(1), classify(HEN), np.zeros((8, 8, 3), np.uint8), {}, "no_predator")
+    episode.consider(frame(1), classify(HEN), np.zeros((8, 8, 3), np.uint8), {}, "no_predator",
+                     confirmed=False)
     assert worth_logging(episode)

@@ -1,0 +1,212 @@
+"""A recorded clip or a folder of frames run through the appliance's own path, visit by visit.
+
+Every frame goes through :meth:`edge.pipeline.CameraLoop.process`, the loop's own step: motion,
+crops, the classifier, the decider (confirmation in the visit's classified frames, chicken veto,
+cooldown, arming, quiet hours), a deterrent bank on gpiozero mock pins (never a real pin) and the
+recorder writing to a real event log. Nothing runs in real time: the loop, the decider and the
+bank all read one clock that follows the clip (frame ``k`` is at ``k / fps`` seconds), so a visit
+ends after the same ``quiet_s`` of still frames as it would live, however fast the machine.
+
+``board_ms`` plays a slower board: after a classified frame the loop is busy for that long of
+the clip's time, and the frames that arrive meanwhile are skipped, as the capture ring skips
+stale frames on a Pi that cannot keep up. Each visit is reported with its classified frames, how
+many were called predator, whether and how soon it fired, and the verdict of its event.
+
+Example::
+
+    with load_classifier(config.models, store) as classifier:
+        visits = replay_visits(camera_cfg, config, classifier, state_dir=tmp)
+    fired = [v for v in visits if v.fired]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from actuators.bank import DeterrentBank, make_pin_factory
+from camera.capture import Capture
+from camera.errors import EndOfStream
+from camera.source import open_source
+from classifier import Classifier
+from edge.config import CameraConfig, Config
+from edge.decider import Decider
+from edge.episode import Episode
+from edge.events.log import EventLog
+from edge.events.recorder import Recorder
+from edge.health.appliance_metrics import ApplianceMetrics
+from edge.latency import LatencyStats
+from edge.pipeline import CameraLoop, Parts
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class VisitReport:
+    """One visit of a replayed clip; times are seconds into the clip.
+
+    ``time_to_fire_s`` runs from the visit's first classified frame to the end of the inference
+    that fired (``None`` if it never fired); ``verdict`` is that of the visit's event in the
+    log (``None`` when nothing was logged: background-only visits are counted, not logged).
+    """
+
+    clip: str
+    start_s: float
+    end_s: float
+    classified: int
+    predator_frames: int
+    firings: int
+    time_to_fire_s: float | None
+    verdict: str | None
+    rules: dict[str, int]
+
+    @property
+    def fired(self) -> bool:
+        """Whether any deterrent fired during the visit."""
+        return self.firings > 0
+
+
+class _ClipClock:
+    """The clip's time, read by the loop, the decider and the bank alike."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def now_ns(self) -> int:
+        return self.ns
+
+    def now_s(self) -> float:
+        return self.ns / NS_PER_S
+
+
+@dataclass(slots=True)
+class _Open:
+    """A visit under way: its episode, and what the replay saw of it."""
+
+    episode: Episode
+    start_s: float
+    firings_before: int
+    fired_at_s: float | None = None
+
+
+def replay_visits(
+    camera: CameraConfig,
+    config: Config,
+    classifier: Classifier,
+    *,
+    state_dir: Path,
+    board_ms: float = 0.0,
+    quiet_s: float = 2.0,
+    resolve: Callable[[str], str] = str,
+) -> list[VisitReport]:
+    """Run ``camera``'s clip or frame folder (its ``address``, played once, as fast as it
+    decodes) through the pipeline with ``config``'s decision and deterrents; one report per
+    visit. The event log is written in ``state_dir``; ``resolve`` turns ``asset:NAME``
+    addresses into paths (``AssetStore.resolve``)."""
+    if board_ms < 0:
+        raise ValueError(f"board_ms must be 0 or more, got {board_ms}")
+    cfg = camera.model_copy(update={"realtime": False, "loop": False})
+    clock = _ClipClock()
+    bank = DeterrentBank(config.gpio, pin_factory=make_pin_factory("mock"),
+                         hung_after_s=config.health.hung_after_s, clock=clock.now_ns)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    event_log = EventLog(state_dir / "events.sqlite3")
+    recorder = Recorder(event_log, None)
+    try:
+        recorder.start()
+        parts = Parts(
+            classifier,
+            Decider(config.decision, config.gpio.deterrents, clock=clock.now_s),
+            bank,
+            recorder,
+            LatencyStats(),
+            ApplianceMetrics.create(clock_ns=clock.now_ns),
+            on_progress=bank.heartbeat,
+        )
+        stop = threading.Event()
+        source = open_source(cfg, resolve)
+        # The loop's own capture thread is never started: frames are handed over one by one.
+        capture = Capture(cfg, lambda: source, stop)
+        loop = CameraLoop(cfg, capture, parts, stop, quiet_s=quiet_s, clock_ns=clock.now_ns,
+                          health=config.health)
+        reports = _play(loop, source, clock, board_ms / 1000.0, cfg)
+        recorder.close()
+        verdicts = {e.start_time: e.verdict for e in event_log.list()}
+    finally:
+        recorder.close()
+        event_log.close()
+        bank.close()
+    return [dataclasses.replace(r, verdict=verdicts.get(r.start_s)) for r in reports]
+
+
+def _play(
+    loop: CameraLoop, source: Any, clock: _ClipClock, board_s: float, cfg: CameraConfig
+) -> list[VisitReport]:
+    source.open()
+    fps = float(getattr(source, "fps", cfg.fps))
+    reports: list[VisitReport] = []
+    current: _Open | None = None
+    busy_until = -1.0
+    index = 0
+    try:
+        while True:
+            try:
+                read = source.read()
+            except EndOfStream:
+                break
+            if read is None:
+                continue
+            t = index / fps
+            index += 1
+            if t < busy_until:
+                continue  # the board was still busy with an earlier frame: stale, skipped
+            clock.ns = round(t * NS_PER_S)
+            frame = dataclasses.replace(read, seq=index, capture_ns=clock.ns, wall_time=t)
+            classified_before = loop.counters.motion_frames
+            loop.parts.on_progress()
+            loop.process(frame)
+            if loop.counters.motion_frames > classified_before:
+                busy_until = t + board_s
+            current = _follow(loop, current, reports, t + board_s, cfg.name)
+        loop.finish()
+        current = _follow(loop, current, reports, index / fps, cfg.name)
+    finally:
+        source.close()
+    return reports
+
+
+def _follow(
+    loop: CameraLoop, current: _Open | None, reports: list[VisitReport], decided_s: float,
+    clip: str,
+) -> _Open | None:
+    """Notice a visit that began, fired or ended at this frame."""
+    episode = loop.episode
+    if current is not None and episode is not current.episode:
+        reports.append(_report(current, loop.counters.firings, clip))
+        current = None
+    if episode is not None and current is None:
+        current = _Open(episode, episode.start_time, loop.counters.firings)
+    if current is not None and current.fired_at_s is None \
+            and loop.counters.firings > current.firings_before:
+        current.fired_at_s = decided_s
+    return current
+
+
+def _report(visit: _Open, firings_now: int, clip: str) -> VisitReport:
+    episode = visit.episode
+    return VisitReport(
+        clip=clip,
+        start_s=visit.start_s,
+        end_s=round(episode.last_motion, 3),
+        classified=sum(episode.verdicts.values()),
+        predator_frames=episode.verdicts.get("predator", 0),
+        firings=firings_now - visit.firings_before,
+        time_to_fire_s=(None if visit.fired_at_s is None
+                        else round(visit.fired_at_s - visit.start_s, 3)),
+        verdict=None,
+        rules=dict(episode.rules),
+    )
