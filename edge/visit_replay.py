@@ -3,9 +3,11 @@
 Every frame goes through :meth:`edge.pipeline.CameraLoop.process`, the loop's own step: motion,
 crops, the classifier, the decider (confirmation in the visit's classified frames, chicken veto,
 cooldown, arming, quiet hours), a deterrent bank on gpiozero mock pins (never a real pin) and the
-recorder writing to a real event log. Nothing runs in real time: the loop, the decider and the
-bank all read one clock that follows the clip (frame ``k`` is at ``k / fps`` seconds), so a visit
-ends after the same ``quiet_s`` of still frames as it would live, however fast the machine.
+recorder writing to a real event log. The decider is armed whatever the configuration says (the
+pins are mock ones: the question is what the decision would do). Nothing runs in real time:
+the loop, the decider and the bank all read one clock that follows the clip (frame ``k`` is at
+``k / fps`` seconds), so a visit ends after the same ``quiet_s`` of still frames as it would
+live, however fast the machine.
 
 ``board_ms`` plays a slower board: after a classified frame the loop is busy for that long of
 the clip's time, and the frames that arrive meanwhile are skipped, as the capture ring skips
@@ -69,6 +71,12 @@ class VisitReport:
         """Whether any deterrent fired during the visit."""
         return self.firings > 0
 
+    @property
+    def confirmed(self) -> bool:
+        """Whether the decider confirmed a predator at any frame of the visit (it fired, or
+        would have but for the cooldown, the veto, quiet hours or a resting bank)."""
+        return any(rule not in ("no_predator", "unconfirmed") for rule in self.rules)
+
 
 class _ClipClock:
     """The clip's time, read by the loop, the decider and the bank alike."""
@@ -120,7 +128,10 @@ def replay_visits(
         recorder.start()
         parts = Parts(
             classifier,
-            Decider(config.decision, config.gpio.deterrents, clock=clock.now_s),
+            # Armed whatever the file says: the pins are mock ones, and the question is what
+            # the decision would do.
+            Decider(config.decision.model_copy(update={"armed": True}), config.gpio.deterrents,
+                    clock=clock.now_s),
             bank,
             recorder,
             LatencyStats(),
@@ -133,22 +144,24 @@ def replay_visits(
         capture = Capture(cfg, lambda: source, stop)
         loop = CameraLoop(cfg, capture, parts, stop, quiet_s=quiet_s, clock_ns=clock.now_ns,
                           health=config.health)
-        reports = _play(loop, source, clock, board_ms / 1000.0, cfg)
+        visits = _play(loop, source, clock, board_ms / 1000.0, cfg)
         recorder.close()
         verdicts = {e.start_time: e.verdict for e in event_log.list()}
     finally:
         recorder.close()
         event_log.close()
         bank.close()
-    return [dataclasses.replace(r, verdict=verdicts.get(r.start_s)) for r in reports]
+    # An event starts when its visit does (the episode's first frame, in the clip's time).
+    return [dataclasses.replace(report, verdict=verdicts.get(start))
+            for start, report in visits]
 
 
 def _play(
     loop: CameraLoop, source: Any, clock: _ClipClock, board_s: float, cfg: CameraConfig
-) -> list[VisitReport]:
+) -> list[tuple[float, VisitReport]]:
     source.open()
     fps = float(getattr(source, "fps", cfg.fps))
-    reports: list[VisitReport] = []
+    reports: list[tuple[float, VisitReport]] = []
     current: _Open | None = None
     busy_until = -1.0
     index = 0
@@ -180,13 +193,13 @@ def _play(
 
 
 def _follow(
-    loop: CameraLoop, current: _Open | None, reports: list[VisitReport], decided_s: float,
-    clip: str,
+    loop: CameraLoop, current: _Open | None, reports: list[tuple[float, VisitReport]],
+    decided_s: float, clip: str,
 ) -> _Open | None:
     """Notice a visit that began, fired or ended at this frame."""
     episode = loop.episode
     if current is not None and episode is not current.episode:
-        reports.append(_report(current, loop.counters.firings, clip))
+        reports.append((current.start_s, _report(current, loop.counters.firings, clip)))
         current = None
     if episode is not None and current is None:
         current = _Open(episode, episode.start_time, loop.counters.firings)
@@ -200,7 +213,7 @@ def _report(visit: _Open, firings_now: int, clip: str) -> VisitReport:
     episode = visit.episode
     return VisitReport(
         clip=clip,
-        start_s=visit.start_s,
+        start_s=round(visit.start_s, 3),
         end_s=round(episode.last_motion, 3),
         classified=sum(episode.verdicts.values()),
         predator_frames=episode.verdicts.get("predator", 0),

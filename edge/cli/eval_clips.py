@@ -1,13 +1,14 @@
 """``tensorchicken eval --clips PATH...``: recorded clips and frame folders through the
 appliance's own path (motion → crop → classify → decide), reported per visit.
 
-Each ``PATH`` is a video file or a folder of frames (played in name order at ``--fps``), or
-``LABEL=PATH`` to say what walks through it (``predator``, ``chicken``, ``background``,
-``person``; ``--expect`` gives it for the rest). A visit of a ``predator`` clip should fire; a
-firing in any other is a false firing. Motion settings come from the configuration's camera
-(``--camera``, the first by default), the decision rules and deterrents from the configuration,
-the deterrents on mock pins. ``--board-ms`` plays a slower board: that long per classified frame,
-the frames arriving meanwhile skipped.
+Each ``PATH`` is a video file, a folder of frames (played in name order at ``--fps``) or
+``camera:NAME``, a replay or arrivals camera of the configuration (the demo's, with
+``-c edge/demo.yaml``); ``LABEL=PATH`` says what walks through it (``predator``,
+``chicken``, ``background``, ``person``; ``--expect`` gives it for the rest). A visit of a
+``predator`` clip should fire; a firing in any other is a false firing. Motion settings come
+from the configuration's camera (``--camera``, the first by default), the decision rules and
+deterrents from the configuration, the deterrents on mock pins. ``--board-ms`` plays a slower
+board: that long per classified frame, the frames arriving meanwhile skipped.
 """
 
 from __future__ import annotations
@@ -26,18 +27,20 @@ from edge.cli import CliError
 from edge.cli.classify import open_classifier
 from edge.cli.common import config_from, print_json, store_from
 from edge.cli.motion import camera_named, video_config
-from edge.config import CameraConfig
+from edge.config import CameraConfig, Config
 from edge.visit_replay import VisitReport, replay_visits
 
 CLIP_LABELS = ("predator", "chicken", "background", "person")
+CAMERA_PREFIX = "camera:"
 
 
 def add_clip_args(parser: argparse.ArgumentParser) -> None:
     """The clip mode's options."""
     parser.add_argument(
         "--clips", nargs="+", default=[], metavar="[LABEL=]PATH",
-        help="video files or folders of frames to run through motion, crop, classify and "
-        f"decide, reported per visit; LABEL is one of {', '.join(CLIP_LABELS)}",
+        help="video files, folders of frames or camera:NAME (a replay or arrivals camera of the "
+        "configuration) to run through motion, crop, classify and decide, reported per visit; "
+        f"LABEL is one of {', '.join(CLIP_LABELS)}",
     )
     parser.add_argument("--expect", choices=CLIP_LABELS,
                         help="what walks through the clips not labelled LABEL=PATH")
@@ -60,9 +63,16 @@ def parse_clip(arg: str, expect: str | None) -> tuple[str | None, Path]:
     return expect, Path(arg)
 
 
-def clip_camera(camera: CameraConfig, path: Path, fps: float | None) -> CameraConfig:
+def clip_camera(
+    config: Config, camera: CameraConfig, path: Path, fps: float | None
+) -> CameraConfig:
     """``camera`` replaying ``path``: a video at its own size, or a folder of frames at the
-    first frame's size and ``fps``."""
+    first frame's size and ``fps``; ``camera:NAME`` is the configuration's camera NAME."""
+    if str(path).startswith(CAMERA_PREFIX):
+        named = camera_named(config, str(path).removeprefix(CAMERA_PREFIX))
+        if named.kind not in ("replay", "arrivals"):
+            raise CliError(f"{path}: a {named.kind} camera is live, not a recording", code=2)
+        return named
     if not path.is_dir():
         return video_config(camera, path)
     frames = sorted(p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
@@ -87,14 +97,15 @@ def clip_summary(label: str | None, visits: list[VisitReport]) -> dict[str, Any]
         "expect": label,
         "visits": len(visits),
         "fired": len(fired),
+        "confirmed": sum(v.confirmed for v in visits),
         "time_to_fire_s": {
             "median": round(statistics.median(times), 2) if times else None,
             "max": round(max(times), 2) if times else None,
         },
         "predator_events": sum(v.verdict == "predator" for v in visits),
     }
-    if label == "predator":
-        summary["missed"] = len(visits) - len(fired)
+    if label == "predator":  # confirmed but held (cooldown, veto...) is not a miss
+        summary["missed"] = sum(not v.confirmed for v in visits)
     elif label is not None:
         summary["false_firings"] = sum(v.firings for v in fired)
     return summary
@@ -111,19 +122,20 @@ def run_clips(args: argparse.Namespace) -> int:
     camera = camera_named(config, args.camera)
     clips = [parse_clip(arg, args.expect) for arg in args.clips]
     for _, path in clips:
-        if not path.exists():
+        if not path.exists() and not str(path).startswith(CAMERA_PREFIX):
             raise CliError(f"{path}: no such video file or folder", code=2)
     results = []
     with open_classifier(args) as classifier, tempfile.TemporaryDirectory() as tmp:
         for n, (label, path) in enumerate(clips):
-            cam = clip_camera(camera, path, args.fps)
+            cam = clip_camera(config, camera, path, args.fps)
             try:
                 visits = replay_visits(cam, config, classifier, state_dir=Path(tmp) / str(n),
                                        board_ms=args.board_ms, resolve=store.resolve)
             except ClassifierError as exc:
                 raise CliError(str(exc)) from None
             results.append({"clip": str(path), **clip_summary(label, visits),
-                            "per_visit": [asdict(v) | {"fired": v.fired} for v in visits]})
+                            "per_visit": [asdict(v) | {"fired": v.fired, "confirmed": v.confirmed}
+                                          for v in visits]})
     report = {"board_ms": args.board_ms, "models_used": list(classifier.model_names),
               "clips": results}
     if args.json:
@@ -147,10 +159,11 @@ def print_clips(report: dict[str, Any]) -> None:
         when = f", time to fire median {ttf['median']} s (max {ttf['max']} s)" if ttf["median"] \
             is not None else ""
         print(f"{clip['clip']} ({clip['expect'] or 'no label'}): {clip['visits']} visit(s), "
-              f"fired {clip['fired']}{judged}{when}, predator events {clip['predator_events']}")
+              f"fired {clip['fired']}, confirmed {clip['confirmed']}{judged}{when}, "
+              f"predator events {clip['predator_events']}")
         for v in clip["per_visit"]:
             outcome = (f"fired after {v['time_to_fire_s']:.1f} s" if v["fired"]
-                       else "not fired")
+                       else "confirmed, held" if v["confirmed"] else "not fired")
             rules = ", ".join(f"{k} {n}" for k, n in sorted(v["rules"].items()))
             print(f"  {v['start_s']:7.1f}-{v['end_s']:7.1f} s  {v['classified']:4d} classified, "
                   f"{v['predator_frames']:3d} predator  {outcome:<20} event "

@@ -62,7 +62,7 @@ def test_a_fox_in_a_frame_folder_fires_and_the_report_says_when(
     report = json.loads(capsys.readouterr().out)
     (clip,) = report["clips"]
     assert clip["expect"] == "predator" and clip["visits"] >= 1
-    assert clip["fired"] >= 1 and clip["missed"] == clip["visits"] - clip["fired"]
+    assert clip["fired"] >= 1 and clip["missed"] == clip["visits"] - clip["confirmed"]
     first = next(v for v in clip["per_visit"] if v["fired"])
     assert first["verdict"] == "predator"
     # The fox walks in about 1.5 s into the folder; two predator frames confirm within a second.
@@ -94,6 +94,22 @@ def test_the_text_report_has_a_line_per_visit(
     assert "fired after" in out and "event predator" in out
 
 
+def test_the_demo_arrivals_fire_on_each_predator_and_no_hen(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = Path(__file__).resolve().parents[2] / "edge" / "demo.yaml"
+    assert main(["eval", "-c", str(demo), "--clips", "camera:coop", "--json"]) == 0
+    (clip,) = json.loads(capsys.readouterr().out)["clips"]
+    arrivals = [(2.5, True), (9.0, False), (15.5, True), (22.0, False), (28.5, True),
+                (35.0, False), (41.5, True)]  # edge/demo.yaml: raccoon, hen, fox, barrow...
+    assert clip["visits"] == len(arrivals)
+    for visit, (at_s, predator) in zip(clip["per_visit"], arrivals, strict=True):
+        assert abs(visit["start_s"] - at_s) < 0.5
+        assert visit["fired"] is predator, visit
+        if predator:  # the second classified frame confirms: 0.1 s at 10 fps
+            assert visit["time_to_fire_s"] <= 0.2 and visit["verdict"] == "predator"
+
+
 def test_bad_clip_arguments_say_what_is_wrong(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -103,6 +119,8 @@ def test_bad_clip_arguments_say_what_is_wrong(
     assert "missing.mp4: no such video file or folder" in capsys.readouterr().err
     assert main(["eval", "--clips", str(tmp_path)]) == 1
     assert "no frames in the folder" in capsys.readouterr().err
+    assert main(["eval", "--clips", "camera:nowhere"]) == 2
+    assert "no camera named 'nowhere'" in capsys.readouterr().err
     assert main(["eval"]) == 2
     assert "eval needs --manifest CSV and --root DIR (or --clips PATH...)" in \
         capsys.readouterr().err
