@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Would the COCO SSD detector earn its place in front of the classifier? Prints the figures.
+
+Two uses of ``coco_ssd_mobilenet_v1_1.0_quant_detect.tflite`` (``../shared/models/README.md``)
+are measured on labelled pictures, against the classifier on the picture alone (what the
+motion crop of a photo is: the whole of it):
+
+- ``person`` as a veto: a picture in which the detector finds a person at or above a score is
+  never called predator. Reported per threshold: people, predators, hens and empty scenes
+  called predator (the predators a veto loses are its cost);
+- the detector's best animal box (bird, cat, dog, horse, sheep, cow, bear...) as the crop the
+  classifier sees, instead of the picture: the same rates, per scene kind.
+
+And the cost: milliseconds per frame of one detector invoke against one classify step (every
+configured model), medians and p99 over the same pictures. Run::
+
+    TENSORCHICKEN_MIRROR=../shared/models:../shared/data nice -n 10 \\
+        .venv/bin/python scripts/measure_detector.py \\
+        --manifest ../shared/data/MANIFEST.csv --manifest ../shared/data/train/MANIFEST.csv \\
+        --root ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from camera.box import Box  # noqa: E402
+from classifier import load_classifier, load_image  # noqa: E402
+from classifier.crop import crop_regions  # noqa: E402
+from classifier.runtime import make_interpreter  # noqa: E402
+from edge.assets import AssetStore, mirrors_from_env  # noqa: E402
+from edge.cli.eval import Row, headline, per_scene, rates, read_manifest  # noqa: E402
+from edge.config import load_config  # noqa: E402
+from edge.latency import percentile  # noqa: E402
+
+SHARED_MODELS = REPO.parent / "shared" / "models"
+ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
+                     "giraffe", "teddy bear"})
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6)
+FLOOR = min(THRESHOLDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One detection: COCO label, score, and where (fractions of the picture)."""
+
+    label: str
+    score: float
+    box: Box
+
+
+class SsdDetector:
+    """The TFLite SSD with its post-processing op: 1x300x300x3 uint8 in; boxes (ymin, xmin,
+    ymax, xmax), classes, scores and a count out."""
+
+    def __init__(self, model: Path, labels: Path, threads: int) -> None:
+        self.labels = labels.read_text(encoding="utf-8").splitlines()
+        self.interpreter = make_interpreter(str(model), threads)
+        (inp,) = self.interpreter.get_input_details()
+        if tuple(inp["shape"]) != (1, 300, 300, 3) or inp["dtype"] != np.uint8:
+            raise SystemExit(f"{model}: expected a 1x300x300x3 uint8 input, got "
+                             f"{inp['shape']} {inp['dtype']}")
+        self.input = inp["index"]
+        self.outputs = [d["index"] for d in self.interpreter.get_output_details()]
+        if len(self.outputs) != 4:
+            raise SystemExit(f"{model}: expected 4 outputs (boxes, classes, scores, count)")
+
+    def detect(self, rgb: np.ndarray) -> list[Found]:
+        """Detections at or above the lowest threshold measured."""
+        self.interpreter.set_tensor(self.input, cv2.resize(rgb, (300, 300))[np.newaxis])
+        self.interpreter.invoke()
+        boxes, classes, scores, count = (self.interpreter.get_tensor(i) for i in self.outputs)
+        found = []
+        for i in range(int(count[0])):
+            if scores[0][i] < FLOOR:
+                continue
+            y0, x0, y1, x1 = np.clip(boxes[0][i], 0.0, 1.0)
+            cls = int(classes[0][i])
+            label = self.labels[cls] if 0 <= cls < len(self.labels) else str(cls)
+            found.append(Found(label, float(scores[0][i]), Box(x0, y0, x1 - x0, y1 - y0)))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What one picture gave: the verdicts with and without the detector, and the costs."""
+
+    row: Row
+    verdict: str
+    person: float  # the detector's best person score (0 if none)
+    box_verdict: str | None  # the verdict on the best animal box's crop, if there was one
+    detect_ms: float
+    classify_ms: float
+
+
+def look(row: Row, root: Path, classifier: object, detector: SsdDetector) -> Seen:
+    rgb = load_image(root / row.file)
+    started = time.perf_counter()
+    whole = classifier.classify(rgb)  # type: ignore[attr-defined]
+    classify_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    found = detector.detect(rgb)
+    detect_ms = (time.perf_counter() - started) * 1000
+    person = max((f.score for f in found if f.label == "person"), default=0.0)
+    animals = [f for f in found if f.label in ANIMALS and f.box.w > 0 and f.box.h > 0]
+    box_verdict = None
+    if animals:
+        best = max(animals, key=lambda f: f.score)
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        (crop,) = crop_regions(bgr, (best.box,), limit=1,
+                               size=classifier.crop_side)  # type: ignore[attr-defined]
+        box_verdict = classifier.classify(crop).verdict.value  # type: ignore[attr-defined]
+    return Seen(row, whole.verdict.value, person, box_verdict, detect_ms, classify_ms)
+
+
+def vetoed(seen: Seen, threshold: float) -> str:
+    """The verdict once a person at ``threshold`` or above vetoes "predator"."""
+    if seen.verdict == "predator" and seen.person >= threshold:
+        return "background"
+    return seen.verdict
+
+
+def report(seen: list[Seen]) -> None:
+    print(f"{len(seen)} pictures")
+    print(f"  classifier alone: {headline(rates([(s.row.label, s.verdict) for s in seen]))}")
+    for t in THRESHOLDS:
+        pairs = [(s.row.label, vetoed(s, t)) for s in seen]
+        lost = sum(s.row.label == "predator" and s.verdict == "predator" and s.person >= t
+                   for s in seen)
+        print(f"  person veto >= {t:.1f}: {headline(rates(pairs))}; predators vetoed {lost}")
+    boxed = [s for s in seen if s.box_verdict is not None]
+    print(f"  {len(boxed)} pictures with an animal box: whole picture: "
+          f"{headline(rates([(s.row.label, s.verdict) for s in boxed]))}")
+    print("  ... the box's crop instead: "
+          f"{headline(rates([(s.row.label, s.box_verdict or '') for s in boxed]))}")
+    whole_scenes = per_scene([(s.row.scene or "photo", s.row.label, s.verdict) for s in seen])
+    box_scenes = per_scene([(s.row.scene or "photo", s.row.label, s.box_verdict or s.verdict)
+                            for s in seen])
+    for scene in whole_scenes:
+        print(f"  {scene}: whole picture: {headline(whole_scenes[scene])}")
+        print(f"  {scene}: best animal box where found: {headline(box_scenes[scene])}")
+    for name, values in (("detector invoke", [s.detect_ms for s in seen]),
+                         ("classify step", [s.classify_ms for s in seen])):
+        print(f"  {name}: median {percentile(values, 50):.1f} ms, "
+              f"p99 {percentile(values, 99):.1f} ms per frame")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", type=Path, action="append", required=True,
+                        help="CSV of labelled pictures (repeatable)")
+    parser.add_argument("--root", type=Path, required=True, help="folder the files are in")
+    parser.add_argument("--detector", type=Path,
+                        default=SHARED_MODELS / "coco_ssd_mobilenet_v1_1.0_quant_detect.tflite")
+    parser.add_argument("--labels", type=Path, default=SHARED_MODELS / "coco_labels.txt")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    rows = [row for manifest in args.manifest for row in read_manifest(manifest)]
+    detector = SsdDetector(args.detector, args.labels, args.threads)
+    store = AssetStore(mirrors=mirrors_from_env())
+    with load_classifier(load_config(None).models, store) as classifier:
+        seen = [look(row, args.root, classifier, detector) for row in rows]
+    report(seen)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
