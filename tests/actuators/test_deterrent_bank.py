@@ -304,7 +304,9 @@ def test_close_is_idempotent_and_releases_the_pins_pulled_off(factory: MockFacto
 
 
 def test_a_bad_pin_is_a_setup_error_naming_the_deterrent(factory: MockFactory) -> None:
-    cfg = GpioConfig(deterrents=[deterrent(), deterrent("light", "floodlight", "J8:1")])
+    # The configuration refuses J8:1 (3.3 V, no GPIO); a bank built from code may still meet it.
+    light = deterrent("light", "floodlight", 27).model_copy(update={"pin": "J8:1"})
+    cfg = GpioConfig(deterrents=[deterrent(), light])
     with pytest.raises(DeterrentSetupError, match=r"deterrent 'light' \(floodlight\) on pin J8:1"):
         DeterrentBank(cfg, pin_factory=factory)
     assert factory.pin(17).function == "input"  # the siren built before it was released
