@@ -4,7 +4,7 @@ thread of its own, its progress kept as lines the page shows."""
 from __future__ import annotations
 
 import logging
-import os
+import shutil
 import subprocess
 import threading
 import time
@@ -50,6 +50,12 @@ class Jobs:
         self._job: Job | None = None
 
     @property
+    def running(self) -> bool:
+        """Whether a job runs now."""
+        job = self._job
+        return job is not None and job.state == "running"
+
+    @property
     def current(self) -> Job | None:
         """The running job, or the last one."""
         return self._job
@@ -77,12 +83,15 @@ class Jobs:
 
 
 def run_command(job: Job, argv: Sequence[str], niceness: int = 10) -> bool:
-    """Run ``argv`` at a lower priority, its output (stdout and stderr) going to the job's
-    lines; whether it exited 0."""
+    """Run ``argv`` at a lower priority (through ``nice``: a ``preexec_fn`` is not safe in a
+    process with threads), its output (stdout and stderr) going to the job's lines; whether it
+    exited 0."""
     job.say("$ " + " ".join(argv))
+    nice = shutil.which("nice")
+    command = [nice, "-n", str(niceness), *argv] if nice else list(argv)
     with subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        text=True, bufsize=1, preexec_fn=lambda: os.nice(niceness),
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        text=True, bufsize=1,
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from edge.event import Event
 from edge.train.errors import LabelError
@@ -99,8 +100,8 @@ def gallery(ctx: WebContext, guard: Guard, req: Request) -> Response:
 
 def _pager(req: Request, page_no: int, more: bool) -> str:
     def link(n: int, text: str) -> str:
-        query = "&".join(f"{k}={esc(v)}" for k, v in {**req.query, "page": str(n)}.items() if v)
-        return f'<a href="/events?{query}">{text}</a>'
+        query = urlencode({k: v for k, v in {**req.query, "page": str(n)}.items() if v})
+        return f'<a href="/events?{esc(query)}">{text}</a>'
 
     parts = ([link(page_no - 1, "← newer")] if page_no > 1 else []) + (
         [link(page_no + 1, "older →")] if more else [])

@@ -147,6 +147,9 @@ def rollback(ctx: WebContext, jobs: Jobs) -> Response:
 
 
 def _change(ctx: WebContext, jobs: Jobs, what: str, apply: Any) -> Response:
+    if jobs.running:  # before models.yaml changes: one change (or training) at a time
+        raise HttpError(409, f"{jobs.current.title if jobs.current else 'a job'} is still "
+                        "running: wait for it to end")
     registry = _registry(ctx)
     before = registry.path.read_text(encoding="utf-8") if registry.path.exists() else None
     keeper = ctx.keeper
