@@ -8,9 +8,7 @@ trusted), then the model's tensors are checked against its declaration.
 from __future__ import annotations
 
 import logging
-import os
 import tarfile
-import tempfile
 from pathlib import Path
 
 from classifier.assets import AssetFiles, AssetUnavailable
@@ -19,6 +17,7 @@ from classifier.model import TFLiteModel
 from classifier.spec import ModelSpec
 from classifier.verdict_map import VerdictMap, load_verdict_map, verdicts_dir
 from groundwork.digest import sha256_of, verify_sha256
+from groundwork.durable import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +59,7 @@ def _extract_member(archive: Path, member: str, target: Path) -> None:
             source = tar.extractfile(info)
             assert source is not None  # a regular file always has content
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{member}.", dir=target.parent)
-            with os.fdopen(fd, "wb") as out:
-                out.write(source.read())
-            os.replace(tmp, target)
+            write_durably(target, source.read())
     except (tarfile.TarError, OSError) as exc:
         raise ModelError(f"{archive}: cannot extract {member}: {exc}") from None
 

@@ -43,8 +43,8 @@ from classifier.head import SoftmaxHead
 from classifier.model import InputPreparer
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict_map import VerdictMap, load_verdict_map
-from edge.events.archive import _fsync_dir  # the archive's: fsync a folder after a rename
 from groundwork.digest import sha256_of
+from groundwork.durable import replace_durably
 
 log = logging.getLogger(__name__)
 
@@ -254,8 +254,7 @@ def write_package(
         complete = info.model_copy(update={"head": head_ref, "verdicts": verdicts_ref})
         body = yaml.safe_dump(complete.model_dump(mode="json"), sort_keys=False)
         _write(tmp / PACKAGE_FILE, f"# A TensorChicken model package\n{body}".encode())
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        replace_durably(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

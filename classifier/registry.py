@@ -42,8 +42,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +51,7 @@ from pydantic import ValidationError
 
 from classifier.config import ModelsConfig, ModelUse
 from classifier.errors import ClassifierError
+from groundwork.durable import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -152,24 +151,7 @@ def write_atomic_text(path: Path, text: str) -> None:
     the service's user must still read it (the temporary file is private, mode 0600).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        if os.geteuid() == 0:
-            folder = path.parent.stat()
-            os.fchown(fd, folder.st_uid, folder.st_gid)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_durably(path, text.encode("utf-8"), folder_owner=True)
 
 
 class ModelRegistry:

@@ -30,6 +30,7 @@ from classifier.spec import manifest_path
 from edge.events.archive import write_atomic
 from edge.paths import default_data_dir
 from groundwork.digest import hash_of, sha256_of, verify_sha256
+from groundwork.durable import replace_durably
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class AssetStore:
                     verify_git_blob(tmp, entry.git_blob)
                     digest = sha256_of(tmp)
                     self._record_path(name).unlink(missing_ok=True)
-                os.replace(tmp, target)
+                replace_durably(tmp, target)
                 if digest is not None:
                     self._record(entry, digest)
                 log.info("asset %s from %s", name, origin)

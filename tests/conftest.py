@@ -4,7 +4,7 @@ and gpiozero mock pins."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,3 +60,17 @@ def asset_store(_asset_dir: Path):  # type: ignore[no-untyped-def]
     from edge.assets import AssetStore
 
     return AssetStore(data_dir=_asset_dir)
+
+
+@pytest.fixture()
+def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths os.fsync is called on, in order (the real fsync still runs)."""
+    seen: list[str] = []
+    real: Callable[[int], None] = os.fsync
+
+    def recording(fd: int) -> None:
+        seen.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return seen

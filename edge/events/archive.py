@@ -26,7 +26,6 @@ import calendar
 import contextlib
 import io
 import logging
-import os
 import re
 import shutil
 import time
@@ -39,6 +38,7 @@ import numpy as np
 
 from edge.config.reporters import ArchiveConfig
 from edge.events.errors import ArchiveError, ArchiveFull
+from groundwork.durable import fsync_path, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -76,30 +76,12 @@ def disk_free(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either absent or complete, never half."""
-    tmp = path.with_name(path.name + PART)
+    """Write ``data`` to ``path`` so that ``path`` is either absent or complete, never half
+    (through ``<name>.part``, which a restart sweeps; private: the owner's photos)."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the owner's photos
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        write_durably(path, data, temp=path.with_name(path.name + PART))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ArchiveError(exc.errno, f"cannot write {path}: {exc.strerror}") from exc
 
 
@@ -198,14 +180,14 @@ class Archive:
         new_day = not day.exists()
         day.mkdir(parents=True, exist_ok=True)
         if new_day:
-            _fsync_dir(self.root)
+            fsync_path(self.root)
         for n in range(1000):
             folder = day / (base if n == 0 else f"{base}~{n}")
             try:
                 folder.mkdir()
             except FileExistsError:
                 continue
-            _fsync_dir(day)
+            fsync_path(day)
             return folder
         raise ArchiveError(f"{day}: too many events named {base}")
 

@@ -191,3 +191,12 @@ def test_a_manifest_entry_needs_exactly_one_hash(tmp_path: Path) -> None:
     manifest.write_text(yaml.safe_dump({"files": [{**entry, "sha256": "a", "git_blob": "b"}]}))
     with pytest.raises(AssetError, match=r"files entry x\.bin: give either sha256 or git_blob"):
         load_manifest(manifest)
+
+
+def test_a_fetched_file_and_its_folder_reach_the_disk(tmp_path: Path, fsynced: list[str]) -> None:
+    store = AssetStore(tmp_path, mirrors=[SHARED_MODELS])
+    target = store.path(LABELS)
+    # The copy is flushed before the rename and the folder after it: a power cut leaves no
+    # empty or missing file under the real name.
+    assert fsynced[-1] == str(target.parent)
+    assert any(p.startswith(str(target.parent / f".{target.name}.")) for p in fsynced)
