@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,11 @@ from classifier.assets import AssetFiles
 from classifier.blend import blend
 from classifier.config import ModelsConfig, ModelUse, Role
 from classifier.errors import ModelError
+from classifier.feature_head import CLASSES, FeatureHead, head_for
 from classifier.loader import load_model
 from classifier.model import TFLiteModel
 from classifier.pace import Pace
+from classifier.regime import regime_of
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Classification, ModelScore, Verdict
 from classifier.worker import BoundedWorker
@@ -74,10 +76,14 @@ class Evidence:
     background: float
     specialist: bool
     blend: float | None = None
+    # The model's pre-logits features (manifest ``features:``), for the default head.
+    features: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-def evidence_of(model: TFLiteModel, probs: np.ndarray) -> Evidence:
-    """Sum ``probs`` over the model's verdict-map groups."""
+def evidence_of(
+    model: TFLiteModel, probs: np.ndarray, features: np.ndarray | None = None
+) -> Evidence:
+    """Sum ``probs`` over the model's verdict-map groups (``features`` ride along)."""
     vm = model.verdicts
     if vm is None:
         raise ModelError(f"{model.path} (model {model.name}): has no verdict map")
@@ -89,6 +95,7 @@ def evidence_of(model: TFLiteModel, probs: np.ndarray) -> Evidence:
         background=float(probs[model.background_indices].sum()),
         specialist=model.spec.refines == "birds",
         blend=model.spec.blend,
+        features=features,
     )
 
 
@@ -172,11 +179,13 @@ class Answer(Classification):
     shadows, the canary) can be joined to the event that shows it; ``late`` names the critical
     models that had not answered by the deadline (their answers follow through ``on_late``);
     ``busy`` those that were still working on an earlier crop, so were not asked at all.
+    ``regime`` is the light the crop was taken in (:mod:`classifier.regime`).
     """
 
     ticket: int = 0
     late: tuple[str, ...] = ()
     busy: tuple[str, ...] = ()
+    regime: str = ""
 
 
 # One sequence for every classifier of the process: tickets stay unique across model swaps.
@@ -230,6 +239,7 @@ class Classifier:
         *,
         workers: Mapping[str, BoundedWorker] | None = None,
         paces: Mapping[str, Pace] | None = None,
+        head: FeatureHead | None = None,
     ) -> None:
         if not models:
             raise ModelError("a classifier needs at least one model")
@@ -239,6 +249,7 @@ class Classifier:
                         "is on the critical path: it decides alone, at an operating point not "
                         "chosen for that", models[0].name)
         self.thresholds = thresholds or Thresholds()
+        self.head = head
         self.deadline_ms = deadline_ms
         self._clock = clock
         self._closed = threading.Event()
@@ -274,6 +285,7 @@ class Classifier:
         pending, busy = self._dispatch(ticket, rgb)
         primary = self._critical[0]
         score, ev = self.score(primary, rgb)
+        regime = regime_of(rgb)
         scores, evidence, late = {primary.name: score}, [ev], []
         for item in pending:
             if self._await(item, started):
@@ -282,7 +294,7 @@ class Classifier:
                 evidence.append(item.evidence)
             else:
                 late.append(item.model.name)
-        return self._decide(ticket, scores, evidence, tuple(late), busy)
+        return replace(self._decide(ticket, scores, evidence, tuple(late), busy), regime=regime)
 
     def _dispatch(self, ticket: int, rgb: np.ndarray) -> tuple[list[_Pending], tuple[str, ...]]:
         pending, busy = [], []
@@ -338,8 +350,14 @@ class Classifier:
     def score(self, model: TFLiteModel, rgb: np.ndarray) -> tuple[ModelScore, Evidence]:
         """One model's own answer for ``rgb`` and its evidence for the combination."""
         started = self._clock()
-        probs, invoke_ms = model.probabilities(rgb)
-        ev = evidence_of(model, probs)
+        # Features only where the default head reads them (a package model has none).
+        wanted = self.head is not None and model.name in self.head.sources
+        infer = getattr(model, "infer", None) if wanted else None
+        if infer is not None:
+            probs, features, invoke_ms = infer(rgb)
+        else:
+            (probs, invoke_ms), features = model.probabilities(rgb), None
+        ev = evidence_of(model, probs, features)
         verdict, value = verdict_for(ev.predator, ev.chicken, self.thresholds)
         top = top_labels(model, probs, self.thresholds.top_k)
         total_ms = (self._clock() - started) * 1000.0
@@ -349,10 +367,37 @@ class Classifier:
             label=top[0][0], top=top, invoke_ms=round(invoke_ms, 3), total_ms=round(total_ms, 3),
         ), ev
 
+    def _head_answer(self, evidence: list[Evidence]) -> tuple[ModelScore, Evidence] | None:
+        """The default head's answer from the features of the models that answered in time;
+        None without a head or when one of its source models did not answer."""
+        if self.head is None:
+            return None
+        timed = self.head.timed_scores(
+            {e.name: e.features for e in evidence if e.features is not None})
+        if timed is None:
+            return None
+        (background, chicken, predator), ms = (float(v) for v in timed[0]), timed[1]
+        verdict, value = verdict_for(predator, chicken, self.thresholds)
+        top = sorted(zip(CLASSES, (background, chicken, predator), strict=True),
+                     key=lambda lv: -lv[1])
+        score = ModelScore(
+            model=self.head.name, verdict=verdict, score=round(value, 4),
+            predator_score=round(predator, 4), chicken_score=round(chicken, 4),
+            label=top[0][0], top=tuple((label, round(v, 4)) for label, v in top),
+            invoke_ms=round(max(ms, 0.001), 3), total_ms=round(max(ms, 0.001), 3),
+        )
+        return score, Evidence(self.head.name, predator, chicken, 0.0, background, False,
+                               self.head.info.blend)
+
     def _decide(
         self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
         late: tuple[str, ...], busy: tuple[str, ...],
     ) -> Answer:
+        head = self._head_answer(evidence)
+        if head is not None:
+            # Last in priority: a head the owner trained and joined (a package) comes first.
+            scores = {**scores, head[0].model: head[0]}
+            evidence = [*evidence, head[1]]
         chosen = by_priority(evidence)
         combined = combine(chosen, self.model_names[0])
         verdict, value = verdict_for(combined.predator, combined.chicken, self.thresholds)
@@ -448,4 +493,5 @@ def load_classifier(
         if use.role not in CRITICAL_ROLES and not use.package:
             _spec_for(use, specs)  # a wrong name fails now, not at the first swap
     models = [load_any(use, store, specs) for use in uses]
-    return Classifier(models, thresholds_of(cfg), cfg.deadline_ms)
+    return Classifier(models, thresholds_of(cfg), cfg.deadline_ms,
+                      head=head_for(cfg.default_head, models))

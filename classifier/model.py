@@ -130,6 +130,9 @@ class TFLiteModel:
             raise ModelError(f"{path}: not a TFLite model the runtime can load: {exc}") from None
         self.load_ms = (time.perf_counter() - started) * 1000.0
         self.input, self.output = self._check_tensors()
+        self.features = (
+            feature_tensor(self._interpreter, spec.features, path) if spec.features else None
+        )
         self.prepare = InputPreparer(self.input, spec.input)
         # Output indices of labels literally named "background" (index 0 of the ImageNet models,
         # the last of the iNat model): what the model says when it sees none of its classes.
@@ -146,6 +149,12 @@ class TFLiteModel:
 
     def probabilities(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """Dequantised outputs for one picture, and the milliseconds of the bare ``invoke()``."""
+        probs, _, invoke_ms = self.infer(rgb)
+        return probs, invoke_ms
+
+    def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """Outputs, the pre-logits features (when the manifest names them, else None) and the
+        ms of the bare ``invoke()``; both dequantised to float32."""
         values = self.prepare(rgb)
         with self._lock:
             self._interpreter.set_tensor(self.input.index, values)
@@ -153,7 +162,15 @@ class TFLiteModel:
             self._interpreter.invoke()
             invoke_ms = (time.perf_counter() - started) * 1000.0
             raw = self._interpreter.get_tensor(self.output.index)
-        return dequantize(raw.reshape(-1), self.output.scale, self.output.zero_point), invoke_ms
+            pooled = (
+                None if self.features is None
+                else self._interpreter.get_tensor(self.features.index)
+            )
+        probs = dequantize(raw.reshape(-1), self.output.scale, self.output.zero_point)
+        if pooled is None or self.features is None:
+            return probs, None, invoke_ms
+        features = dequantize(pooled.reshape(-1), self.features.scale, self.features.zero_point)
+        return probs, features.astype(np.float32, copy=False), invoke_ms
 
     def _check_tensors(self) -> tuple[TensorInfo, TensorInfo]:
         return check_tensors(
@@ -161,6 +178,50 @@ class TFLiteModel:
             self._interpreter.get_output_details(), len(self.labels),
         )
 
+
+def feature_tensor(interpreter: Any, name: str, path: Path) -> TensorInfo:
+    """The tensor called ``name`` (a network's pre-logits pool), checked to be readable after
+    ``invoke()``: TFLite's arena gives a dead tensor's memory to later ones, so its bytes would be
+    another tensor's unless none computed after it shares them. Checking the buffers' addresses
+    costs nothing per crop, where ``experimental_preserve_all_tensors`` keeps every tensor of
+    the network in memory for good. ModelError naming the file otherwise."""
+    details = {d["name"]: d for d in interpreter.get_tensor_details()}
+    if name not in details:
+        raise ModelError(f"{path}: no tensor named {name!r} for the features")
+    info = tensor_info(details[name])
+    later = _downstream(interpreter, info.index)
+    start, size = _address(interpreter, info.index)
+    if start is None:
+        raise ModelError(f"{path}: tensor {name!r} has no memory of its own to read")
+    for index in later:
+        other, other_size = _address(interpreter, index)
+        if other is not None and other < start + size and start < other + other_size:
+            raise ModelError(f"{path}: tensor {name!r} shares memory with a later tensor "
+                             f"({index}): its values cannot be read after invoke()")
+    return info
+
+
+def _downstream(interpreter: Any, index: int) -> set[int]:
+    """Tensors computed, directly or not, from tensor ``index`` (delegated partitions included)."""
+    ops = interpreter._get_ops_details()  # the only way the Python API lists the graph
+    found: set[int] = set()
+    frontier = {index}
+    while frontier:
+        produced = {
+            int(t) for op in ops if frontier & {int(i) for i in op["inputs"]}
+            for t in op["outputs"]
+        } - found
+        found |= produced
+        frontier = produced
+    return found
+
+
+def _address(interpreter: Any, index: int) -> tuple[int | None, int]:
+    try:
+        view = interpreter.tensor(index)()
+    except (ValueError, RuntimeError):
+        return None, 0
+    return (view.ctypes.data, view.nbytes) if view.nbytes else (None, 0)
 
 
 def check_tensors(

@@ -53,6 +53,7 @@ from classifier.ensemble import (
     thresholds_of,
 )
 from classifier.errors import ModelError
+from classifier.feature_head import head_for
 from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import ModelScore
@@ -397,6 +398,7 @@ class Rendezvous:
             [x.model for _, x in loaded], thresholds_of(cfg), cfg.deadline_ms,
             workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
             paces={x.use.name: x.pace for _, x in loaded},
+            head=head_for(cfg.default_head, [x.model for _, x in loaded]),
         )
         classifier.on_late = self._on_late
         shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]

@@ -73,6 +73,9 @@ class ModelSpec(_Strict):
         None, gt=0, le=1, description="a trained head: its weight when blended with the "
         "zero-shot models' answer (classifier/blend.py); only model packages set it")
     label_offset: int = Field(0, ge=0, description="output index of the first line of labels")
+    features: str | None = Field(
+        None, description="name of the network's pre-logits tensor (its global average pool), "
+        "read after each invoke as the features of the default head (classifier/feature_head.py)")
     outputs: int | None = Field(None, description="output size, when there are no labels")
     licence: str
     description: str

@@ -75,6 +75,33 @@ def bench(name: str, threads: int, runs: int, store: AssetStore) -> str:
             f"{np.median(total_ms):9.2f} {ratio:7.3f} {np.median(raw_ratio):7.3f}")
 
 
+def bench_default(runs: int, store: AssetStore) -> None:
+    """The default configuration's classify step (both MobileNet v2s on the critical path), with
+    and without the shipped head blended in (``models.default_head``), and their ratio."""
+    from classifier import load_classifier
+    from edge.config import ModelsConfig
+
+    frame, box = frame_with_animal()
+    rgb = crop_square(frame, [box], size=224)
+    kinds = [False, True] if "default_head" in ModelsConfig.model_fields else [None]
+    medians = {}
+    for kind in kinds:
+        cfg = ModelsConfig() if kind is None else ModelsConfig(default_head=kind)
+        with load_classifier(cfg, store) as classifier:
+            times = []
+            for i in range(runs + 10):
+                started = time.perf_counter()
+                classifier.classify(rgb)
+                if i >= 10:
+                    times.append((time.perf_counter() - started) * 1000)
+        medians[kind] = float(np.median(times))
+        label = {None: "two models", False: "two models", True: "two models + default head"}
+        print(f"classify step, {label[kind]:27}: median {medians[kind]:7.2f} ms, "
+              f"p99 {percentile(times, 99):7.2f} ms", flush=True)
+    if True in medians:
+        print(f"default head / two models: {medians[True] / medians[False]:.3f}x")
+
+
 def main() -> int:
     specs = load_specs()
     usable = [n for n, s in specs.items() if s.kind == "classifier" and s.member is None]
@@ -82,8 +109,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", nargs="+", default=usable, choices=sorted(specs))
+    parser.add_argument("--default-only", action="store_true",
+                        help="only the default configuration's classify step (with and without "
+                        "the default head)")
     args = parser.parse_args()
     store = AssetStore()
+    if args.default_only:
+        bench_default(args.runs, store)
+        return 0
     print(f"board: {board_name()}; runs: {args.runs}; "
           "input: crop_square of a 320x320 region of 1080p")
     print(f"{'model':28} {'th':>2} {'load ms':>8} {'invoke50':>9} {'invoke99':>8} "
@@ -91,6 +124,7 @@ def main() -> int:
     for name in args.model:
         for threads in args.threads:
             print(bench(name, threads, args.runs, store), flush=True)
+    bench_default(args.runs, store)
     print("step = pre-processing + invoke + dequantise + verdict-map sums + top labels "
           "(Classifier.score); crop_square is measured apart, as the pipeline's crop stage.")
     return 0

@@ -1,0 +1,191 @@
+"""The default head: a softmax layer over features the zero-shot models already compute.
+
+Both MobileNet v2s (ImageNet and iNat birds) end in a global average pool of 1280 values, then
+their classification layer. The manifest names that pool (``features:``) and
+:meth:`classifier.model.TFLiteModel.infer` reads it after each ``invoke()``, so the head costs
+one 2560 x 3 multiply-add per crop (microseconds) instead of a third network. It is trained on
+the project's corpus (``scripts/build_default_head.py``, from ``shared/data`` and
+``shared/data/train``), ships with the product under ``classifier/data/default_head/`` and is
+blended with the zero-shot combination in log-odds (``classifier/blend.py``), as a package head
+is: the corpus' gaps (few hens under IR, few empty fixed-camera scenes) would make it over-eager
+alone (see ``shared/data/train/README.md``, "A measured trap").
+
+The folder holds ``head.npz`` (:class:`~classifier.head.SoftmaxHead`, arrays only) and
+``head.yaml`` (:class:`FeatureHeadInfo`: which models and tensors feed it, with their files'
+sha256, the blend weight, the training files' sha256 and the held-out metrics). At load the
+head file must have the recorded sha256 and each source model the file the head was trained on.
+
+Example::
+
+    head = load_feature_head()                                   # the shipped one
+    evidence = head.evidence({"mobilenet_v2_imagenet": f1, "mobilenet_v2_inat_birds": f2})
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from classifier.errors import ModelError
+from classifier.head import SoftmaxHead
+from classifier.package import FileRef, checked_file
+from classifier.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEAD_DIR = Path(__file__).resolve().parent / "data" / "default_head"
+INFO_FILE = "head.yaml"
+HEAD_FILE = "head.npz"
+CLASSES = ("background", "chicken", "predator")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureSource(_Strict):
+    """One model whose features the head reads: manifest name, file and its sha256, tensor."""
+
+    model: str
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    tensor: str
+    size: int = Field(gt=0)
+
+
+class FeatureHeadInfo(_Strict):
+    """The contents of ``head.yaml``."""
+
+    format: Literal[1] = 1
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    sources: list[FeatureSource] = Field(min_length=1)
+    head: FileRef
+    blend: float = Field(gt=0, le=1, description="the head's weight in the log-odds blend")
+    training: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def model_name(self) -> str:
+        """The name the head goes by in answers: ``<name>-<version>``."""
+        return f"{self.name}-{self.version}"
+
+
+class FeatureHead:
+    """A loaded, checked head over the source models' features. Pure, so thread-safe."""
+
+    def __init__(self, info: FeatureHeadInfo, head: SoftmaxHead) -> None:
+        self.info = info
+        self.head = head
+        self.name = info.model_name
+        self.sources = tuple(s.model for s in info.sources)
+
+    def features(self, by_model: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The head's input from each source model's features; None if one is missing."""
+        if not all(name in by_model for name in self.sources):
+            return None
+        return np.concatenate([np.asarray(by_model[n], np.float32).reshape(-1)
+                               for n in self.sources])
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 3) in :data:`CLASSES` order for features (N, inputs)."""
+        return class_scores(self.head, features)
+
+    def timed_scores(self, by_model: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float] | None:
+        """:data:`CLASSES` probabilities of one crop and the ms they took; None if a source
+        model's features are missing (it was late or failed: the zero-shot answer decides)."""
+        x = self.features(by_model)
+        if x is None:
+            return None
+        started = time.perf_counter()
+        probs = self.scores(x)[0]
+        return probs, (time.perf_counter() - started) * 1000.0
+
+
+def class_scores(head: SoftmaxHead, features: np.ndarray) -> np.ndarray:
+    """``head``'s probabilities (N, 3) in :data:`CLASSES` order for features (N, inputs)."""
+    probs = head.probabilities(features)
+    return probs[:, [head.classes.index(c) for c in CLASSES]]
+
+
+def read_info(folder: Path) -> FeatureHeadInfo:
+    """The ``head.yaml`` of ``folder``; ModelError naming the file."""
+    file = Path(folder) / INFO_FILE
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{file}: missing; {folder} is not a feature head") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelError(f"{file}: cannot read the head's description: {exc}") from None
+    try:
+        return FeatureHeadInfo.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ModelError(f"{file}: {problems}") from None
+
+
+def load_feature_head(folder: Path = DEFAULT_HEAD_DIR) -> FeatureHead:
+    """The head in ``folder`` (the shipped one by default), its file checked by sha256."""
+    info = read_info(folder)
+    head = SoftmaxHead.load(checked_file(Path(folder), info.head, "head"))
+    if set(head.classes) != set(CLASSES):
+        raise ModelError(f"{folder}/{HEAD_FILE}: classes {list(head.classes)}, expected "
+                         f"{list(CLASSES)}")
+    if head.inputs != sum(s.size for s in info.sources):
+        raise ModelError(f"{folder}/{HEAD_FILE}: takes {head.inputs} features, its sources give "
+                         f"{sum(s.size for s in info.sources)}")
+    return FeatureHead(info, head)
+
+
+@functools.cache
+def shipped_head() -> FeatureHead:
+    """The default head shipped with the product, loaded once per process."""
+    return load_feature_head(DEFAULT_HEAD_DIR)
+
+
+def fits(head: FeatureHead, specs: Sequence[ModelSpec], sha256_of_file: Mapping[str, str]
+         ) -> str | None:
+    """Why ``head`` cannot read the features of models ``specs`` (None if it can): a source
+    model is not among them, names no such tensor, or has another file than the head was
+    trained on (``sha256_of_file``: the asset manifest's sha256 per file name)."""
+    by_name = {s.name: s for s in specs}
+    for source in head.info.sources:
+        spec = by_name.get(source.model)
+        if spec is None:
+            return f"model {source.model} is not on the critical path"
+        if spec.features != source.tensor:
+            return f"model {source.model} does not give tensor {source.tensor}"
+        if spec.file != source.file or sha256_of_file.get(spec.file) != source.sha256:
+            return (f"model {source.model} is not the file the head was trained on "
+                    f"({source.file}, sha256 {source.sha256})")
+    return None
+
+
+@functools.cache
+def _manifest_sha256() -> dict[str, str]:
+    from edge.assets import load_manifest  # the asset manifest the loader verifies files by
+
+    return {name: entry.sha256 for name, entry in load_manifest().items()}
+
+
+def head_for(enabled: bool, models: Sequence[Any]) -> FeatureHead | None:
+    """The shipped head for a classifier of ``models`` when ``enabled`` (the configuration's
+    ``models.default_head``) and it can read their features; else None, with a warning saying
+    why when it was wanted (the zero-shot models then decide alone, as before it existed)."""
+    if not enabled:
+        return None
+    head = shipped_head()
+    why = fits(head, [m.spec for m in models], _manifest_sha256())
+    if why is not None:
+        log.warning("the default head %s is not used: %s", head.name, why)
+        return None
+    return head

@@ -1,0 +1,304 @@
+"""Build the default head (``classifier/feature_head.py``) from the project's manifests.
+
+``scripts/build_default_head.py`` is the command; this is its work, importable for tests:
+
+1. every labelled row of the manifests (``shared/data/MANIFEST.csv`` and
+   ``shared/data/train/MANIFEST.csv``; ``person`` rows are learnt as background) is run through
+   the two zero-shot models exactly as the appliance runs a crop, keeping their pre-logits
+   features and the zero-shot combination's predator and chicken scores;
+2. chickens, empty scenes and people also under :data:`NIGHT_COPIES` (``edge/train/augment.py``):
+   the corpus has almost no hens under IR, and a head that never saw one calls it a predator;
+3. each example is weighted so that every camera counts about as much as the square root of its
+   frame count (so the 152 low-resolution pet photos of one repository, or one nest-box camera's
+   48 frames, do not dominate) and each class weighs the same in total;
+4. cross-validation grouped by camera (the ``camera`` column; ``source_repo`` for the first
+   manifest, which has none): a camera is never in training and test at once; the held-out
+   scores are blended with the zero-shot ones in log-odds and reported per scene kind;
+5. the head is fitted on everything and written with its description (``head.yaml``: source
+   models and tensors, the training files' sha256 in ``training_files.txt``, the metrics).
+
+Deterministic: the same manifests and files give the same weights, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from classifier import load_image
+from classifier.blend import blend
+from classifier.ensemble import combine, evidence_of
+from classifier.feature_head import (
+    CLASSES,
+    HEAD_FILE,
+    INFO_FILE,
+    FeatureHeadInfo,
+    FeatureSource,
+    class_scores,
+)
+from classifier.head import HeadSettings, SoftmaxHead, fit_head
+from classifier.loader import load_model
+from classifier.model import TFLiteModel
+from classifier.package import FileRef
+from edge.assets import AssetStore, sha256_of
+from edge.cli.eval import PERSON, SKIPPED, per_scene, rates
+from edge.train.augment import variations
+from edge.train.errors import TrainError
+from edge.train.split import grouped_folds
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("mobilenet_v2_imagenet", "mobilenet_v2_inat_birds")
+NIGHT_COPIES = ("ir_night", "noir_purple")
+TRAINING_FILES = "training_files.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled manifest row."""
+
+    file: str
+    label: str  # chicken, predator, background or person
+    scene: str
+    camera: str
+    sha256: str
+
+    @property
+    def target(self) -> str:
+        """What the head learns: a person is background (neither chicken nor predator)."""
+        return "background" if self.label == PERSON else self.label
+
+    @property
+    def copies(self) -> tuple[str, ...]:
+        """The night copies this example is also learnt under."""
+        return NIGHT_COPIES if self.target != "predator" else ()
+
+
+def read_examples(manifests: Sequence[Path]) -> list[Example]:
+    """Every labelled row of ``manifests`` (video rows skipped); TrainError naming the line."""
+    out: list[Example] = []
+    for manifest in manifests:
+        with Path(manifest).open(newline="", encoding="utf-8") as fh:
+            for line, row in enumerate(csv.DictReader(fh), start=2):
+                label = row.get("label", "")
+                if label == SKIPPED:
+                    continue
+                if label not in (*CLASSES, PERSON) or not row.get("sha256"):
+                    raise TrainError(f"{manifest}:{line}: needs a label in {(*CLASSES, PERSON)} "
+                                     f"and a sha256, got {label!r}")
+                camera = row.get("camera") or row.get("source_repo") or row["file"]
+                out.append(Example(row["file"], label, row.get("scene", ""), camera,
+                                   row["sha256"]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Per example and copy (``copy`` 0 is the original): features and zero-shot scores."""
+
+    example: np.ndarray   # (N,) index into the examples
+    copy: tuple[str, ...]
+    x: np.ndarray         # (N, 2560) float32
+    zero_shot: np.ndarray  # (N, 2) predator, chicken
+
+    def originals(self) -> np.ndarray:
+        """Rows of the unaugmented pictures."""
+        return np.flatnonzero(np.array([c == "original" for c in self.copy]))
+
+
+Cache = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+
+
+def load_cache(path: Path | None) -> Cache:
+    """Features cached by (sha256, copy) from an earlier run (empty if none)."""
+    if path is None or not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as npz:
+        keys = [tuple(k.split("|")) for k in npz["keys"]]
+        return {(k[0], k[1]): (x, z) for k, x, z in zip(keys, npz["x"], npz["z"], strict=True)}
+
+
+def save_cache(path: Path, cache: Cache) -> None:
+    """Write the cache (arrays only)."""
+    keys = sorted(cache)
+    np.savez(path, keys=np.array([f"{a}|{b}" for a, b in keys]),
+             x=np.stack([cache[k][0] for k in keys]).astype(np.float16),
+             z=np.stack([cache[k][1] for k in keys]))
+
+
+def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteModel],
+            cache: Cache, progress: Callable[[int], None] | None = None) -> Features:
+    """Features of every example and its night copies, taken from ``cache`` when there (keyed
+    by the file's sha256, so a changed file is run again) and added to it otherwise."""
+    rows, copies, xs, zs = [], [], [], []
+    for i, ex in enumerate(examples):
+        names = ("original", *ex.copies)
+        if any((ex.sha256, n) not in cache for n in names):
+            path = root / ex.file
+            if sha256_of(path) != ex.sha256:
+                raise TrainError(f"{path}: its sha256 is not the manifest's")
+            rgb = load_image(path)
+            for name, picture in zip(names, [rgb, *variations(rgb, list(ex.copies))],
+                                     strict=True):
+                cache[(ex.sha256, name)] = _run(models, picture)
+        for name in names:
+            x, z = cache[(ex.sha256, name)]
+            rows.append(i)
+            copies.append(name)
+            xs.append(np.asarray(x, np.float32))
+            zs.append(z)
+        if progress is not None:
+            progress(i)
+    return Features(np.array(rows, np.intp), tuple(copies), np.stack(xs), np.stack(zs))
+
+
+def _run(models: Sequence[TFLiteModel], rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    features, evidence = [], []
+    for model in models:
+        probs, pooled, _ = model.infer(rgb)
+        if pooled is None:
+            raise TrainError(f"model {model.name} gives no features (manifest 'features:')")
+        features.append(pooled)
+        evidence.append(evidence_of(model, probs))
+    combined = combine(evidence, models[0].name)
+    return (np.concatenate(features).astype(np.float16),
+            np.array([combined.predator, combined.chicken], np.float32))
+
+
+def load_sources(store: AssetStore, threads: int = 2) -> list[TFLiteModel]:
+    """The two zero-shot models whose features the head reads, loaded and checked."""
+    from classifier.spec import load_specs
+
+    specs = load_specs()
+    return [load_model(specs[name], store, threads) for name in SOURCES]
+
+
+def example_weights(examples: Sequence[Example], feats: Features, power: float) -> np.ndarray:
+    """Per row: a camera's rows weigh ``n_camera ** -power`` each (so a camera counts as
+    ``n ** (1 - power)`` frames), copies as much as their original, then each class the same."""
+    cams = [examples[i].camera for i in feats.example]
+    _, cam_id, cam_n = np.unique(cams, return_inverse=True, return_counts=True)
+    w = cam_n[cam_id].astype(np.float64) ** -power
+    targets = np.array([CLASSES.index(examples[i].target) for i in feats.example])
+    for k in range(len(CLASSES)):
+        mask = targets == k
+        if mask.any():
+            w[mask] *= len(w) / (len(CLASSES) * w[mask].sum())
+    return w
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How the head is fitted and blended."""
+
+    l2: float = 0.05
+    blend: float = 0.5
+    camera_power: float = 0.5
+    iterations: int = 300
+    folds: int = 5
+
+
+def fit(examples: Sequence[Example], feats: Features, rows: np.ndarray, recipe: Recipe
+        ) -> SoftmaxHead:
+    """A head fitted on ``rows`` of ``feats``."""
+    targets = np.array([CLASSES.index(examples[i].target) for i in feats.example[rows]])
+    weights = example_weights(examples, feats, recipe.camera_power)[rows]
+    return fit_head(feats.x[rows], targets, CLASSES,
+                    HeadSettings(l2=recipe.l2, iterations=recipe.iterations, balanced=False),
+                    sample_weight=weights)
+
+
+def held_out(examples: Sequence[Example], feats: Features, recipe: Recipe, seed: int = 0
+             ) -> np.ndarray:
+    """Head probabilities (examples, 3) of each original picture, from a head that never saw its
+    camera (grouped folds over cameras)."""
+    cameras = sorted({e.camera for e in examples})
+    groups = np.array([cameras.index(e.camera) for e in examples])
+    labels = [e.target for e in examples]
+    out = np.zeros((len(examples), len(CLASSES)))
+    for fold in grouped_folds(labels, groups, recipe.folds, seed):
+        train_rows = np.flatnonzero(np.isin(feats.example, fold.train))
+        head = fit(examples, feats, train_rows, recipe)
+        originals = feats.originals()
+        test_rows = originals[np.isin(feats.example[originals], fold.test)]
+        out[feats.example[test_rows]] = class_scores(head, feats.x[test_rows])
+    return out
+
+
+def figures(examples: Sequence[Example], head_probs: np.ndarray, zero_shot: np.ndarray,
+            weight: float | None, threshold: float = 0.5, chicken_threshold: float = 0.3
+            ) -> dict[str, Any]:
+    """:func:`edge.cli.eval.rates` overall and per scene of the blended (or, with ``weight``
+    None, the zero-shot) scores, judged as the classifier judges them."""
+    if weight is None:
+        predator, chicken = zero_shot[:, 0], zero_shot[:, 1]
+    else:
+        predator = blend(head_probs[:, 2], zero_shot[:, 0], weight)
+        chicken = blend(head_probs[:, 1], zero_shot[:, 1], weight)
+    verdicts = np.where(predator >= threshold, "predator",
+                        np.where(chicken >= chicken_threshold, "chicken", "background"))
+    pairs = [(e.label, str(v)) for e, v in zip(examples, verdicts, strict=True)]
+    scenes = [(e.scene or "unlabelled", e.label, str(v))
+              for e, v in zip(examples, verdicts, strict=True)]
+    fixed_or_night = [(e.label, str(v)) for e, v in zip(examples, verdicts, strict=True)
+                      if e.scene.startswith("fixed")]
+    return {**_short(rates(pairs)), "fixed_cameras": _short(rates(fixed_or_night)),
+            "per_scene": {k: _short(v) for k, v in per_scene(scenes).items()}}
+
+
+def _short(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k != "confusion" and v is not None}
+
+
+def digest_of_files(examples: Sequence[Example]) -> tuple[str, str]:
+    """The ``training_files.txt`` text (sha256, label, file per line, sorted) and its sha256."""
+    text = "".join(f"{e.sha256} {e.label} {e.file}\n"
+                   for e in sorted(examples, key=lambda e: (e.file, e.sha256)))
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_head(folder: Path, head: SoftmaxHead, examples: Sequence[Example],
+               models: Sequence[TFLiteModel], store: AssetStore, recipe: Recipe,
+               metrics: dict[str, Any], manifests: Sequence[Path]) -> FeatureHeadInfo:
+    """Write ``head.npz``, ``training_files.txt`` and ``head.yaml`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / HEAD_FILE).write_bytes(head.to_bytes())
+    text, files_sha = digest_of_files(examples)
+    (folder / TRAINING_FILES).write_text(text, encoding="utf-8")
+    sources = [FeatureSource(model=m.name, file=m.spec.file, sha256=store.entry(m.spec.file).sha256,
+                             tensor=str(m.spec.features), size=m.features.shape[-1])
+               for m in models if m.features is not None]
+    counts: dict[str, int] = {}
+    for e in examples:
+        key = f"{e.label}/{e.scene or 'unlabelled'}"
+        counts[key] = counts.get(key, 0) + 1
+    info = FeatureHeadInfo(
+        name="default", version=files_sha[:12],
+        description="head on the two MobileNet v2s' pre-logits features, trained on the "
+        "project's corpus (shared/data and shared/data/train), blended with the zero-shot models",
+        sources=sources, head=FileRef(file=HEAD_FILE, sha256=sha256_of(folder / HEAD_FILE)),
+        blend=recipe.blend,
+        training={
+            "manifests": [{"file": f"{Path(m).parent.name}/{Path(m).name}",
+                           "sha256": sha256_of(m)} for m in manifests],
+            "files": {"list": TRAINING_FILES, "count": len(examples), "sha256": files_sha},
+            "examples": dict(sorted(counts.items())),
+            "night_copies": list(NIGHT_COPIES),
+            "recipe": {"l2": recipe.l2, "camera_power": recipe.camera_power,
+                       "iterations": recipe.iterations, "folds": recipe.folds},
+        },
+        metrics=metrics,
+    )
+    body = yaml.safe_dump(info.model_dump(mode="json"), sort_keys=False)
+    (folder / INFO_FILE).write_text(
+        "# The default head (classifier/feature_head.py), by scripts/build_default_head.py\n"
+        + body, encoding="utf-8")
+    return info

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Rebuild the default head shipped under ``classifier/data/default_head/`` from the manifests.
+
+    TENSORCHICKEN_MIRROR=../shared/models:../shared/data \\
+        python scripts/build_default_head.py [--data ../shared/data] [--cache FILE.npz]
+
+Runs every labelled picture of ``DATA/MANIFEST.csv`` and ``DATA/train/MANIFEST.csv`` through the
+two zero-shot models (features and scores; chickens, empty scenes and people also as night
+copies), prints held-out figures (cross-validation grouped by camera) of the zero-shot models
+alone and blended with the head, per scene kind, then fits the head on everything and writes
+``head.npz``, ``head.yaml`` and ``training_files.txt``. The same files give the same weights;
+``--cache`` keeps the models' outputs between runs (keyed by each file's sha256).
+See ``edge/train/default_head.py`` for the recipe and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifier.feature_head import DEFAULT_HEAD_DIR
+from edge.assets import AssetStore
+from edge.train.default_head import (
+    Recipe,
+    extract,
+    figures,
+    fit,
+    held_out,
+    load_cache,
+    load_sources,
+    read_examples,
+    save_cache,
+    write_head,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
+    p.add_argument("--manifest", type=Path, action="append",
+                   help="manifest CSV (repeatable; default DATA/MANIFEST.csv and "
+                   "DATA/train/MANIFEST.csv); its file paths are relative to --data")
+    p.add_argument("--out", type=Path, default=DEFAULT_HEAD_DIR, help="where the head is written")
+    p.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
+    p.add_argument("--folds", type=int, default=Recipe().folds, help="0 skips the held-out figures")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
+    examples = read_examples(manifests)
+    store = AssetStore()
+    models = load_sources(store, args.threads)
+    cache = load_cache(args.cache)
+    started = time.perf_counter()
+    feats = extract(examples, args.data, models, cache,
+                    lambda i: i % 100 == 99 and print(f"  {i + 1} pictures", file=sys.stderr))
+    if args.cache:
+        save_cache(args.cache, cache)
+    print(f"{len(examples)} pictures, {len(feats.x)} examples with night copies, "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    recipe = Recipe(folds=args.folds)
+    zero_shot = feats.zero_shot[feats.originals()]
+    metrics = {}
+    if args.folds:
+        probs = held_out(examples, feats, recipe)
+        metrics = {
+            "held_out_by_camera": {
+                "blended": figures(examples, probs, zero_shot, recipe.blend),
+                "head_alone": figures(examples, probs, zero_shot, 1.0),
+                "zero_shot_alone": figures(examples, probs, zero_shot, None),
+            },
+        }
+        print(json.dumps(metrics, indent=1))
+    head = fit(examples, feats, np.arange(len(feats.x)), recipe)
+    info = write_head(args.out, head, examples, models, store, recipe, metrics, manifests)
+    print(f"wrote {args.out} (version {info.version}, head sha256 {info.head.sha256})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
