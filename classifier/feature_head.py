@@ -174,7 +174,7 @@ def fits(head: FeatureHead, specs: Sequence[ModelSpec], sha256_of_file: Mapping[
 def _manifest_sha256() -> dict[str, str]:
     from edge.assets import load_manifest  # the asset manifest the loader verifies files by
 
-    return {name: entry.sha256 for name, entry in load_manifest().items()}
+    return {name: entry.sha256 for name, entry in load_manifest().items() if entry.sha256}
 
 
 def head_for(enabled: bool, models: Sequence[Any]) -> FeatureHead | None:

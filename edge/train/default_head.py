@@ -273,7 +273,7 @@ def write_head(folder: Path, head: SoftmaxHead, examples: Sequence[Example],
     (folder / HEAD_FILE).write_bytes(head.to_bytes())
     text, files_sha = digest_of_files(examples)
     (folder / TRAINING_FILES).write_text(text, encoding="utf-8")
-    sources = [FeatureSource(model=m.name, file=m.spec.file, sha256=store.entry(m.spec.file).sha256,
+    sources = [FeatureSource(model=m.name, file=m.spec.file, sha256=sha256_of(m.path),
                              tensor=str(m.spec.features), size=m.features.shape[-1])
                for m in models if m.features is not None]
     counts: dict[str, int] = {}
