@@ -261,7 +261,8 @@ class Rendezvous:
             label=answer.label)
         self.board.open(answer.ticket, own, plan.canary, decision)
         for name, score in answer.models.items():
-            plan.loaded[name].record(score)
+            if name in plan.loaded:  # the default head answers too, but is no loaded model
+                plan.loaded[name].record(score)
         for name in answer.late:
             plan.loaded[name].late += 1
             self.board.expect(answer.ticket, name, "late")
