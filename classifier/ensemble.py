@@ -370,8 +370,8 @@ class Classifier:
     def _head_answer(self, evidence: list[Evidence]) -> tuple[ModelScore, Evidence] | None:
         """The default head's answer from the features of the models that answered in time;
         None without a head or when one of its source models did not answer."""
-        if self.head is None:
-            return None
+        if self.head is None or any(e.blend is not None for e in evidence):
+            return None  # no head, or the owner's own joined head decides in its place
         timed = self.head.timed_scores(
             {e.name: e.features for e in evidence if e.features is not None})
         if timed is None:

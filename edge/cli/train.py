@@ -192,7 +192,7 @@ def _current(args: argparse.Namespace, store: AssetStore) -> Classifier:
     cfg = registry_of(args).effective()
     zero_shot = [u for u in cfg.use if not (u.role == "critical" and u.package
                                             and read_package(Path(u.package)).blend is not None)]
-    return load_classifier(cfg.model_copy(update={"use": zero_shot}), store)
+    return load_classifier(cfg.model_copy(update={"use": zero_shot, "default_head": False}), store)
 
 
 def run(args: argparse.Namespace) -> int:

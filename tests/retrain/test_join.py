@@ -23,7 +23,9 @@ from edge.train.trainer import TrainSettings
 def test_a_blending_head_joins_the_running_critical_path_and_leaves_on_rollback(
     tmp_path: Path, asset_store: AssetStore, small_photos: list[Photo]
 ) -> None:
-    base = ModelsConfig()  # type: ignore[call-arg]
+    # Without the default head, so that "before" is the zero-shot combination the joined head
+    # is blended with (a joined head takes the default head's place).
+    base = ModelsConfig(default_head=False)  # type: ignore[call-arg]
     plan = RetrainPlan("coop", "j1", tmp_path / "packages", TrainSettings(folds=0), ["flip"])
     with load_classifier(base, asset_store) as current:
         package = retrain(small_photos, asset_store, plan, current).package

@@ -102,7 +102,9 @@ def test_train_register_promote_rollback(
     hen = photo_set.photos(photo_set.rows()[:1])[0].load()
     with load_classifier(promoted, asset_store) as classifier:
         answer = classifier.classify(hen)
-    with load_classifier(ModelsConfig(), asset_store) as zero_shot:  # type: ignore[call-arg]
+    # The zero-shot combination alone: the joined head takes the default head's place.
+    zero_shot_cfg = ModelsConfig(default_head=False)  # type: ignore[call-arg]
+    with load_classifier(zero_shot_cfg, asset_store) as zero_shot:
         before = zero_shot.classify(hen)
     head = answer.models["coop-v1"]
     assert head.verdict is Verdict.CHICKEN and answer.verdict is Verdict.CHICKEN
