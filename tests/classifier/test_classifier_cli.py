@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from classifier.feature_head import shipped_head
 from edge.cli import main
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -34,8 +33,7 @@ def test_classify_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", str(DATA / "images/predator/coral__owl.jpg"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "predator" and out["ms"] > 0
-    assert set(out["models"]) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds",
-                                  shipped_head().name}
+    assert set(out["models"]) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
     assert out["models"]["mobilenet_v2_inat_birds"]["top"][0][0].startswith("Athene cunicularia")
 
 
