@@ -25,15 +25,19 @@ class Slow:
         self._model = model
         self.delay_s = delay_s
         self.calls = 0
-        self._never = threading.Event()
+        self._released = threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
     def probabilities(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         self.calls += 1
-        self._never.wait(self.delay_s)
+        self._released.wait(self.delay_s)
         return self._model.probabilities(rgb)  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        """End every delay, now and from now on (so a test can close a stalled model at once)."""
+        self._released.set()
 
 
 def uses(*entries: tuple[str, str], **settings: Any) -> ModelsConfig:

@@ -92,14 +92,20 @@ def test_slow_shadow_skips_and_counts_and_never_holds_the_decision(
 ) -> None:
     cfg = uses((V2, "primary"), (V1, "shadow"), shadow_queue=2, join_wait_ms=0)
     with Rendezvous(cfg, loader({V1: 0.5})) as rendezvous:
-        times = _critical_ms(rendezvous, photos[:12])
-        shadow = next(m for m in rendezvous.status()["models"] if m["name"] == V1)
-        # One crop running and two queued; every other crop was skipped, and counted.
-        assert shadow["skipped"] >= 12 - 3 and shadow["scored"] <= 3
-        late = rendezvous.join(rendezvous.classify(photos[0][0]).ticket, wait_s=0)
-        assert late is not None and V1 in late.skipped
-    # The decision never waited for the 500 ms shadow (a loose bound: no speed claim).
-    assert statistics.median(times) < 250, times
+        # Warmed up at 500 ms, then it stalls until released: however loaded the machine, the
+        # shadow holds one crop and queues two, so the others are skipped.
+        stalled = rendezvous.plan.loaded[V1].model
+        stalled.delay_s = 120.0
+        try:
+            times = _critical_ms(rendezvous, photos[:12])
+            shadow = next(m for m in rendezvous.status()["models"] if m["name"] == V1)
+            assert shadow["skipped"] >= 12 - 3 and shadow["scored"] == 0
+            late = rendezvous.join(rendezvous.classify(photos[0][0]).ticket, wait_s=0)
+            assert late is not None and V1 in late.skipped
+        finally:
+            stalled.release()
+    # The decision never waited for the stalled shadow (a loose bound: no speed claim).
+    assert statistics.median(times) < 5000, times
 
 
 def _feed(rendezvous: Rendezvous, photos: Photos) -> None:
