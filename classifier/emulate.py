@@ -30,28 +30,29 @@ _PATCH_LOCK = threading.Lock()
 
 @contextmanager
 def slowed_invokes(*, factor: float = 1.0, extra_ms: float = 0.0) -> Iterator[None]:
-    """While inside, each ``TFLiteModel.probabilities`` takes ``factor`` times its own invoke
-    time plus ``extra_ms``; ValueError for a factor below 1 or a negative extra."""
+    """While inside, each ``TFLiteModel.infer`` (which ``probabilities`` calls too, so every
+    way a model is run) takes ``factor`` times its own invoke time plus ``extra_ms``;
+    ValueError for a factor below 1 or a negative extra."""
     if factor < 1 or extra_ms < 0:
         raise ValueError(f"a slower board needs factor >= 1 and extra_ms >= 0, "
                          f"got {factor} and {extra_ms}")
-    original = TFLiteModel.probabilities
+    original = TFLiteModel.infer
     never = threading.Event()
 
-    def slowed(self: TFLiteModel, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        probs, invoke_ms = original(self, rgb)
+    def slowed(self: TFLiteModel, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        probs, features, invoke_ms = original(self, rgb)
         added_ms = invoke_ms * (factor - 1) + extra_ms
         with self._lock:  # the interpreter stays busy, as on the slower board
             never.wait(added_ms / 1000.0)
-        return probs, invoke_ms + added_ms
+        return probs, features, invoke_ms + added_ms
 
     with _PATCH_LOCK:
-        TFLiteModel.probabilities = slowed  # type: ignore[method-assign]
+        TFLiteModel.infer = slowed  # type: ignore[method-assign]
     try:
         yield
     finally:
         with _PATCH_LOCK:
-            TFLiteModel.probabilities = original  # type: ignore[method-assign]
+            TFLiteModel.infer = original  # type: ignore[method-assign]
 
 
 def pin_to_cores(count: int) -> list[int]:

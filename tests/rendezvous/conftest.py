@@ -31,9 +31,14 @@ class Slow:
         return getattr(self._model, name)
 
     def probabilities(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        probs, _, invoke_ms = self.infer(rgb)
+        return probs, invoke_ms
+
+    def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        # Both ways a model is run (the default head's sources are run through infer).
         self.calls += 1
         self._released.wait(self.delay_s)
-        return self._model.probabilities(rgb)  # type: ignore[no-any-return]
+        return self._model.infer(rgb)  # type: ignore[no-any-return]
 
     def release(self) -> None:
         """End every delay, now and from now on (so a test can close a stalled model at once)."""
