@@ -41,10 +41,11 @@ class ModelsConfig(Section):
         description="Models in use and their roles",
     )
     default_head: bool = Field(
-        False, description="Blend the head shipped with the product (trained on the project's "
-        "photos, reading the two MobileNet v2s' features) with the zero-shot models' answer; "
-        "used when both models are on the critical path. Off by default: on the demo's "
-        "people clip it made a predator event. A head the owner trains and promotes comes first")
+        True, description="Blend the head shipped with the product (trained on the project's "
+        "photos, reading the two MobileNet v2s' features) with the zero-shot models' answer, "
+        "in the lights its head.yaml names (at night) at the operating points chosen there; "
+        "used when both models are on the critical path. A head the owner trains and promotes "
+        "comes first")
     deadline_ms: float = Field(
         1000.0, gt=0, le=60000,
         description="Critical-path answers later than this are not waited for",

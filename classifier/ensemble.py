@@ -48,7 +48,7 @@ from classifier.feature_head import CLASSES, FeatureHead, head_for
 from classifier.loader import load_model
 from classifier.model import TFLiteModel
 from classifier.pace import Pace
-from classifier.regime import regime_of
+from classifier.regime import Regime, regime_of
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Classification, ModelScore, Verdict
 from classifier.worker import BoundedWorker
@@ -294,7 +294,8 @@ class Classifier:
                 evidence.append(item.evidence)
             else:
                 late.append(item.model.name)
-        return replace(self._decide(ticket, scores, evidence, tuple(late), busy), regime=regime)
+        return replace(self._decide(ticket, scores, evidence, tuple(late), busy, regime),
+                       regime=regime)
 
     def _dispatch(self, ticket: int, rgb: np.ndarray) -> tuple[list[_Pending], tuple[str, ...]]:
         pending, busy = [], []
@@ -367,13 +368,15 @@ class Classifier:
             label=top[0][0], top=top, invoke_ms=round(invoke_ms, 3), total_ms=round(total_ms, 3),
         ), ev
 
-    def _head_answer(self, evidence: list[Evidence]) -> tuple[ModelScore, Evidence] | None:
+    def _head_answer(self, evidence: list[Evidence], regime: Regime
+                     ) -> tuple[ModelScore, Evidence] | None:
         """The default head's answer from the features of the models that answered in time;
-        None without a head or when one of its source models did not answer."""
+        None without a head, when one of its source models did not answer, or in a light
+        (``regime``) the head is not used in."""
         if self.head is None or any(e.blend is not None for e in evidence):
             return None  # no head, or the owner's own joined head decides in its place
         timed = self.head.timed_scores(
-            {e.name: e.features for e in evidence if e.features is not None})
+            {e.name: e.features for e in evidence if e.features is not None}, regime)
         if timed is None:
             return None
         (background, chicken, predator), ms = (float(v) for v in timed[0]), timed[1]
@@ -391,9 +394,9 @@ class Classifier:
 
     def _decide(
         self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
-        late: tuple[str, ...], busy: tuple[str, ...],
+        late: tuple[str, ...], busy: tuple[str, ...], regime: Regime,
     ) -> Answer:
-        head = self._head_answer(evidence)
+        head = self._head_answer(evidence, regime)
         if head is not None:
             # Last in priority: a head the owner trained and joined (a package) comes first.
             scores = {**scores, head[0].model: head[0]}

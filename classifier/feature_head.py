@@ -32,11 +32,13 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from classifier.blend import log_odds
 from classifier.errors import ModelError
 from classifier.head import SoftmaxHead
 from classifier.package import FileRef, checked_file
+from classifier.regime import Regime
 from classifier.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,21 @@ class FeatureHeadInfo(_Strict):
     sources: list[FeatureSource] = Field(min_length=1)
     head: FileRef
     blend: float = Field(gt=0, le=1, description="the head's weight in the log-odds blend")
+    operating_points: dict[Regime, float] = Field(
+        default_factory=lambda: dict.fromkeys(Regime, 0.5),
+        description="the lights (classifier.regime) the head is used in and, for each, the "
+        "blended predator score that counts as the configured threshold's 0.5 there; in a "
+        "light it does not name the zero-shot models decide alone")
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("operating_points")
+    @classmethod
+    def _points_between_0_and_1(cls, points: dict[Regime, float]) -> dict[Regime, float]:
+        bad = {str(k): v for k, v in points.items() if not 0.0 < v < 1.0}
+        if bad:
+            raise ValueError(f"operating points are between 0 and 1, got {bad}")
+        return points
 
     @property
     def model_name(self) -> str:
@@ -96,19 +111,42 @@ class FeatureHead:
         return np.concatenate([np.asarray(by_model[n], np.float32).reshape(-1)
                                for n in self.sources])
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 3) in :data:`CLASSES` order for features (N, inputs)."""
-        return class_scores(self.head, features)
+    def scores(self, features: np.ndarray, regime: Regime) -> np.ndarray | None:
+        """Scores (N, 3) in :data:`CLASSES` order for features (N, inputs) of crops taken in
+        ``regime``: the head's probabilities, the predator one moved to that light's operating
+        point (:func:`to_operating_point`); None in a light the head is not used in."""
+        point = self.info.operating_points.get(regime)
+        if point is None:
+            return None
+        probs = class_scores(self.head, features)
+        column = CLASSES.index("predator")
+        probs[:, column] = to_operating_point(probs[:, column], point, self.info.blend)
+        return probs
 
-    def timed_scores(self, by_model: Mapping[str, np.ndarray]) -> tuple[np.ndarray, float] | None:
-        """:data:`CLASSES` probabilities of one crop and the ms they took; None if a source
-        model's features are missing (it was late or failed: the zero-shot answer decides)."""
+    def timed_scores(self, by_model: Mapping[str, np.ndarray], regime: Regime
+                     ) -> tuple[np.ndarray, float] | None:
+        """:meth:`scores` of one crop and the ms they took; None if a source model's features
+        are missing (it was late or failed) or the head is not used in ``regime``: the
+        zero-shot answer then decides alone."""
         x = self.features(by_model)
         if x is None:
             return None
         started = time.perf_counter()
-        probs = self.scores(x)[0]
-        return probs, (time.perf_counter() - started) * 1000.0
+        probs = self.scores(x, regime)
+        if probs is None:
+            return None
+        return probs[0], (time.perf_counter() - started) * 1000.0
+
+
+def to_operating_point(predator: np.ndarray, point: float, weight: float) -> np.ndarray:
+    """The head's predator probabilities moved in log-odds so that the blend with weight
+    ``weight`` gives 0.5 where it would have given ``point``: the blend moves by
+    ``weight * shift``, so the head's log-odds move by ``logit(point) / weight``. One
+    threshold then serves the zero-shot models alone and the blend, each at its own point."""
+    shift = float(log_odds(point)) / weight
+    if shift == 0.0:
+        return predator
+    return np.asarray(1.0 / (1.0 + np.exp(-(log_odds(predator) - shift))))
 
 
 def class_scores(head: SoftmaxHead, features: np.ndarray) -> np.ndarray:

@@ -9,9 +9,16 @@ import numpy as np
 import pytest
 
 from classifier import Classifier, ModelError, load_classifier, load_image
-from classifier.blend import blend
-from classifier.feature_head import DEFAULT_HEAD_DIR, head_for, load_feature_head, shipped_head
+from classifier.blend import blend, log_odds
+from classifier.feature_head import (
+    DEFAULT_HEAD_DIR,
+    head_for,
+    load_feature_head,
+    shipped_head,
+    to_operating_point,
+)
 from classifier.loader import load_model
+from classifier.regime import Regime
 from classifier.runtime import interpreter_class
 from classifier.spec import load_specs
 from edge.assets import AssetStore
@@ -19,7 +26,8 @@ from edge.config import ModelsConfig
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 OWL = DATA / "images" / "predator" / "coral__owl.jpg"
-HEN_AT_NIGHT = DATA / "train" / "chicken"
+BADGER_IN_IR = (DATA / "train" / "predator"
+                / "carpat__data_example_photos_badger_example_1.jpg")
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"])
@@ -52,22 +60,53 @@ def test_a_tensor_whose_memory_is_reused_is_refused(asset_store: AssetStore) -> 
         load_model(spec, asset_store, threads=1)
 
 
-def test_the_shipped_head_is_blended_into_the_answer(asset_store: AssetStore) -> None:
+def test_the_shipped_head_is_blended_into_the_answer_at_night_and_not_by_day(
+    asset_store: AssetStore
+) -> None:
     head = shipped_head()
-    with_head = load_classifier(ModelsConfig(default_head=True), asset_store)  # type: ignore[call-arg]
-    assert with_head.head is head
+    assert set(head.info.operating_points) == {Regime.NIGHT_IR, Regime.NIGHT_COLOUR}
+    with_head = load_classifier(ModelsConfig(), asset_store)  # type: ignore[call-arg]
+    assert with_head.head is head  # on by default
     plain = load_classifier(ModelsConfig(default_head=False), asset_store)  # type: ignore[call-arg]
+    night, day = load_image(BADGER_IN_IR), load_image(OWL)
     with plain:
         assert plain.head is None
-        rgb = load_image(OWL)
-        zero_shot = plain.classify(rgb)
+        zero_shot = {"night": plain.classify(night), "day": plain.classify(day)}
     with with_head:
-        answer = with_head.classify(rgb)
-    mine = answer.models[head.name]
-    assert head.name not in zero_shot.models
-    expected = blend(mine.predator_score, zero_shot.predator_score, head.info.blend)
-    assert answer.predator_score == pytest.approx(expected, abs=2e-3)
-    assert answer.regime == "day_colour"
+        answers = {"night": with_head.classify(night), "day": with_head.classify(day)}
+    assert answers["night"].regime == "night_ir" and answers["day"].regime == "day_colour"
+    # By day the zero-shot models decide alone, exactly as without the head.
+    assert head.name not in answers["day"].models
+    assert answers["day"].predator_score == zero_shot["day"].predator_score
+    # At night the head's predator score, moved to its operating point, is blended in.
+    mine = answers["night"].models[head.name]
+    assert head.name not in zero_shot["night"].models
+    expected = blend(mine.predator_score, zero_shot["night"].predator_score, head.info.blend)
+    assert answers["night"].predator_score == pytest.approx(expected, abs=2e-3)
+
+
+@pytest.mark.parametrize("point", [0.5, 0.55, 0.7, 0.9])
+def test_a_blend_at_the_operating_point_comes_out_at_one_half(point: float) -> None:
+    """Where the unmoved blend gives ``point``, the moved one gives 0.5, whatever the
+    zero-shot score; above it stays above, below stays below."""
+    weight = 0.5
+    for zero_shot in (0.05, 0.3, 0.6, 0.95):
+        # The head score at which the plain blend is exactly ``point``.
+        head = 1.0 / (1.0 + np.exp(-(log_odds(point) - (1 - weight) * log_odds(zero_shot))
+                                   / weight))
+        moved = to_operating_point(np.array([head, head * 1.02, head * 0.98]), point, weight)
+        blended = [blend(float(h), zero_shot, weight) for h in moved]
+        assert blended[0] == pytest.approx(0.5, abs=1e-6)
+        assert blended[1] > 0.5 > blended[2]
+
+
+def test_an_operating_point_outside_0_and_1_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "head"
+    shutil.copytree(DEFAULT_HEAD_DIR, folder)
+    info = (folder / "head.yaml").read_text()
+    (folder / "head.yaml").write_text(info.replace("night_ir: ", "night_ir: 1", 1))
+    with pytest.raises(ModelError, match="operating_points"):
+        load_feature_head(folder)
 
 
 def test_the_head_needs_both_models_and_their_files(

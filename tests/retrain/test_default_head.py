@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from classifier.feature_head import load_feature_head
+from classifier.regime import Regime
 from edge.assets import sha256_of
+from edge.train.default_head import Example, Recipe, blended_scores, operating_points
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_default_head.py"
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -59,3 +62,27 @@ def test_the_builder_gives_the_same_weights_twice_and_records_its_files(
     with manifest.open(newline="", encoding="utf-8") as fh:
         hashes = {r["sha256"] for r in csv.DictReader(fh)}
     assert {line.split()[0] for line in listed} == hashes
+
+
+def test_the_operating_point_is_the_lowest_that_adds_no_false_alarm_in_its_light() -> None:
+    """Per light: the lowest point at which the blend calls no more hens, empty scenes or
+    people predator than the zero-shot models; a light where none does is left out."""
+    ex = [Example(f"{i}.jpg", label, "", "cam", "0" * 64) for i, label in
+          enumerate(["predator", "predator", "chicken", "background", "predator", "chicken"])]
+    night, day = Regime.NIGHT_IR, Regime.DAY_COLOUR
+    regimes = [night, night, night, night, day, day]
+    zero_shot = np.array([[0.3, 0], [0.6, 0], [0.2, 0.5], [0.1, 0], [0.4, 0], [0.45, 0.6]])
+    # The head is sure of the first predator, and rather taken with the night hen.
+    head = np.array([[0.01, 0, 0.99], [0.1, 0, 0.9], [0.05, 0.1, 0.85], [0.9, 0, 0.1],
+                     [0.1, 0, 0.9], [0, 0.01, 0.99]])
+    recipe = Recipe(regimes=(night, day), points=(0.5, 0.6, 0.7))
+    points = operating_points(ex, head, zero_shot, regimes, recipe)
+    blended = {p: blended_scores(head, zero_shot, regimes, {night: p}, 0.5)[:, 0]
+               for p in recipe.points}
+    assert blended[0.5][2] >= 0.5 > blended[0.6][2]  # the night hen: called predator at 0.5
+    assert points[night] == 0.6
+    assert blended[0.6][0] >= 0.5  # the predator the zero-shot models missed is still found
+    # By day the hen is called predator at every point, the zero-shot models do not: left out.
+    assert day not in points
+    # Where the head is not used, the scores are the zero-shot ones.
+    assert np.array_equal(blended_scores(head, zero_shot, regimes, {}, 0.5), zero_shot)
