@@ -3,6 +3,7 @@ labelling them, doctor, and the small things (--version, secrets, executable scr
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from edge.assets import AssetStore
+from tests.conftest import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[2]
 TC = str(Path(sys.executable).with_name("tensorchicken"))
@@ -203,3 +205,50 @@ def test_the_readmes_event_and_label_examples_run_as_written(
     assert {"events", "label list", "label set"} <= ran
     labels = (state / "labels.csv").read_text().splitlines()
     assert len(labels) == 3 and all(",background," in line for line in labels[1:])
+
+
+def _photos(folder: Path, per_label: dict[str, int]) -> Path:
+    """``photos/`` and ``photos.csv`` in ``folder``, as the README's retraining example has
+    them: a few of the shared photos of each label, copied."""
+    (folder / "photos").mkdir()
+    rows = []
+    with (SHARED_DATA / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if per_label.get(row["label"], 0) > sum(r[1] == row["label"] for r in rows):
+                name = Path(row["file"]).name
+                shutil.copyfile(SHARED_DATA / row["file"], folder / "photos" / name)
+                rows.append((name, row["label"], row.get("subclass", "")))
+    with (folder / "photos.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "label", "subclass"])
+        writer.writerows(rows)
+    return folder / "photos.csv"
+
+
+def test_the_readmes_retraining_example_runs_as_written(
+        demo: tuple[Path, str], tmp_path: Path) -> None:
+    # The owner's photos beside them, the demo's events as the state folder, and a data folder
+    # of its own (packages are written there; models come from the mirror).
+    state = tmp_path / "state"
+    shutil.copytree(demo[0], state)
+    _photos(tmp_path, {"chicken": 5, "predator": 5, "background": 4})
+    env = {"TENSORCHICKEN_STATE_DIR": str(state), "TENSORCHICKEN_DATA_DIR": str(tmp_path / "data")}
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Retraining on your own coop"):]
+    begin = section.index("```sh\n") + len("```sh\n")
+    example = section[begin:section.index("```", begin)]
+    lines = [shlex.split(line, comments=True) for line in example.splitlines()]
+    assert [w[:2] for w in lines if w][-3:] == [
+        ["tensorchicken", "train"], ["tensorchicken", "models"], ["tensorchicken", "models"]]
+    for words in filter(None, lines):
+        result = tc(*words[1:], env=env, cwd=tmp_path, timeout=600)
+        assert result.returncode == 0, (shlex.join(words), result.stdout + result.stderr)
+    # What the example promised: the package it named decides (joined beside the primary) ...
+    listed = tc("models", "list", "--json", env=env, cwd=tmp_path)
+    roles = {m["name"]: m["role"] for m in json.loads(listed.stdout)["models"]}
+    assert roles.get("coop-v1") == "critical", roles
+    # ... and "models rollback if it disappoints" undoes it.
+    assert tc("models", "rollback", env=env, cwd=tmp_path).returncode == 0
+    listed = tc("models", "list", "--json", env=env, cwd=tmp_path)
+    roles = {m["name"]: m["role"] for m in json.loads(listed.stdout)["models"]}
+    assert roles.get("coop-v1") != "critical", roles
