@@ -67,7 +67,15 @@ for i in "${!MIRRORS[@]}"; do
     inside+=("/mirror$i")
 done
 
-echo "== scripts/install.sh inside the arm64 root (no systemd there: --no-start)"
+# Raspberry Pi OS always has systemd (the service needs it); debootstrap's minbase has not.
+if ! chroot "$ROOTFS" sh -c 'command -v systemctl' >/dev/null; then
+    echo "== systemd into the arm64 root, as on Raspberry Pi OS"
+    chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends systemd >/dev/null
+fi
+
+echo "== scripts/install.sh inside the arm64 root (systemd is not running there: --no-start)"
 install_started=$(date +%s)
 chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
     bash /src/scripts/install.sh --source /src --no-start "${args[@]}"
