@@ -5,7 +5,10 @@
 # NumPy, the wheels pip picks for aarch64) and that the demo fires on every predator at an
 # emulated arm64's pace.
 #
-#   sudo scripts/release_check_arm64.sh [--root DIR] [--mirror DIR]... [--keep]
+#   sudo scripts/release_check_arm64.sh [--root DIR] [--mirror DIR]... [--ca-cert FILE]... [--keep]
+#
+# --ca-cert adds a certificate authority the root must trust too (a proxy's that re-signs
+# HTTPS, as on a company network or a build machine): pip inside the root needs it to reach PyPI.
 #
 # Needs, on the host (Debian/Ubuntu): debootstrap, qemu-user-static, binfmt-support
 # (sudo apt-get install debootstrap qemu-user-static binfmt-support), root, network for apt and
@@ -17,6 +20,7 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 ROOTFS=""
 KEEP=0
 MIRRORS=()
+CA_CERTS=()
 SUITE=bookworm
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -24,8 +28,9 @@ while (($#)); do
     case $1 in
         --root) ROOTFS=$2; shift 2 ;;
         --mirror) MIRRORS+=("$2"); shift 2 ;;
+        --ca-cert) CA_CERTS+=("$2"); shift 2 ;;
         --keep) KEEP=1; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "release_check_arm64.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -37,6 +42,7 @@ command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get instal
 [[ -x /usr/bin/qemu-aarch64-static ]] \
     || die "qemu-aarch64-static is missing: apt-get install qemu-user-static binfmt-support"
 for m in "${MIRRORS[@]}"; do [[ -d $m ]] || die "mirror folder $m does not exist"; done
+for c in "${CA_CERTS[@]}"; do [[ -f $c ]] || die "certificate $c does not exist"; done
 
 ROOTFS=${ROOTFS:-$(mktemp -d /var/tmp/tensorchicken-arm64.XXXXXX)}
 mounted=()
@@ -73,6 +79,16 @@ if ! chroot "$ROOTFS" sh -c 'command -v systemctl' >/dev/null; then
     chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends systemd >/dev/null
+fi
+
+if ((${#CA_CERTS[@]})); then
+    echo "== ${#CA_CERTS[@]} extra certificate authorities into the arm64 root"
+    chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null
+    for c in "${CA_CERTS[@]}"; do
+        cp "$c" "$ROOTFS/usr/local/share/ca-certificates/$(basename "${c%.*}").crt"
+    done
+    chroot "$ROOTFS" update-ca-certificates >/dev/null
 fi
 
 echo "== scripts/install.sh inside the arm64 root (systemd is not running there: --no-start)"
