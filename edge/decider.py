@@ -206,7 +206,11 @@ class Decider:
         return None
 
     def _devices(self, reason: dict[str, Any]) -> tuple[str, ...]:
-        vetoed = self._vetoable if reason["chicken_max"] >= self._cfg.chicken_veto else frozenset()
+        hens_live_here = reason["camera"] in self._cfg.hens_live_in
+        hen_seen = reason["chicken_max"] >= self._cfg.chicken_veto
+        vetoed = self._vetoable if hen_seen or hens_live_here else frozenset()
+        if hens_live_here:
+            reason["hens_live_here"] = True
         quiet = self._cfg.is_quiet(self._local_time())
         silenced = self._quiet if quiet else frozenset()
         reason |= {"quiet_hours": quiet, "vetoed": sorted(vetoed), "silenced": sorted(silenced)}

@@ -79,6 +79,17 @@ class Config(Section):
         return self
 
     @model_validator(mode="after")
+    def _hen_cameras_exist(self) -> Config:
+        # A misspelt camera here would leave the sprinkler free to wet the nest box.
+        names = [c.name for c in self.cameras]
+        unknown = [n for n in self.decision.hens_live_in if n not in names]
+        if unknown:
+            raise KeyProblem("decision.hens_live_in",
+                             f"{', '.join(map(repr, unknown))} is not a camera's name "
+                             f"({', '.join(names)})")
+        return self
+
+    @model_validator(mode="after")
     def _quiet_devices_exist(self) -> Config:
         # A typo here would leave a siren sounding at night, and the Decider would only
         # find it at start-up: a restart loop instead of a clear validate-config error.

@@ -27,6 +27,11 @@ The defaults, and why (the README can take this paragraph as it is):
   ``refused`` and the next confirmed frame tries again.
 - ``quiet_hours``: none by default; in them the ``quiet_devices`` (the siren kinds) stay silent
   and the floodlight and sprinkler still fire.
+- ``hens_live_in``: none by default; the cameras that look where hens always are (a nest box, a
+  roost). Their visits never fire the vetoed deterrents (the sprinkler), whatever the chicken
+  score: measured held out by camera, hens in a nest-box or broiler camera the models never saw
+  are recognised as chicken almost never (0 of 12 at night), so the veto cannot protect them
+  there. The siren and floodlight still fire.
 """
 
 from __future__ import annotations
@@ -100,6 +105,11 @@ class DecisionConfig(Section):
     quiet_devices: list[str] = Field(
         default_factory=lambda: ["siren", "tonal_siren"],
         description="Deterrent names or kinds silenced in quiet hours",
+    )
+    hens_live_in: list[str] = Field(
+        default_factory=list,
+        description="Cameras where hens always are (a nest box, a roost): their visits never "
+        "fire the chicken-vetoed deterrents (the sprinkler), whatever the chicken score",
     )
 
     @model_validator(mode="before")

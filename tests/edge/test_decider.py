@@ -144,6 +144,23 @@ def test_a_chicken_seen_anywhere_in_the_visit_still_vetoes() -> None:
     assert decision.reason["chicken_max"] == 0.6
 
 
+def test_a_camera_where_hens_live_never_fires_the_sprinkler() -> None:
+    # A nest-box camera: its hens are not recognised (no chicken score), the sprinkler stays
+    # off there all the same; the run camera beside it still sprays a predator.
+    d = decider(confirm_n=1, chicken_veto=0.4, hens_live_in=["nestbox"])
+    nest = d.decide("nestbox", frame(0.9, chicken=0.0))
+    assert nest.fire and nest.devices == ("siren", "light")
+    assert nest.reason["vetoed"] == ["water"] and nest.reason["hens_live_here"] is True
+    run = d.decide("run", frame(0.9, chicken=0.0))
+    assert run.devices == ALL and "hens_live_here" not in run.reason
+
+
+def test_hens_live_in_must_name_a_camera() -> None:
+    with pytest.raises(ConfigError, match=r"decision.hens_live_in.*'nest' is not a camera"):
+        parse_config({"cameras": [{"name": "coop"}],
+                      "decision": {"hens_live_in": ["nest"]}}, "test")
+
+
 def test_held_when_every_deterrent_is_vetoed_or_silenced() -> None:
     d = Decider(DecisionConfig(armed=True, confirm_n=1, cooldown_s=0, quiet_hours=[QuietHours(
         start="00:00", end="23:59")], quiet_devices=["siren", "floodlight"]), DETERRENTS,
