@@ -39,7 +39,7 @@ from classifier.errors import ModelError
 from classifier.head import SoftmaxHead
 from classifier.package import FileRef, checked_file
 from classifier.regime import Regime
-from classifier.spec import ModelSpec
+from classifier.spec import ModelSpec, declared_sha256
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +210,7 @@ def fits(head: FeatureHead, specs: Sequence[ModelSpec], sha256_of_file: Mapping[
 
 @functools.cache
 def _manifest_sha256() -> dict[str, str]:
-    from edge.assets import load_manifest  # the asset manifest the loader verifies files by
-
-    return {name: entry.sha256 for name, entry in load_manifest().items() if entry.sha256}
+    return declared_sha256()  # the asset manifest the loader verifies files by
 
 
 def head_for(enabled: bool, models: Sequence[Any]) -> FeatureHead | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -81,13 +81,18 @@ class ModelSpec(_Strict):
     description: str
 
 
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest's mapping; ModelError if it cannot be read."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelError(f"{path}: cannot read the model manifest: {exc}") from None
+
+
 def load_specs(path: Path | None = None) -> dict[str, ModelSpec]:
     """Every model of the manifest's ``models:`` section by name; ModelError naming the problem."""
     path = path or manifest_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"{path}: cannot read the model manifest: {exc}") from None
+    data = _read_manifest(path)
     section = data.get("models")
     if not isinstance(section, dict):
         raise ModelError(f"{path}: no 'models:' mapping of model name to description")
@@ -101,3 +106,12 @@ def load_specs(path: Path | None = None) -> dict[str, ModelSpec]:
             )
             raise ModelError(f"{path}: models.{name}: {problems}") from None
     return specs
+
+
+def declared_sha256(path: Path | None = None) -> dict[str, str]:
+    """The sha256 each file of the manifest's ``files:`` section is declared to have, by file
+    name (what the asset store verifies a copy by); files known only by a git blob id are left
+    out. ModelError if the manifest cannot be read."""
+    path = path or manifest_path()
+    data = _read_manifest(path)
+    return {f["name"]: f["sha256"] for f in data.get("files") or () if f.get("sha256")}

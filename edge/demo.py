@@ -13,7 +13,7 @@ import yaml
 from edge.app import Appliance, RunSummary
 from edge.assets import AssetStore
 from edge.config import Config, parse_config
-from edge.web.config import DEFAULT_ADDRESS
+from edge.config.web import DEFAULT_ADDRESS
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 GRACE_S = 1.5  # a firing up to this long after a photo leaves still belongs to it

@@ -39,9 +39,10 @@ from classifier import load_classifier, load_image  # noqa: E402
 from classifier.crop import crop_regions  # noqa: E402
 from classifier.runtime import make_interpreter  # noqa: E402
 from edge.assets import AssetStore, mirrors_from_env  # noqa: E402
-from edge.cli.eval import Row, headline, per_scene, rates, read_manifest  # noqa: E402
+from edge.cli.eval import Row, headline, read_manifest  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.latency import percentile  # noqa: E402
+from edge.train.confusion import per_scene, rates  # noqa: E402
 
 SHARED_MODELS = REPO.parent / "shared" / "models"
 ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",

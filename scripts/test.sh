@@ -33,4 +33,6 @@ fi
 
 "$VENV/bin/ruff" check edge camera classifier actuators scripts tests
 "$VENV/bin/mypy"
+# The layering contracts of pyproject.toml (edge composes camera, classifier, actuators; no cycles).
+"$VENV/bin/lint-imports"
 "$VENV/bin/python" -m pytest "$@"

@@ -8,8 +8,8 @@ import shlex
 from pathlib import Path
 
 from edge.cli.common import add_json_arg, add_mirror_arg, print_json
+from edge.config.web import DEFAULT_ADDRESS
 from edge.latency import format_summary
-from edge.web.config import DEFAULT_ADDRESS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

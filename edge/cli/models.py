@@ -49,10 +49,11 @@ from edge.cli.common import (
     print_json,
     store_from,
 )
-from edge.cli.eval import is_miss, rates, read_manifest
+from edge.cli.eval import read_manifest
 from edge.config import Config
 from edge.doctor.checks import state_dir_of
 from edge.events.archive import Archive, load_exact
+from edge.train.confusion import is_miss, rates
 from groundwork.digest import sha256_of
 
 RUNNING_WITHIN_S = 30.0

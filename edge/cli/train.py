@@ -38,11 +38,12 @@ from edge.assets import AssetStore
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier
 from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
-from edge.cli.eval import PERSON, print_report, read_manifest
+from edge.cli.eval import print_report, read_manifest
 from edge.cli.label import owner_crops, state_dir_of
 from edge.paths import default_data_dir
 from edge.train.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from edge.train.clips import ClipFile, make_clip
+from edge.train.confusion import PERSON
 from edge.train.dataset import Photo, make_photo
 from edge.train.errors import TrainError
 from edge.train.labels import labelled_photos

@@ -21,8 +21,8 @@ from edge.config.decision import DecisionConfig, QuietHours
 from edge.config.learn import LearnConfig
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
 from edge.config.system import HealthConfig, LoggingConfig, PathsConfig
+from edge.config.web import WebConfig
 from edge.config.yaml_text import MAX_BYTES, YamlRefused, parse_yaml
-from edge.web.config import WebConfig
 from groundwork.section import Section
 
 __all__ = [

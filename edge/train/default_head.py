@@ -51,8 +51,8 @@ from classifier.model import TFLiteModel
 from classifier.package import FileRef
 from classifier.regime import Regime, regime_of
 from edge.assets import AssetStore, sha256_of
-from edge.cli.eval import PERSON, SKIPPED, per_scene, rates
 from edge.train.augment import variations
+from edge.train.confusion import PERSON, SKIPPED, per_scene, rates
 from edge.train.errors import TrainError
 from edge.train.split import grouped_folds
 
@@ -298,7 +298,7 @@ def operating_points(examples: Sequence[Example], head_probs: np.ndarray, zero_s
 
 def figures(examples: Sequence[Example], scores: np.ndarray, chicken_threshold: float = 0.3
             ) -> dict[str, Any]:
-    """:func:`edge.cli.eval.rates` overall and per scene of ``scores`` (predator, chicken per
+    """:func:`edge.train.confusion.rates` overall and per scene of ``scores`` (predator, chicken per
     example), judged as the classifier judges them (predator at 0.5)."""
     predator, chicken = scores[:, 0], scores[:, 1]
     verdicts = np.where(predator >= 0.5, "predator",

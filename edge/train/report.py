@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from classifier import Classification
-from edge.cli.eval import rates
 from edge.train.clips import ClipExamples
+from edge.train.confusion import rates
 from edge.train.dataset import Photo
 from edge.train.trainer import ClassScheme, Decided, TrainSettings, decide, verdicts_of
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from edge.config.web import is_loopback
 from edge.health.metrics import parse_address
 from edge.secrets import read_secret
-from edge.web.config import is_loopback
 
 PASSWORD_CREDENTIAL = "web_password"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")

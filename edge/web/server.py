@@ -15,9 +15,9 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+from edge.config.web import WebConfig
 from edge.health.metrics import bind_server, parse_address
 from edge.web.auth import Guard, guard_for
-from edge.web.config import WebConfig
 from edge.web.context import WebContext
 from edge.web.http import (
     MAX_FORM_BYTES,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from edge.config.web import WebConfig
 from edge.web.auth import Guard
-from edge.web.config import WebConfig
 from edge.web.context import WebContext
 from edge.web.http import Router
 

@@ -14,10 +14,10 @@ from datetime import datetime
 import cv2
 import numpy as np
 
+from edge.config.web import WebConfig
 from edge.decider import quiet_names
 from edge.events.archive import encode_jpeg
 from edge.web.auth import Guard
-from edge.web.config import WebConfig
 from edge.web.context import WebContext
 from edge.web.feed import Shot
 from edge.web.http import HttpError, Request, Response, Router, html, redirect

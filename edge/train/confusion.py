@@ -1,0 +1,59 @@
+"""How well verdicts match labels: the confusion matrix and headline rates that ``eval``,
+``train`` and ``models compare`` report.
+
+A picture may be labelled ``person``: the appliance has no person verdict, so a person is right
+when not called a predator, and "people called predator" is a reported rate. Rows labelled
+``video`` in a manifest are skipped (:data:`SKIPPED`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from classifier import Verdict
+
+LABELS = tuple(v.value for v in Verdict)
+PERSON = "person"
+TRUTHS = (*LABELS, PERSON)
+SKIPPED = "video"
+
+
+def is_miss(truth: str, verdict: str) -> bool:
+    """Whether ``verdict`` is wrong for a picture labelled ``truth`` (a person: called predator)."""
+    return verdict == Verdict.PREDATOR.value if truth == PERSON else verdict != truth
+
+
+def rates(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Confusion (true → verdict → count) and the headline rates of (label, verdict) pairs.
+
+    ``chicken_recognised`` is the share of chickens called chicken (what the chicken veto needs),
+    ``person_false_alarm`` the share of people called predator; a rate is None when no picture
+    has that label, and a label without pictures has no row in the confusion matrix.
+    """
+    confusion = {t: {v: 0 for v in LABELS} for t in TRUTHS}
+    for truth, verdict in pairs:
+        confusion[truth][verdict] += 1
+
+    def share(truth: str, verdict: str) -> float | None:
+        total = sum(confusion[truth].values())
+        return round(confusion[truth][verdict] / total, 4) if total else None
+
+    return {
+        "confusion": {t: row for t, row in confusion.items() if t != PERSON or any(row.values())},
+        "predator_recall": share("predator", "predator"),
+        "chicken_false_alarm": share("chicken", "predator"),
+        "chicken_recognised": share("chicken", "chicken"),
+        "background_false_alarm": share("background", "predator"),
+        "person_false_alarm": share(PERSON, "predator"),
+    }
+
+
+def per_scene(triples: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """:func:`rates` per scene kind of (scene, label, verdict) triples; rows without a scene are
+    left out (an empty dict when none has one)."""
+    scenes = sorted({scene for scene, _, _ in triples if scene})
+    return {
+        scene: {"n": sum(s == scene for s, _, _ in triples),
+                **rates([(t, v) for s, t, v in triples if s == scene])}
+        for scene in scenes
+    }
