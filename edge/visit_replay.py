@@ -32,10 +32,11 @@ from typing import Any
 
 from actuators.bank import DeterrentBank, make_pin_factory
 from camera.capture import Capture
+from camera.config import CameraConfig
 from camera.errors import EndOfStream
 from camera.source import open_source
 from classifier import Classifier
-from edge.config import CameraConfig, Config
+from edge.config import Config
 from edge.decider import Decider
 from edge.episode import Episode
 from edge.events.log import EventLog

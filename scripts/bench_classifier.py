@@ -79,7 +79,7 @@ def bench_default(runs: int, store: AssetStore) -> None:
     """The default configuration's classify step (both MobileNet v2s on the critical path), with
     and without the shipped head blended in (``models.default_head``), and their ratio."""
     from classifier import load_classifier
-    from edge.config import ModelsConfig
+    from classifier.config import ModelsConfig
 
     frame, box = frame_with_animal()
     rgb = crop_square(frame, [box], size=224)

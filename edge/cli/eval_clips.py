@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from camera.config import CameraConfig
 from camera.errors import BadFrameError
 from camera.replay import PHOTO_SUFFIXES, read_image
 from classifier import ClassifierError
@@ -27,7 +28,7 @@ from edge.cli import CliError
 from edge.cli.classify import open_classifier
 from edge.cli.common import config_from, print_json, store_from
 from edge.cli.motion import camera_named, video_config
-from edge.config import CameraConfig, Config
+from edge.config import Config
 from edge.visit_replay import VisitReport, replay_visits
 
 CLIP_LABELS = ("predator", "chicken", "background", "person")

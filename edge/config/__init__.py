@@ -3,7 +3,7 @@
 Every problem in a file is reported at once, each as ``key.path: message``. Each package owns
 its section's model (``camera.config``, ``classifier.config``, ``actuators.config``; the
 appliance's own sections are here); this module composes them and checks the file as a whole.
-The other packages' models are re-exported here for code written before they moved.
+Import a package's model from its package (``from camera.config import CameraConfig``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from actuators.config import KINDS, DeterrentConfig, GpioConfig, Pattern
-from camera.config import ArrivalConfig, CameraConfig, MotionConfig
-from classifier.config import ModelsConfig, ModelUse
+from actuators.config import KINDS, GpioConfig
+from camera.config import CameraConfig
+from classifier.config import ModelsConfig
 from edge.config.decision import DecisionConfig, QuietHours
 from edge.config.learn import LearnConfig
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
@@ -27,22 +27,14 @@ from groundwork.section import Section
 
 __all__ = [
     "ArchiveConfig",
-    "ArrivalConfig",
-    "CameraConfig",
     "Config",
     "ConfigError",
     "DecisionConfig",
-    "DeterrentConfig",
-    "GpioConfig",
     "HealthConfig",
     "LearnConfig",
     "LoggingConfig",
-    "ModelUse",
-    "ModelsConfig",
-    "MotionConfig",
     "MqttConfig",
     "PathsConfig",
-    "Pattern",
     "QuietHours",
     "ReportersConfig",
     "TwitterConfig",

@@ -10,6 +10,7 @@ import pytest
 
 from classifier import Classifier, ModelError, load_classifier, load_image
 from classifier.blend import blend, log_odds
+from classifier.config import ModelsConfig
 from classifier.feature_head import (
     DEFAULT_HEAD_DIR,
     head_for,
@@ -22,7 +23,6 @@ from classifier.regime import Regime
 from classifier.runtime import interpreter_class
 from classifier.spec import load_specs
 from edge.assets import AssetStore
-from edge.config import ModelsConfig
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 OWL = DATA / "images" / "predator" / "coral__owl.jpg"

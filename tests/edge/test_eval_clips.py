@@ -9,10 +9,11 @@ from pathlib import Path
 import cv2
 import pytest
 
+from camera.config import CameraConfig
 from classifier import load_classifier
 from edge.cli import main
 from edge.cli.motion import video_config
-from edge.config import CameraConfig, Config
+from edge.config import Config
 from edge.visit_replay import replay_visits
 from tests.conftest import SHARED_DATA
 
