@@ -164,6 +164,7 @@ class Appliance:
             on_progress=self._progress_marker(),
             scenes=self._scene_collector(state),
             live=self.live,
+            outcome=config.outcome,
         )
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
         self.web = self._bind_web(state, guard)

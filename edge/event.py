@@ -14,6 +14,10 @@ class Event:
     (``verdict``, ``score``, ``predator``, ``chicken``, ``label``); ``latency_ms`` maps each stage
     (``capture``, ``motion``, ``crop``, ``inference``, ``decision``, ``pin``, ``total``) to
     milliseconds; ``decision`` says why the deterrents did or did not fire.
+    ``clip`` is the event's video, relative to the state folder, once written (None before, or
+    when there is none); ``outcome`` is what the firing did (:class:`edge.outcome.Outcome`'s
+    dict), None until decided and for events that fired nothing. Both arrive after the event
+    is first written, as updates of its row.
     ``id`` is given by the event log when the event is written.
     """
 
@@ -29,6 +33,8 @@ class Event:
     latency_ms: dict[str, float] = field(default_factory=dict)
     snapshot: str | None = None
     crops: dict[str, str] = field(default_factory=dict)
+    clip: str | None = None
+    outcome: dict[str, Any] | None = None
     id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

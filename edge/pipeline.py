@@ -34,6 +34,7 @@ from classifier import Classifier
 from classifier.crop import crop_regions
 from classifier.rendezvous import Rendezvous
 from classifier.verdict import Classification, Verdict
+from edge.config.clips import OutcomeConfig
 from edge.config.system import HealthConfig
 from edge.decider import Decider, Decision
 from edge.episode import Episode, event_from, worth_logging
@@ -42,6 +43,7 @@ from edge.events.recorder import Recorder
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
+from edge.outcome import Outcome, OutcomeWatch
 from edge.web.feed import LiveFeed
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Parts:
     # Samples each camera's empty scene for the nightly re-fit (edge/learn/), off this path.
     scenes: SceneCollector | None = None
     live: LiveFeed | None = None  # the web page's pictures and last answers, when it is on
+    outcome: OutcomeConfig | None = None  # how firings are watched (the defaults when None)
 
 
 @dataclass(slots=True)
@@ -130,6 +133,9 @@ class CameraLoop:
         self._episode: Episode | None = None
         self._failed_in_row = 0
         self._errors_logged_at: int | None = None
+        # After a firing, what the animal does next (edge/outcome.py), on this loop's clock.
+        self.outcomes = OutcomeWatch(parts.outcome or OutcomeConfig.model_validate({}),
+                                     self._outcome_decided)
 
     def run(self) -> None:
         """The loop body. A frame that raises an ``Exception`` is logged, counted and skipped;
@@ -164,6 +170,7 @@ class CameraLoop:
         failure here (the recorder already closed) cannot hide why the loop ended."""
         try:
             self._close_episode(time.time())
+            self.outcomes.finish(self._now_s())
         except Exception:
             log.exception("camera %s: the last episode could not be recorded", self.camera.name)
 
@@ -172,6 +179,7 @@ class CameraLoop:
         there was one."""
         got = self.capture.latest(self._last_seq, timeout=0.25)
         self.parts.on_progress()
+        self.outcomes.tick(self._now_s())
         if got is None:
             self._close_episode_if_quiet()
             return False
@@ -273,6 +281,7 @@ class CameraLoop:
         log.debug("camera %s: frame %d, %d region(s): %s %.3f (%s) -> %s", self.camera.name,
                   frame.seq, len(crops), c.verdict.value, c.score, c.label, rule)
         episode = self._open_episode(frame)
+        self.outcomes.seen(episode.last_motion, predator=decision.confirmed)
         episode.consider(frame, c, looked.crop, stages, rule, confirmed=decision.confirmed)
         if report and report.refused:
             episode.refused.update(report.refused)
@@ -329,7 +338,10 @@ class CameraLoop:
             decision.rule,
         )
         reason = {"rule": decision.rule, **decision.reason, "refused": report.refused}
-        self._submit(event_from(episode, time.time(), list(report.fired), reason, stages), episode)
+        event = event_from(episode, time.time(), list(report.fired), reason, stages)
+        self._submit(event, episode)
+        burst_s = max(self.parts.bank.device(n).cfg.pattern.burst_s for n in report.fired)
+        self.outcomes.fired(event, self._now_s(), burst_s)
         episode.events += 1
         # A later firing in the same visit reports what is seen then, not this sighting again.
         episode.best = None
@@ -344,6 +356,7 @@ class CameraLoop:
         if episode is None:
             return
         self.parts.decider.end_visit(self.camera.name)
+        self.outcomes.visit_ended(episode.last_motion)
         if episode.events:
             return
         if not worth_logging(episode):
@@ -362,6 +375,19 @@ class CameraLoop:
         if episode.refused:
             decision["refused"] = dict(episode.refused)
         self._submit(event_from(episode, end_time, [], decision), episode)
+
+    def _now_s(self) -> float:
+        return self._clock_ns() / 1e9
+
+    def _outcome_decided(self, event: Event, outcome: Outcome) -> None:
+        """Count a firing's outcome and add it to the event's row (on the recorder's thread)."""
+        for name in event.deterrents:
+            self.parts.metrics.deterrent_outcomes.labels(
+                deterrent=name, predator=event.label, result=outcome.result).inc()
+        log.info("camera %s: after firing at %s, it %s", self.camera.name, event.label,
+                 outcome.result)
+        found = outcome.to_dict()
+        self.parts.recorder.update(event, lambda e: setattr(e, "outcome", found))
 
     def _submit(self, event: Event, episode: Episode) -> None:
         best = episode.best

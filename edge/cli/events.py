@@ -3,8 +3,10 @@ read the event log.
 
 WHEN is a date or time (``2026-05-01``, ``2026-05-01T20:00``), an age (``90s``, ``30m``, ``2h``,
 ``7d``: that long ago) or Unix seconds. With ``--json``, a JSON array of events, each with
-``id``, ``time``, ``verdict``, ``label``, ``score``, ``deterrents``, ``latency_ms`` and the rest
-of the event. ``--sinks`` shows each reporter's cursor, backlog and health instead.
+``id``, ``time``, ``verdict``, ``label``, ``score``, ``deterrents``, ``latency_ms``, ``clip``
+(the video, relative to the state folder, or null), ``outcome`` (what a firing did: ``result``,
+``left_after_s``, ``returned``, ``fired_again``; null while undecided) and the rest of the event.
+``--sinks`` shows each reporter's cursor, backlog and health instead.
 """
 
 from __future__ import annotations
@@ -96,9 +98,22 @@ def _print_events(events: list[Event], as_json: bool) -> None:
         latency = f" {total:.0f} ms" if total is not None else ""
         fired = ",".join(e.deterrents) or "-"
         print(f"#{e.id} {when} {e.camera} {e.verdict} {e.label} {e.score:.2f} "
-              f"fired={fired}{latency}")
+              f"fired={fired}{latency}{_afterwards(e)}")
     if not events:
         print("no events")
+
+
+def _afterwards(e: Event) -> str:
+    """`` outcome=left 2.5s clip=archive/...`` for what is known."""
+    text = ""
+    if e.deterrents:
+        o = e.outcome
+        left = o and o.get("left_after_s")
+        text += " outcome=" + ("watching" if o is None else str(o.get("result"))
+                               + (f" {left:g}s" if left is not None else ""))
+    if e.clip:
+        text += f" clip={e.clip}"
+    return text
 
 
 def _print_sinks(statuses: list[SinkStatus], as_json: bool) -> None:

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from actuators.config import KINDS, GpioConfig
 from camera.config import CameraConfig
 from classifier.config import ModelsConfig
+from edge.config.clips import ClipsConfig, OutcomeConfig
 from edge.config.decision import DecisionConfig, QuietHours
 from edge.config.learn import LearnConfig
 from edge.config.reporters import ArchiveConfig, MqttConfig, ReportersConfig, TwitterConfig
@@ -27,6 +28,7 @@ from groundwork.section import Section
 
 __all__ = [
     "ArchiveConfig",
+    "ClipsConfig",
     "Config",
     "ConfigError",
     "DecisionConfig",
@@ -34,6 +36,7 @@ __all__ = [
     "LearnConfig",
     "LoggingConfig",
     "MqttConfig",
+    "OutcomeConfig",
     "PathsConfig",
     "QuietHours",
     "ReportersConfig",
@@ -60,6 +63,8 @@ class Config(Section):
     health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
     learn: LearnConfig = Field(default_factory=LearnConfig)  # type: ignore[arg-type]
     web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
+    clips: ClipsConfig = Field(default_factory=ClipsConfig)  # type: ignore[arg-type]
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)  # type: ignore[arg-type]
 
     @model_validator(mode="after")
     def _camera_names_distinct(self) -> Config:

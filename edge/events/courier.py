@@ -7,9 +7,11 @@ is logged and stored in the log for ``doctor``, and, being on its own thread, it
 other sink and never the pipeline.
 
 A sink is any object with ``name``, ``open(wake)``, ``deliver(event)``, ``service()`` and
-``close()`` (see :class:`Sink`). It signals with exceptions: :class:`DeliveryError` (try the
-same event again later), :class:`EventRejected` (skip this event) and :class:`SinkStopped`
-(give up until restarted).
+``close()`` (see :class:`Sink`). A sink that also has ``deliver_update(event)`` is given each
+later change of an event it delivered (its clip, its outcome: :meth:`EventLog.update`), at least
+once and in order, from a cursor of its own.
+A sink signals with exceptions: :class:`DeliveryError` (try the same event again later),
+:class:`EventRejected` (skip this event) and :class:`SinkStopped` (give up until restarted).
 """
 
 from __future__ import annotations
@@ -173,8 +175,9 @@ class Courier:
             if self.stopping:
                 break
             self._deliver(event)
+        updates = self._deliver_updates()
         self._recovered()
-        return bool(events)
+        return bool(events) or updates
 
     def _deliver(self, event: Event) -> None:
         assert event.id is not None
@@ -183,6 +186,21 @@ class Courier:
         except EventRejected as exc:
             logger.warning("reporter %s: event %d skipped: %s", self.name, event.id, exc)
         self.log.advance(self.name, event.id)
+
+    def _deliver_updates(self) -> bool:
+        deliver = getattr(self.sink, "deliver_update", None)
+        if deliver is None:
+            return False
+        cursor = self.log.cursor(self.name)
+        updates = self.log.updates_after(self.name, _BATCH)
+        for seq, event in updates:
+            if self.stopping:
+                break
+            # An event not delivered yet will carry the change itself when it goes.
+            if event.id is not None and event.id <= cursor:
+                deliver(event)
+            self.log.advance_updates(self.name, seq)
+        return bool(updates)
 
     def _recovered(self) -> None:
         if self._failures or self._stale_status:

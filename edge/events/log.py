@@ -58,7 +58,13 @@ CREATE TABLE IF NOT EXISTS sinks (
     stopped_reason TEXT,
     state TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS updates (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id INTEGER NOT NULL
+);
 """
+
+_UPDATE_CURSOR = "ALTER TABLE sinks ADD COLUMN update_cursor INTEGER NOT NULL DEFAULT 0"
 
 # After the column is there (a log from before it gets it at open): pending rows by id.
 _PENDING_INDEX = "CREATE INDEX IF NOT EXISTS events_pending ON events (id) WHERE pending = 1"
@@ -111,8 +117,12 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(col[1] == column for col in db.execute(f"PRAGMA table_info({table})"))
+
+
 def _has_pending(db: sqlite3.Connection) -> bool:
-    return any(col[1] == "pending" for col in db.execute("PRAGMA table_info(events)"))
+    return _has_column(db, "events", "pending")
 
 
 def _from_row(event_id: int, body: str) -> Event:
@@ -155,6 +165,8 @@ class EventLog:
                 if not _has_pending(db):
                     db.execute("ALTER TABLE events ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
                 db.execute(_PENDING_INDEX)
+                if not _has_column(db, "sinks", "update_cursor"):
+                    db.execute(_UPDATE_CURSOR)
             self._pending_rows = _has_pending(db)
             return db
         except sqlite3.Error as exc:
@@ -194,6 +206,43 @@ class EventLog:
             db.execute("UPDATE events SET body = ?, pending = 0 WHERE id = ?",
                        (_to_row(event)[-1], event.id))
         self._notify()
+
+    def update(self, event: Event) -> None:
+        """Store what became known of a written event later (its clip, its outcome), and queue
+        an update message for the reporters (:meth:`updates_after`), both in one transaction:
+        durable when this returns."""
+        if event.id is None:
+            raise ValueError("only a written event (with an id) can be updated")
+        with self._sql("update an event") as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("UPDATE events SET body = ? WHERE id = ?",
+                           (_to_row(event)[-1], event.id))
+                db.execute("INSERT INTO updates (event_id) VALUES (?)", (event.id,))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        self._notify()
+
+    def updates_after(self, sink: str, limit: int = 100) -> builtins.list[tuple[int, Event]]:
+        """``(seq, event as it is now)`` for each update ``sink`` has not delivered, oldest
+        first. An update of an event the sink has not delivered yet comes too: the event will
+        carry the change when it goes, so the sink may skip the update (at least once)."""
+        self._register(sink)
+        with self._sql("read updates") as db:
+            rows = db.execute(
+                "SELECT u.seq, e.id, e.body FROM updates u JOIN events e ON e.id = u.event_id "
+                "WHERE u.seq > (SELECT update_cursor FROM sinks WHERE name = ?) "
+                "ORDER BY u.seq LIMIT ?", (sink, limit)).fetchall()
+        return [(int(seq), _from_row(event_id, body)) for seq, event_id, body in rows]
+
+    def advance_updates(self, sink: str, seq: int) -> None:
+        """Record that ``sink`` delivered every update up to ``seq``."""
+        self._register(sink)
+        with self._sql("move an update cursor") as db:
+            db.execute("UPDATE sinks SET update_cursor = MAX(update_cursor, ?) WHERE name = ?",
+                       (seq, sink))
 
     def release_pending(self) -> int:
         """Let reporters see rows a stopped writer left pending (kept without what they
@@ -287,8 +336,10 @@ class EventLog:
         if sink in self._known or self._readonly:  # a reader (doctor) registers nothing
             return
         with self._sql("register a sink") as db:
-            db.execute("INSERT OR IGNORE INTO sinks (name, cursor) "
-                       "SELECT ?, COALESCE(MAX(id), 0) FROM events", (sink,))
+            # A new sink starts at the end of the updates too: the events it will get carry them.
+            db.execute("INSERT OR IGNORE INTO sinks (name, cursor, update_cursor) SELECT ?, "
+                       "(SELECT COALESCE(MAX(id), 0) FROM events), "
+                       "(SELECT COALESCE(MAX(seq), 0) FROM updates)", (sink,))
             self._known.add(sink)
 
     def advance(self, sink: str, event_id: int) -> None:

@@ -77,6 +77,7 @@ class Topics:
     node: str
     canary: str = ""
     problem: str = ""
+    updates: str = ""
 
     @classmethod
     def from_config(cls, cfg: MqttConfig) -> Topics:
@@ -87,7 +88,7 @@ class Topics:
                    predator=f"{p}/predator", availability=f"{p}/availability",
                    armed=f"{p}/armed", armed_set=f"{p}/armed/set", ha_status=f"{d}/status",
                    discovery_prefix=d, node=cfg.client_id, canary=f"{p}/canary",
-                   problem=f"{p}/problem")
+                   problem=f"{p}/problem", updates=f"{p}/events/update")
 
     def discovery(self, component: str, object_id: str) -> str:
         """The discovery config topic of one entity."""
@@ -141,10 +142,12 @@ def discovery_messages(topics: Topics, off_delay_s: int) -> dict[str, dict[str, 
 
 
 def state_payload(event: Event) -> dict[str, Any]:
-    """The short retained state: the latest event, without the per-model details."""
+    """The short retained state: the latest event, without the per-model details; its
+    ``clip`` (a path in the state folder) and ``outcome`` are the last-verdict sensor's
+    attributes in Home Assistant."""
     return {"id": event.id, "time": event.start_time, "camera": event.camera,
             "verdict": event.verdict, "label": event.label, "score": round(event.score, 4),
-            "deterrents": event.deterrents}
+            "deterrents": event.deterrents, "clip": event.clip, "outcome": event.outcome}
 
 
 class MqttSink:
@@ -174,6 +177,7 @@ class MqttSink:
         self._canary: str | None = None
         self._problem: str | None = None
         self._wake: Callable[[], None] = lambda: None
+        self._state_id: int | None = None  # the event the retained state shows
 
     # -- paho's thread: hand over only ------------------------------------------------------
 
@@ -300,6 +304,19 @@ class MqttSink:
         # holds PUBACKs for our delayed ACK (~40 ms an event); in turn, it is ~0.2 ms.
         for topic, payload, retain in messages:
             self._await_puback(client.publish(topic, payload, qos=1, retain=retain), event)
+        self._state_id = event.id
+
+    def deliver_update(self, event: Event) -> None:
+        """Publish an event delivered before, now with its clip or outcome, on the
+        ``events/update`` topic (the whole event again, QoS 1; at least once, so the same
+        update may come twice); and the retained state again if it shows this event."""
+        client = self._require_client()
+        payload = json.dumps(event.to_dict(), default=str)
+        self._await_puback(client.publish(self.topics.updates, payload, qos=1), event)
+        if event.id is not None and event.id == self._state_id:
+            state = json.dumps(state_payload(event))
+            self._await_puback(client.publish(self.topics.state, state, qos=1, retain=True),
+                               event)
 
     def _await_puback(self, info: mqtt.MQTTMessageInfo, event: Event) -> None:
         try:

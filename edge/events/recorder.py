@@ -48,6 +48,8 @@ class _Pending:
     snapshot: np.ndarray | None
     crops: dict[str, np.ndarray]
     ticket: int | None = None
+    # An update of an event queued earlier: applied to it, then its row is updated.
+    change: Callable[[Event], None] | None = None
 
 
 def _own(array: np.ndarray, copy: bool) -> np.ndarray:
@@ -130,6 +132,16 @@ class Recorder:
             self._hold(item)
             self._cond.notify()
 
+    def update(self, event: Event, change: Callable[[Event], None]) -> None:
+        """Queue a later change of an event submitted earlier (its clip, its outcome): on the
+        writer thread, after the event itself is written, ``change(event)`` runs and the event's
+        row is updated (:meth:`EventLog.update`), which tells the reporters. Never blocks."""
+        with self._cond:
+            if self._closing:
+                raise RecorderClosed(f"update of event at {event.start_time} after close()")
+            self._hold(_Pending(event, None, {}, change=change))
+            self._cond.notify()
+
     def _try_open(self) -> None:
         assert self._opener is not None
         try:
@@ -202,6 +214,9 @@ class Recorder:
                     self._with_images -= 1
 
     def _write(self, item: _Pending) -> None:
+        if item.change is not None:
+            self._update(item)
+            return
         # The row first, before anything slower (late answers, images): a kill after this
         # keeps the event, at worst without its pictures.
         late = self.complete is not None and item.ticket is not None
@@ -218,6 +233,20 @@ class Recorder:
         if images:
             self._archive(item)
         self._durably("complete", lambda: self._log_now().finish(item.event), item.event)
+
+    def _update(self, item: _Pending) -> None:
+        event, change = item.event, item.change
+        assert change is not None
+        if event.id is None:  # its row was never written (given up at shutdown)
+            logger.warning("recorder: update of event at %.3f dropped: the event was not "
+                           "written", event.start_time)
+            return
+        try:
+            change(event)
+        except Exception:  # a bad change must not stop the writer
+            logger.exception("recorder: update of event %d failed", event.id)
+            return
+        self._durably("update", lambda: self._log_now().update(event), event)
 
     def _add_late_answers(self, item: _Pending) -> None:
         assert self.complete is not None and item.ticket is not None

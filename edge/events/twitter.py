@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +44,7 @@ from edge.config.reporters import TwitterConfig
 from edge.event import Event
 from edge.events.errors import DeliveryError, EventRejected, SinkStopped
 from edge.events.log import EventLog
+from edge.outcome import counts_text, outcome_counts
 
 logger = logging.getLogger(__name__)
 # requests-oauthlib logs the signed Authorization header (consumer key, access token) at DEBUG:
@@ -219,19 +220,23 @@ def _fit(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1].rstrip() + "…"
 
 
-def digest_text(events: list[Event], since: float, until: float) -> str:
-    """The day's events not posted one by one, counted by verdict and label."""
+def digest_text(events: list[Event], since: float, until: float,
+                fired: Sequence[Event] = ()) -> str:
+    """The day's events not posted one by one, counted by verdict and label; and what each
+    deterrent's firings of the day (``fired``, posted or not) did, by predator."""
     verdicts = Counter(e.verdict for e in events)
     labels = Counter(e.label for e in events if e.verdict == "predator")
-    fired = sum(1 for e in events if e.deterrents)
+    fired_here = sum(1 for e in events if e.deterrents)
     parts = [f"{n} {v}" for v, n in verdicts.most_common()]
     text = (f"TensorChicken digest, {_when(since)} to {_when(until)}: {len(events)} event(s): "
             f"{', '.join(parts)}.")
     if labels:
         names = ", ".join(f"{k} x{n}" for k, n in labels.most_common())
         text += f" Predators not posted: {names}."
-    if fired:
-        text += f" Deterrents fired {fired} time(s)."
+    if fired_here:
+        text += f" Deterrents fired {fired_here} time(s)."
+    if outcomes := counts_text(outcome_counts(fired)):
+        text += f" Afterwards: {outcomes}."
     return _fit(text)
 
 
@@ -374,7 +379,8 @@ class TwitterSink:
         since, until = self._state["last_digest"], self._clock()
         rest, last = self._undigested()
         if rest:
-            self._to_x(lambda: self.client.post(digest_text(rest, since, until)))
+            fired = [e for e in self.log.list(since=since) if e.deterrents]
+            self._to_x(lambda: self.client.post(digest_text(rest, since, until, fired)))
             logger.info("twitter: posted the digest of %d event(s)", len(rest))
             self._posted(None)
         self._state["last_digest"] = until

@@ -13,6 +13,7 @@ Example::
     am.inference_seconds.labels(model="mobilenet_v2").observe(0.021)
     am.events.labels(verdict="predator").inc()
     am.deterrent_firings.labels(deterrent="siren").inc()
+    am.deterrent_outcomes.labels(deterrent="siren", predator="red fox", result="left").inc()
     am.watch_backlog("mqtt", outbox.pending)         # a callable, read at scrape time
     MetricsServer(config.health.metrics_address, am.registry).start()
 """
@@ -97,6 +98,8 @@ class ApplianceMetrics:
     decision_latency_seconds: Histogram
     events: Counter
     deterrent_firings: Counter
+    # What each firing did, by deterrent and by what it fired at (edge/outcome.py).
+    deterrent_outcomes: Counter
     up: Gauge
     # Frames per second, last-frame age, reporter backlog and CPU temperature.
     scrape_time: ScrapeTimeGauges
@@ -159,6 +162,11 @@ class ApplianceMetrics:
             deterrent_firings=Counter(
                 PREFIX + "deterrent_firings_total", "Deterrent activations", ("deterrent",),
                 registry=r,
+            ),
+            deterrent_outcomes=Counter(
+                PREFIX + "deterrent_outcomes_total",
+                "Firings by what the animal did next: left, stayed or returned",
+                ("deterrent", "predator", "result"), registry=r,
             ),
             up=Gauge(PREFIX + "up", "1 while the loop is running, 0 once it stops", registry=r),
             scrape_time=scrape_time,

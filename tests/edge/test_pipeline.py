@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from camera.ring import FrameRing
 from classifier import Classification, Verdict, load_classifier
 from classifier.config import ModelsConfig
 from edge.config import DecisionConfig
+from edge.config.clips import OutcomeConfig
 from edge.config.reporters import ArchiveConfig
 from edge.config.system import HealthConfig
 from edge.decider import Decider
@@ -74,8 +76,9 @@ class Lockstep:
     """The arrivals source, one frame at a time: a frame is read only once the loop has taken
     the one before."""
 
-    def __init__(self, inner: ArrivalsSource, ring: FrameRing, stop: threading.Event) -> None:
-        self.inner, self.ring, self.stop = inner, ring, stop
+    def __init__(self, inner: ArrivalsSource, ring: FrameRing, stop: threading.Event,
+                 settle: Callable[[], None] = lambda: None) -> None:
+        self.inner, self.ring, self.stop, self.settle = inner, ring, stop, settle
 
     def open(self) -> None:
         self.inner.open()
@@ -83,6 +86,7 @@ class Lockstep:
     def read(self) -> Frame | None:
         while self.ring.seq > self.ring.taken_seq and not self.stop.is_set():
             self.stop.wait(0.002)
+        self.settle()
         return self.inner.read()
 
     def close(self) -> None:
@@ -144,25 +148,42 @@ def rig(real_classifier, mock_factory, tmp_path: Path) -> Iterator[Callable[...,
     made: list[Rig] = []
 
     def make(cam: CameraConfig, *, fails: Callable[[int], BaseException | None] = lambda n: None,
-             health: HealthConfig | None = None, **decision: Any) -> Rig:
+             health: HealthConfig | None = None, gpio: GpioConfig = GPIO,
+             video_clock: bool = False, outcome: dict[str, Any] | None = None,
+             **decision: Any) -> Rig:
         stop = threading.Event()
+        clock_ns: Callable[[], int] = time.monotonic_ns
+        rings: list[FrameRing] = []
+        if video_clock:  # the time of the frame taken last: the loop, decider and bank agree
+            def clock_ns() -> int:
+                return rings[0].taken_seq * 1_000_000_000 // FPS if rings else 0
         decider = Decider(DecisionConfig.model_validate({"armed": True, **decision}),
-                          GPIO.deterrents)
-        bank = DeterrentBank(GPIO, pin_factory=mock_factory)
+                          gpio.deterrents, clock=lambda: clock_ns() / 1e9)
+        bank = DeterrentBank(gpio, pin_factory=mock_factory, clock=clock_ns)
         log = EventLog(tmp_path / "events.sqlite3")
         recorder = Recorder(log, Archive(tmp_path / "archive",
                                          ArchiveConfig.model_validate({"min_free_mb": 0})))
         recorder.start()
         flaky = Flaky(real_classifier, fails)
         parts = Parts(flaky, decider, bank, recorder, LatencyStats(),  # type: ignore[arg-type]
-                      ApplianceMetrics.create(), on_progress=bank.heartbeat)
+                      ApplianceMetrics.create(), on_progress=bank.heartbeat,
+                      outcome=OutcomeConfig.model_validate(outcome or {}))
         images = [a.image for a in cam.arrivals]
 
+        def bursts_over() -> None:
+            # On the video clock a burst takes no video time: the next frame waits for its end.
+            deadline = time.monotonic() + 30
+            while any(bank.device(n).bursting for n in bank.names) and time.monotonic() < deadline:
+                stop.wait(0.005)
+
         def source() -> Lockstep:
-            return Lockstep(ArrivalsSource(cam, cam.address, images), capture.ring, stop)
+            return Lockstep(ArrivalsSource(cam, cam.address, images), capture.ring, stop,
+                            bursts_over if video_clock else lambda: None)
 
         capture = Capture(cam, source, stop)
-        loop = CameraLoop(cam, capture, parts, stop, quiet_s=0.0, health=health)
+        rings.append(capture.ring)
+        loop = CameraLoop(cam, capture, parts, stop, quiet_s=0.0, health=health,
+                          clock_ns=clock_ns)
         made.append(Rig(loop, bank, decider, log, mock_factory, flaky))
         return made[-1]
 
@@ -298,3 +319,58 @@ def test_a_fox_and_a_hen_far_apart_are_classified_apart(rig, caplog) -> None:  #
     assert set(first.deterrents) == {"siren", "light"} and first.decision["vetoed"] == ["water"]
     assert first.decision["chicken_max"] >= 0.4 and first.decision["chicken_score"] < 0.1
     assert first.crops and all(Path(p).is_file() for p in first.crops.values())
+
+
+# -- what a firing did --------------------------------------------------------------------------
+
+# One short burst per device, resting half a second, all on the video clock: a visit that stays
+# is fired at again after the decider's cooldown.
+BRIEF = GpioConfig.model_validate({"deterrents": [
+    {"name": "siren", "kind": "siren", "pin": 17, "min_rest_s": 0.5,
+     "pattern": {"on_s": 0.05, "off_s": 0.0, "repeats": 1}},
+]})
+
+
+def outcomes_of(r: Rig) -> list[dict[str, Any] | None]:
+    return [e.outcome for e in r.events() if e.deterrents]
+
+
+def test_a_fox_that_leaves_after_the_firing(rig) -> None:  # type: ignore[no-untyped-def]
+    r = rig(camera(arrival(FOX, 1.5, for_s=1.0)), gpio=BRIEF, video_clock=True,
+            outcome={"stay_s": 3, "return_s": 0.5}, confirm_n=2, cooldown_s=5)
+    r.log.cursor("mqtt")  # a reporter that was there before the event
+    r.run()
+    [outcome] = outcomes_of(r)
+    assert outcome is not None and outcome["result"] == "left"
+    assert 0 < outcome["left_after_s"] < 2.0  # shown 1 s; its motion fades in the next second
+    assert not outcome["returned"] and not outcome["fired_again"]
+    # Added to the event's row later, and told to the reporters as one update.
+    [(_, updated)] = r.log.updates_after("mqtt")
+    assert updated.id == r.events()[0].id and updated.outcome == outcome
+    assert r.log.updates_after("joined-later") == []  # its events will carry the outcome
+    metrics = r.loop.parts.metrics.deterrent_outcomes
+    assert metrics.labels(deterrent="siren", predator=r.events()[0].label,
+                          result="left")._value.get() == 1
+
+
+def test_a_fox_that_stays_is_fired_at_again(rig) -> None:  # type: ignore[no-untyped-def]
+    r = rig(camera(arrival(FOX, 1.5, for_s=3.0)), gpio=BRIEF, video_clock=True,
+            outcome={"stay_s": 1}, confirm_n=2, cooldown_s=1)
+    r.run()
+    outcomes = outcomes_of(r)
+    assert len(outcomes) >= 2, "a fox in view 3 s and a 1 s cooldown: fired at again"
+    first = outcomes[0]
+    assert first is not None and first["fired_again"] and first["result"] == "stayed"
+    assert first["left_after_s"] is None
+    assert all(o is not None for o in outcomes)  # the last one too, when the clip ended
+
+
+def test_a_fox_that_returns(rig) -> None:  # type: ignore[no-untyped-def]
+    r = rig(camera(arrival(FOX, 1.5, for_s=1.0), arrival(FOX, 4.0, for_s=1.0)), gpio=BRIEF,
+            video_clock=True, outcome={"stay_s": 3, "return_s": 10}, confirm_n=2, cooldown_s=2)
+    r.run()
+    outcomes = outcomes_of(r)
+    assert len(outcomes) == 2
+    first = outcomes[0]
+    assert first is not None and first["returned"] and first["result"] == "returned"
+    assert 0 < first["left_after_s"] < 2.0

@@ -375,3 +375,28 @@ def test_a_flood_of_commands_writes_a_few_log_lines_not_thousands(
     lines = capsys.readouterr().err.splitlines()
     assert any("fired siren" in line for line in lines)
     assert len([line for line in lines if "mqtt" in line or "deterrents" in line]) < 40, lines
+
+
+def test_a_later_outcome_goes_out_as_an_update_and_into_the_last_verdict_attributes(
+        broker: MosquittoBroker, watch: Callable[..., Any], log: EventLog,
+        reporters: Callable[..., ReporterSet]) -> None:
+    watcher = watch(broker, "tensorchicken/#")
+    reporters(_config(broker))
+    event = make_event(0, verdict="predator")
+    event.deterrents = ["siren"]
+    log.append(event)
+    assert watcher.wait(lambda: _state_id(watcher.on("tensorchicken/state")) == event.id)
+    assert json.loads(watcher.on("tensorchicken/state")[-1])["outcome"] is None  # undecided
+    event.outcome = {"result": "left", "left_after_s": 2.5, "returned": False,
+                     "fired_again": False}
+    event.clip = "archive/2026-05-01/211403.250117_coop/clip.mp4"
+    log.update(event)
+    assert watcher.wait(lambda: bool(watcher.on("tensorchicken/events/update")))
+    update = json.loads(watcher.on("tensorchicken/events/update")[0])
+    assert update["id"] == event.id and update["outcome"]["result"] == "left"
+    assert update["clip"] == event.clip  # a path in the state folder, never the video
+    assert watcher.wait(lambda: json.loads(watcher.on("tensorchicken/state")[-1])["outcome"]
+                        is not None)
+    state = json.loads(watcher.on("tensorchicken/state")[-1])
+    assert state["outcome"]["left_after_s"] == 2.5 and state["clip"] == event.clip
+    assert watcher.event_ids() == [event.id]  # an update, not a second event

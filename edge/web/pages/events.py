@@ -177,7 +177,9 @@ def detail(ctx: WebContext, guard: Guard, event_id: int) -> Response:
         "<h2>Your label</h2>", _label_buttons(event, ref, mine, guard.csrf_token),
         "<h2>What the models saw</h2>", _crops(ctx, event),
         "<h2>Every model's answer</h2>", _scores(event),
+        "<h2>Clip</h2>", _clip(ctx, event),
         "<h2>Decision</h2>", _decision(event),
+        "<h2>Afterwards</h2>", _outcome(event),
         "<h2>Latency per stage</h2>",
         table(("stage", "ms"), ((k, f"{v:.1f}") for k, v in event.latency_ms.items()))
         if event.latency_ms else '<p class="muted">Not recorded (nothing fired).</p>',
@@ -219,6 +221,31 @@ def _scores(event: Event) -> str:
 
 def _num(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+
+def _clip(ctx: WebContext, event: Event) -> str:
+    url = archive_url(ctx, ctx.state_dir / event.clip) if event.clip else None
+    if url is None:
+        return '<p class="muted">No clip archived.</p>'
+    # Browsers play MP4 (MPEG-4 or H.264); an AVI (MJPEG) is offered as a download.
+    player = (f'<video id="clip" controls preload="metadata" src="{esc(url)}"></video>'
+              if url.endswith(".mp4") else "")
+    return f'{player}<p><a href="{esc(url)}" download>download the clip</a></p>'
+
+
+def _outcome(event: Event) -> str:
+    if not event.deterrents:
+        return '<p class="muted">Nothing fired.</p>'
+    o = event.outcome
+    if o is None:
+        return '<p class="muted">Still watching the camera.</p>'
+    left = o.get("left_after_s")
+    said = {"left": f"It left {left:g} s after the firing." if left is not None else "It left.",
+            "stayed": "It was still there after the burst"
+                      + (", and was fired at again." if o.get("fired_again") else "."),
+            "returned": "It left" + (f" after {left:g} s" if left is not None else "")
+                        + " and came back."}
+    return f'<p id="outcome">{esc(said.get(str(o.get("result")), str(o)))}</p>'
 
 
 def _decision(event: Event) -> str:

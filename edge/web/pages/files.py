@@ -22,7 +22,8 @@ from edge.web.http import HttpError, Request, Response, Router
 
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".svg": "image/svg+xml"}
-ARCHIVE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".npy": "image/png"}
+ARCHIVE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".npy": "image/png",
+                 ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
 _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 ARCHIVE_ROUTE = (r"/archive/(?P<day>\d{4}-\d{2}-\d{2})/(?P<folder>[A-Za-z0-9_.~-]+)/"
                  r"(?P<name>[^/]+)")
