@@ -201,6 +201,18 @@ class ModelRegistry:
             state.packages[name] = str(Path(package).resolve())
         self._save(state, f"registered {name} as {role}")
 
+    def unregister(self, name: str) -> None:
+        """Stop scoring ``name``, a shadow registered at run time (a re-fitted head that a newer
+        one replaces); a model that decides, or one of the configuration, is refused."""
+        state = self.state()
+        if state.roles.get(name) != "shadow" or name in {u.name for u in self.base.use}:
+            raise RegistryError(f"{name} is not a shadow registered at run time")
+        if any(u.get("promoted") == name for u in state.history):
+            raise RegistryError(f"{name} was promoted once; a rollback may need it")
+        state.roles.pop(name)
+        state.packages.pop(name, None)
+        self._save(state, f"unregistered {name}")
+
     def promote(self, name: str) -> None:
         """Let ``name`` decide: a blending head joins the critical path beside the primary, any
         other model becomes the primary (the previous one a shadow). Rollback undoes it."""

@@ -32,8 +32,11 @@ from edge.health.metrics import MetricsServer
 from edge.health.notify import Notifier, StartupExtender
 from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
+from edge.learn.metrics import watch_learning
 from edge.learn.places import MotionPlaces
+from edge.learn.record import LearnRecord
 from edge.learn.scenes import SceneStore, scenes_dir
+from edge.learn.schedule import NightlyRefit, learn_command
 from edge.paths import default_state_dir, runtime_dir
 from edge.pipeline import CameraLoop, Parts
 from edge.web.feed import LiveFeed
@@ -113,6 +116,7 @@ class Appliance:
         self.web: Any = None  # edge.web.server.WebServer, when web.address is set
         self.loops: list[CameraLoop] = []
         self.scenes: SceneCollector | None = None
+        self.nightly: NightlyRefit | None = None
         try:
             self._build(store, state_dir, armed)
         except BaseException:
@@ -204,9 +208,13 @@ class Appliance:
         cfg = self.config.learn
         if not cfg.enabled:
             return None
+        cameras = [c.name for c in self.config.cameras]
         store = SceneStore(scenes_dir(state), cfg.per_hour, cfg.refresh_h)
-        self.scenes = SceneCollector(store, MotionPlaces(), cfg,
-                                     cameras=[c.name for c in self.config.cameras])
+        self.scenes = SceneCollector(store, MotionPlaces(), cfg, cameras=cameras)
+        watch_learning(self.metrics.registry, store, LearnRecord(state), cameras)
+        if cfg.refit_at:
+            env = {**os.environ, "TENSORCHICKEN_STATE_DIR": str(state)}
+            self.nightly = NightlyRefit(cfg, learn_command(self.config_path), self.stop, env=env)
         return self.scenes
 
     def _arm_at_start(self, state: Path, armed: bool | None) -> None:
@@ -292,6 +300,8 @@ class Appliance:
         self._start_reporters()
         if self.keeper is not None:
             self.keeper.start()
+        if self.nightly is not None:
+            self.nightly.start()
         self._start_metrics_server()
         if self.web is not None:
             self.web.start()

@@ -104,7 +104,11 @@ def event_from(
         score=round(c.score, 4),
         scores=scores,
         deterrents=deterrents,
-        decision={**decision, "decided_by": c.decided_by},
+        # The decided scores (blended, with a head joined) as the decider's reason names them:
+        # a shadow head's answer is compared with the decision from these (edge/learn/shadow.py).
+        decision={**decision, "decided_by": c.decided_by,
+                  "predator_score": round(c.predator_score, 4),
+                  "chicken_score": round(c.chicken_score, 4)},
         latency_ms={k: round(v, 2) for k, v in (latency_ms or best.latency_ms).items()},
     )
 

@@ -32,7 +32,7 @@ from typing import Any
 from classifier import Classifier, ClassifierError, load_classifier
 from classifier.blend import DEFAULT_WEIGHT
 from classifier.head import HeadSettings
-from classifier.package import packages_dir, read_package
+from classifier.package import packages_dir
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.cli import CliError
@@ -40,6 +40,7 @@ from edge.cli.classify import add_model_args, open_classifier
 from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
 from edge.cli.eval import print_report, read_manifest
 from edge.cli.label import owner_crops, state_dir_of
+from edge.learn.heads import zero_shot_config
 from edge.paths import default_data_dir
 from edge.train.augment import AUGMENTATIONS, DEFAULT_AUGMENTATIONS
 from edge.train.clips import ClipFile, make_clip
@@ -190,10 +191,7 @@ def _current(args: argparse.Namespace, store: AssetStore) -> Classifier:
     once it replaces that head."""
     if args.model:
         return open_classifier(args)
-    cfg = registry_of(args).effective()
-    zero_shot = [u for u in cfg.use if not (u.role == "critical" and u.package
-                                            and read_package(Path(u.package)).blend is not None)]
-    return load_classifier(cfg.model_copy(update={"use": zero_shot, "default_head": False}), store)
+    return load_classifier(zero_shot_config(registry_of(args).effective()), store)
 
 
 def run(args: argparse.Namespace) -> int:

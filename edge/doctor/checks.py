@@ -289,12 +289,46 @@ def _twitter_holds(log: EventLog, config: Config) -> list[str]:
     return posting_holds(log.sink_state("twitter"), config.reporters.twitter, time.time())
 
 
+def check_learning(config: Config, store: AssetStore) -> Iterator[Finding]:
+    """How much of its scene each camera has learned; the last re-fit and what it changed."""
+    from edge.learn.describe import describe_camera
+    from edge.learn.record import LearnRecord
+    from edge.learn.scenes import SceneStore, scenes_dir
+
+    if not config.learn.enabled:
+        yield Finding("learning", OK, "off (learn.enabled: false)")
+        return
+    state = state_dir_of(config)
+    scenes = SceneStore(scenes_dir(state), config.learn.per_hour, config.learn.refresh_h)
+    for camera in config.cameras:
+        coverage = scenes.coverage(camera.name)
+        yield Finding("learning", OK if len(coverage.hours) >= 12 else WARN,
+                      coverage.describe() + ("" if len(coverage.hours) >= 12 else
+                                             "; it learns a camera's scene as it runs"))
+    record = LearnRecord(state)
+    last = record.last("refit")
+    if last is None:
+        yield Finding("learning", OK, "no re-fit yet" + (
+            f" (nightly at {config.learn.refit_at})" if config.learn.refit_at else ""))
+        return
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["at"]))
+    changed = "; ".join(describe_camera(c) for c in last["offline"]["cameras"])
+    yield Finding("learning", OK, f"last re-fit {when} ({last['candidate']}, "
+                  f"{last['seconds']} s): {changed}")
+    judged = record.last("judge")
+    if judged is not None and not judged.get("deferred"):
+        outcome = "promoted" if judged["promoted"] else "left a shadow: " + "; ".join(
+            judged["reasons"])
+        yield Finding("learning", OK, f"{judged['candidate']} {outcome}")
+
+
 ALL_CHECKS: tuple[Check, ...] = (
     check_clock,
     check_disk,
     check_arming,
     check_models,
     check_rendezvous,
+    check_learning,
     check_cameras,
     check_pins,
     check_broker,
@@ -315,3 +349,4 @@ def run_checks(
                 Finding(check.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc!r}")
             )
     return findings
+

@@ -71,6 +71,13 @@ class ArchivedEvent:
         return sum(f.stat().st_size for f in self.files if f.exists())
 
 
+def event_camera(folder_name: str) -> str | None:
+    """The camera an event folder (``211403.250117_coop`` or ``.../211403.250117_coop~1``)
+    belongs to; None if the name is not an event folder's."""
+    m = _EVENT_DIR.match(folder_name.rstrip("/").rsplit("/", 1)[-1])
+    return m.group(2) if m else None
+
+
 def disk_free(path: Path) -> int:
     """Bytes free for an unprivileged writer on the filesystem holding ``path``."""
     return shutil.disk_usage(path).free

@@ -171,3 +171,19 @@ def test_a_head_made_critical_in_the_configuration_also_gives_way(tmp_path: Path
     registry.rollback()
     assert _roles(registry) == {"mobilenet_v2_imagenet": "primary", "coop-0": "critical",
                                 "coop-1": "shadow"}
+
+
+def test_unregister_drops_a_run_time_shadow_and_refuses_what_decides(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path, ModelsConfig())  # type: ignore[call-arg]
+    registry.register(TINY)
+    registry.register(V1)
+    registry.unregister(TINY)
+    assert TINY not in _roles(registry) and _roles(registry)[V1] == "shadow"
+    with pytest.raises(RegistryError, match="not a shadow registered at run time"):
+        registry.unregister("mobilenet_v2_inat_birds")  # configured
+    registry.promote(V1)
+    registry.register(TINY)
+    registry.promote(TINY)  # V1 is a shadow again, and a rollback would make it primary
+    assert _roles(registry)[V1] == "shadow"
+    with pytest.raises(RegistryError, match="promoted once"):
+        registry.unregister(V1)

@@ -1,0 +1,312 @@
+"""Leave one camera out: does re-fitting on a camera's own empty scenes (and a few of its hens)
+cut its false alarms at unchanged predator recall?
+
+For each fixed camera of ``../shared/data/train`` with enough empty frames, and for the shared
+car clip (a fixed road camera, motion that is never an animal):
+
+1. a **base head** is trained as ``tensorchicken train`` would (blended 50/50 with the zero-shot
+   models, operating point by inner folds) on every picture of ``../shared/data`` and
+   ``train/`` except that camera's and except the **test predators** (every predator frame of
+   the fixed cameras listed in ``TEST_PREDATOR_CAMERAS``, never trained on by any base);
+2. the camera's empty frames are split in time (alternate frames): the first half is given to
+   the appliance as its collector would take it (crops at random places and motion-like sizes,
+   ``edge.learn.places``, plus the whole frame); the second half is held out, cut the same way
+   with other boxes;
+3. the head is re-fitted from the base (``edge.learn.refit``) on the given crops, and separately
+   on those plus ``--hens`` labelled hens of the camera when it has hens (the rest held out);
+4. before (the base, blended) and after (the re-fit, blended), and the zero-shot models alone,
+   are measured on the held-out empty crops, the held-out hens, the camera's own predators and
+   the test predators.
+
+Run from the repository (a few minutes on two cores; embeddings are cached in ``--cache``)::
+
+    nice -n 10 .venv/bin/python scripts/learn_loco.py [--prior-l2 0.05] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared"))
+os.environ.setdefault("TENSORCHICKEN_MIRROR", f"{SHARED / 'models'}:{SHARED / 'data'}")
+
+from camera.box import Box  # noqa: E402
+from classifier import load_classifier  # noqa: E402
+from classifier.crop import crop_square  # noqa: E402
+from classifier.embeddings import load_extractor  # noqa: E402
+from edge.assets import AssetStore  # noqa: E402
+from edge.config import ModelsConfig  # noqa: E402
+from edge.learn.places import MotionPlaces  # noqa: E402
+from edge.learn.refit import decider_of, refit_head, scheme_of, targets_for  # noqa: E402
+from edge.train.clips import ClipSettings, clip_crops  # noqa: E402
+from edge.train.dataset import Embedded  # noqa: E402
+from edge.train.trainer import TrainSettings, class_scheme, fit_calibrated  # noqa: E402
+
+DATA = SHARED / "data"
+# Fixed cameras whose predator frames are never trained on: the predators every base must
+# still find after its re-fit (IR and day trail cameras, a patio, a feeder, a cat door).
+TEST_PREDATOR_CAMERAS = (
+    "noahpbrown:web_trailcams_other (mixed unknown cameras)", "ratsakatika-camtraps:carpathians",
+    "cdzombak-trailcamai:meidase-trailcam", "gabegalindo:moultrie_feeder_cam",
+    "garethstoyle:test_fox1", "garethstoyle:test_badger", "garethstoyle:example_fox2",
+    "catdoor:fisheye_door_cam", "nccandid:HC09", "nccandid:NRC22", "nccandid:NCCC365",
+    "nccandid:backyard_unknown",
+)
+MIN_EMPTY = 8
+CROPS_PER_FRAME = 4
+CAR_CLIP = DATA / "train" / "video" / "intel__car-detection.mp4"
+PREDATOR_THRESHOLD, CHICKEN_THRESHOLD = 0.5, 0.3
+
+
+@dataclass
+class Picture:
+    file: str
+    label: str
+    subclass: str
+    camera: str
+    rgb: np.ndarray | None = None
+
+
+def rows() -> list[Picture]:
+    found = []
+    for manifest in (DATA / "MANIFEST.csv", DATA / "train" / "MANIFEST.csv"):
+        with manifest.open(newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if r["label"] in ("video",) or r["file"].endswith(".mp4"):
+                    continue
+                found.append(Picture(r["file"], r["label"], r["subclass"],
+                                     r.get("camera") or f"photo:{r['file']}"))
+    return found
+
+
+def load_rgb(file: str) -> np.ndarray:
+    bgr = cv2.imread(str(DATA / file), cv2.IMREAD_COLOR)
+    if bgr is None:  # webp and friends OpenCV cannot read are skipped by the caller
+        raise OSError(file)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class Scorer:
+    """Embeddings and zero-shot scores of pictures, cached by key."""
+
+    def __init__(self, store: AssetStore, cache: Path) -> None:
+        self.extractor = load_extractor(store, threads=2)
+        self.zero_shot = load_classifier(ModelsConfig(), store)
+        self.cache = cache
+        self.known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if cache.exists():
+            with np.load(cache, allow_pickle=False) as npz:
+                keys = [str(k) for k in npz["keys"]]
+                self.known = {k: (f, p) for k, f, p in zip(keys, npz["features"],
+                                                          npz["partner"], strict=True)}
+
+    def of(self, key: str, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self.known:
+            features, _ = self.extractor.embed(rgb)
+            answer = self.zero_shot.classify(rgb)
+            self.known[key] = (features.copy(),
+                               np.array([answer.predator_score, answer.chicken_score]))
+        return self.known[key]
+
+    def save(self) -> None:
+        keys = sorted(self.known)
+        np.savez(self.cache, keys=np.array(keys), features=np.array([self.known[k][0]
+                 for k in keys]), partner=np.array([self.known[k][1] for k in keys]))
+
+
+def crops_of(rgb: np.ndarray, seed: int) -> list[np.ndarray]:
+    """The whole frame and CROPS_PER_FRAME squares where a collector would cut them."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    places = MotionPlaces(seed=seed)
+    h, w = rgb.shape[:2]
+    boxes: list[Box] = [places.sample("c", aspect=w / h) for _ in range(CROPS_PER_FRAME)]
+    return [crop_square(bgr, (), size=224)] + [crop_square(bgr, [b], size=224) for b in boxes]
+
+
+@dataclass
+class Set:
+    """Embedded items: features, zero-shot partner scores, verdict labels."""
+
+    features: np.ndarray
+    partner: np.ndarray
+    labels: list[str]
+
+    @staticmethod
+    def of(items: Sequence[tuple[np.ndarray, np.ndarray, str]]) -> Set:
+        if not items:
+            return Set(np.zeros((0, 1024), np.float32), np.zeros((0, 2)), [])
+        return Set(np.array([i[0] for i in items]), np.array([i[1] for i in items]),
+                   [i[2] for i in items])
+
+
+def base_head(train: Set, groups: np.ndarray):  # type: ignore[no-untyped-def]
+    labels = ["background" if label == "person" else label for label in train.labels]
+    photos = [type("P", (), {"label": label, "subclass": ""})() for label in labels]
+    scheme = class_scheme(photos, fine=False, min_per_class=4)  # type: ignore[arg-type]
+    n = len(labels)
+    emb = Embedded(train.features, np.arange(n), ("original",) * n, np.arange(n), np.zeros(n))
+    settings = TrainSettings(blend=0.5, predator_threshold=PREDATOR_THRESHOLD,
+                             chicken_threshold=CHICKEN_THRESHOLD)
+    head, _ = fit_calibrated(emb, np.arange(n), labels, groups, scheme, settings,
+                                 train.partner)
+    return head, scheme
+
+
+def rates(verdicts: list[str], labels: list[str]) -> dict[str, object]:
+    v, t = np.array(verdicts), np.array(labels)
+    out: dict[str, object] = {}
+    for label in ("background", "chicken", "predator"):
+        mine = t == label
+        if not mine.any():
+            continue
+        n = int(mine.sum())
+        if label == "predator":
+            out["predator_recall"] = f"{int((v[mine] == 'predator').sum())}/{n}"
+        else:
+            out[f"{label}_called_predator"] = f"{int((v[mine] == 'predator').sum())}/{n}"
+        if label == "chicken":
+            out["chicken_called_chicken"] = f"{int((v[mine] == 'chicken').sum())}/{n}"
+    return out
+
+
+def evaluate(head, scheme, sets: dict[str, Set]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    rule = decider_of(scheme_of(scheme.classes, scheme.verdict_of), 0.5, PREDATOR_THRESHOLD,
+                      CHICKEN_THRESHOLD)
+    out = {}
+    for name, s in sets.items():
+        if s.labels:
+            out[name] = rates(rule.verdicts(head.probabilities(s.features), s.partner), s.labels)
+    return out
+
+
+def zero_shot(sets: dict[str, Set]) -> dict[str, object]:
+    out = {}
+    for name, s in sets.items():
+        if s.labels:
+            said = ["predator" if p >= PREDATOR_THRESHOLD else "chicken" if c >= CHICKEN_THRESHOLD
+                    else "background" for p, c in s.partner]
+            out[name] = rates(said, s.labels)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--prior-l2", type=float, default=0.05)
+    p.add_argument("--hens", type=int, default=5, help="labelled hens given, when it has some")
+    p.add_argument("--cache", type=Path, default=Path("/tmp/tensorchicken-learn-loco.npz"))
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    started = time.perf_counter()
+    scorer = Scorer(AssetStore(), args.cache)
+    pictures = []
+    for pic in rows():
+        try:
+            pic.rgb = load_rgb(pic.file)
+        except OSError:
+            continue
+        pictures.append(pic)
+    whole = {}
+    for n, pic in enumerate(pictures, start=1):
+        whole[pic.file] = scorer.of(f"whole:{pic.file}", pic.rgb)
+        if n % 200 == 0:
+            scorer.save()
+            print(f"{n} of {len(pictures)} pictures embedded and scored "
+                  f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    scorer.save()
+    test_predators = Set.of([(*whole[q.file], "predator") for q in pictures
+                             if q.camera in TEST_PREDATOR_CAMERAS and q.label == "predator"])
+    counts: dict[str, int] = {}
+    for q in pictures:
+        if q.label == "background" and not q.camera.startswith("photo:"):
+            counts[q.camera] = counts.get(q.camera, 0) + 1
+    cameras = sorted(c for c, n in counts.items() if n >= MIN_EMPTY)
+    report: dict[str, object] = {"prior_l2": args.prior_l2, "cameras": {}}
+    for camera in [*cameras, "clip:intel__car-detection"]:
+        mine = [q for q in pictures if q.camera == camera]
+        train_pics = [q for q in pictures if q.camera != camera
+                      and not (q.camera in TEST_PREDATOR_CAMERAS and q.label == "predator")]
+        train = Set.of([(*whole[q.file], q.label) for q in train_pics])
+        _, groups = np.unique([q.camera for q in train_pics], return_inverse=True)
+        head, scheme = base_head(train, groups)
+        given, held = camera_split(camera, mine, scorer)
+        hens = [q for q in sorted(mine, key=lambda q: q.file) if q.label == "chicken"]
+        own_predators = Set.of([(*whole[q.file], "predator") for q in mine
+                                if q.label == "predator"])
+        variants = {"empty scenes": given}
+        held_hens = Set.of([(*whole[q.file], "chicken") for q in hens])
+        if len(hens) > args.hens:
+            given_hens = hens[::max(1, len(hens) // args.hens)][:args.hens]
+            rest = [q for q in hens if q not in given_hens]
+            held_hens = Set.of([(*whole[q.file], "chicken") for q in rest])
+            variants[f"empty scenes + {args.hens} hens"] = Set.of(
+                [*zip(given.features, given.partner, given.labels, strict=True),
+                 *[(*whole[q.file], "chicken") for q in given_hens]])
+        sets = {"held-out empty": held, "held-out hens": held_hens,
+                "own predators": own_predators, "test predators": test_predators}
+        entry: dict[str, object] = {"given_empty_crops": len(given.labels),
+                                    "held_out_empty_crops": len(held.labels),
+                                    "zero-shot alone": zero_shot(sets),
+                                    "before (base head, blended)": evaluate(head, scheme, sets)}
+        for name, data in variants.items():
+            refit = refit_head(head, data.features, targets_for(data.labels, scheme),
+                               args.prior_l2)
+            entry[f"after: {name}"] = evaluate(refit, scheme, sets)
+        report["cameras"][camera] = entry  # type: ignore[index]
+        scorer.save()
+        print(f"{camera}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, indent=1) if args.json else table(report))
+    return 0
+
+
+def camera_split(camera: str, mine: list[Picture], scorer: Scorer) -> tuple[Set, Set]:
+    """The camera's empty crops: given (even frames) and held out (odd frames)."""
+    given, held = [], []
+    if camera.startswith("clip:"):
+        crops, _, count = clip_crops(CAR_CLIP, ClipSettings(still_every=10, still_crops=3))
+        for index, kind, rgb in crops:
+            # First half: what the appliance collects (its still scene, and motion called
+            # nothing joining it); second half held out: the cars' motion crops.
+            key = f"clip:{index}:{kind}:{len(given) + len(held)}"
+            if index < count / 2:
+                given.append((*scorer.of(key, rgb), "background"))
+            elif kind == "motion":
+                held.append((*scorer.of(key, rgb), "background"))
+        return Set.of(given), Set.of(held)
+    empty = sorted((q for q in mine if q.label == "background"), key=lambda q: q.file)
+    for n, q in enumerate(empty):
+        assert q.rgb is not None
+        side = given if n % 2 == 0 else held
+        for k, crop in enumerate(crops_of(q.rgb, seed=n * 2 + (n % 2))):
+            side.append((*scorer.of(f"crop:{q.file}:{n % 2}:{k}", crop), "background"))
+    return Set.of(given), Set.of(held)
+
+
+def table(report: dict[str, object]) -> str:
+    lines = [f"prior_l2 {report['prior_l2']}, {report.get('seconds')} s"]
+    for camera, entry in report["cameras"].items():  # type: ignore[attr-defined]
+        lines.append(f"\n{camera}: {entry['given_empty_crops']} empty crops given, "
+                     f"{entry['held_out_empty_crops']} held out")
+        for what, figures in entry.items():
+            if isinstance(figures, dict):
+                cells = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in f.items())
+                                  for s, f in figures.items())
+                lines.append(f"  {what:34s} {cells}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
