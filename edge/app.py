@@ -211,7 +211,7 @@ class Appliance:
         cameras = [c.name for c in self.config.cameras]
         store = SceneStore(scenes_dir(state), cfg.per_hour, cfg.refresh_h)
         self.scenes = SceneCollector(store, MotionPlaces(), cfg, cameras=cameras)
-        watch_learning(self.metrics.registry, store, LearnRecord(state), cameras)
+        watch_learning(self.metrics.scrape_time, store, LearnRecord(state), cameras)
         if cfg.refit_at:
             env = {**os.environ, "TENSORCHICKEN_STATE_DIR": str(state)}
             self.nightly = NightlyRefit(cfg, learn_command(self.config_path), self.stop, env=env)

@@ -66,7 +66,7 @@ TEST_PREDATOR_CAMERAS = (
     "nccandid:backyard_unknown",
 )
 MIN_EMPTY = 8
-CROPS_PER_FRAME = 4
+CROPS_PER_FRAME = 3
 CAR_CLIP = DATA / "train" / "video" / "intel__car-detection.mp4"
 PREDATOR_THRESHOLD, CHICKEN_THRESHOLD = 0.5, 0.3
 
@@ -80,13 +80,20 @@ class Picture:
     rgb: np.ndarray | None = None
 
 
-def rows() -> list[Picture]:
+def rows(photo_share: int) -> list[Picture]:
+    """Every picture of the two manifests except clips; of ``train/``'s ordinary photos, one
+    in ``photo_share`` (every fixed-camera frame is kept)."""
     found = []
     for manifest in (DATA / "MANIFEST.csv", DATA / "train" / "MANIFEST.csv"):
         with manifest.open(newline="", encoding="utf-8") as fh:
+            photos = 0
             for r in csv.DictReader(fh):
                 if r["label"] in ("video",) or r["file"].endswith(".mp4"):
                     continue
+                if r.get("scene") == "photo":
+                    photos += 1
+                    if photos % photo_share:
+                        continue
                 found.append(Picture(r["file"], r["label"], r["subclass"],
                                      r.get("camera") or f"photo:{r['file']}"))
     return found
@@ -207,12 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prior-l2", type=float, default=0.05)
     p.add_argument("--hens", type=int, default=5, help="labelled hens given, when it has some")
     p.add_argument("--cache", type=Path, default=Path("/tmp/tensorchicken-learn-loco.npz"))
+    p.add_argument("--photo-share", type=int, default=3,
+                   help="train on one in N of train/'s ordinary photos (all fixed-camera frames)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     started = time.perf_counter()
     scorer = Scorer(AssetStore(), args.cache)
     pictures = []
-    for pic in rows():
+    for pic in rows(args.photo_share):
         try:
             pic.rgb = load_rgb(pic.file)
         except OSError:

@@ -1,6 +1,7 @@
 """How much of its own scene each camera has learned, and the last re-fit, as metrics.
 
-Read at scrape time: the scene store's index is in memory, the record a small file.
+Read at scrape time (:class:`~edge.health.metrics.ScrapeTimeGauges`): the scene store's index is
+in memory, the record a small file.
 
 - ``tensorchicken_scene_crops{camera,light}``: empty-scene crops kept, by day and night;
 - ``tensorchicken_scene_hours_covered{camera}``: hours of the day (of 24) with at least one;
@@ -13,34 +14,35 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from edge.health.appliance_metrics import PREFIX
-from edge.health.metrics import Metrics
+from edge.health.metrics import ScrapeTimeGauges
 from edge.learn.light import LIGHTS
 from edge.learn.record import LearnRecord
 from edge.learn.scenes import SceneStore
 
+CROPS = PREFIX + "scene_crops"
+HOURS = PREFIX + "scene_hours_covered"
+LAST_REFIT = PREFIX + "learn_last_refit_timestamp_seconds"
+WAITING = PREFIX + "learn_candidate_waiting"
 
-def watch_learning(registry: Metrics, store: SceneStore, record: LearnRecord,
+
+def watch_learning(gauges: ScrapeTimeGauges, store: SceneStore, record: LearnRecord,
                    cameras: Sequence[str]) -> None:
-    """Register the learning figures in ``registry``, read from ``store`` and ``record``."""
-    crops = registry.gauge(PREFIX + "scene_crops", "Empty-scene crops kept per camera",
-                           ("camera", "light"))
-    hours = registry.gauge(PREFIX + "scene_hours_covered",
-                           "Hours of the day (of 24) with empty-scene crops", ("camera",))
+    """Define the learning figures in ``gauges``, read from ``store`` and ``record``."""
+    gauges.define(CROPS, "Empty-scene crops kept per camera", ("camera", "light"))
+    gauges.define(HOURS, "Hours of the day (of 24) with empty-scene crops", ("camera",))
+    gauges.define(LAST_REFIT, "Unix time of the last re-fit of the head on the cameras' scenes")
+    gauges.define(WAITING, "1 while a re-fitted head waits as a shadow for its judgement")
     for camera in cameras:
         for light in LIGHTS:
-            crops.set_function(_crops_of(store, camera, light), camera=camera, light=light)
-        hours.set_function(_hours_of(store, camera), camera=camera)
+            gauges.watch(CROPS, _crops_of(store, camera, light), camera=camera, light=light)
+        gauges.watch(HOURS, _hours_of(store, camera), camera=camera)
 
     def last_refit() -> float | None:
         run = record.last("refit")
         return None if run is None else float(run["at"])
 
-    registry.gauge(PREFIX + "learn_last_refit_timestamp_seconds",
-                   "Unix time of the last re-fit of the head on the cameras' scenes"
-                   ).set_function(last_refit)
-    registry.gauge(PREFIX + "learn_candidate_waiting",
-                   "1 while a re-fitted head waits as a shadow for its judgement"
-                   ).set_function(lambda: float(record.candidate() is not None))
+    gauges.watch(LAST_REFIT, last_refit)
+    gauges.watch(WAITING, lambda: float(record.candidate() is not None))
 
 
 def _crops_of(store: SceneStore, camera: str, light: str) -> Callable[[], float]:

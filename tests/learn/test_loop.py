@@ -186,8 +186,10 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
     replay_visits(config, state, asset_store, registry, mock_factory, hens[12:15])
     with EventLog(state / "events.sqlite3", readonly=True) as log:
         events = log.list()
-    # The candidate scored the visits off the critical path.
+    # The candidate scored the visits off the critical path, beside the decided scores that
+    # its own answers are compared with.
     assert all(e.scores.get(name, {}).get("role") == "shadow" for e in events)
+    assert all({"predator_score", "chicken_score"} <= set(e.decision) for e in events)
 
     waiting = judge_candidate(config, state)  # not yet: a shadow for less than an hour
     assert waiting["deferred"]

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import cv2
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from edge.assets import AssetStore
 from edge.config import LearnConfig, parse_config
 from edge.doctor.checks import check_learning
-from edge.health.metrics import Metrics
+from edge.health.metrics import ScrapeTimeGauges
 from edge.learn.metrics import watch_learning
 from edge.learn.record import LearnRecord
 from edge.learn.scenes import SceneStore, scenes_dir
@@ -91,13 +92,15 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     last = [f.message for f in check_learning(config, asset_store)][1]
     assert "scene-1, 12.5 s): nest: empty scenes called predator 3 -> 0 of 10, chicken right " \
         "2 -> 4 of 4" in last
-    metrics = Metrics()
-    watch_learning(metrics, store, record, ["nest"])
-    text = metrics.render()
-    assert 'tensorchicken_scene_crops{camera="nest",light="night"} 1' in text
-    assert 'tensorchicken_scene_hours_covered{camera="nest"} 2' in text
-    assert f"tensorchicken_learn_last_refit_timestamp_seconds {NOON:.0f}\n" in text
-    assert "tensorchicken_learn_candidate_waiting 1" in text
+    gauges = ScrapeTimeGauges()
+    watch_learning(gauges, store, record, ["nest"])
+    registry = CollectorRegistry()
+    registry.register(gauges)
+    text = generate_latest(registry).decode()
+    assert 'tensorchicken_scene_crops{camera="nest",light="night"} 1.0' in text
+    assert 'tensorchicken_scene_hours_covered{camera="nest"} 2.0' in text
+    assert gauges.read("tensorchicken_learn_last_refit_timestamp_seconds") == NOON
+    assert "tensorchicken_learn_candidate_waiting 1.0" in text
     from edge.cli import main
     config_file = tmp_path / "c.yaml"
     config_file.write_text(json.dumps({"cameras": [{"name": "nest"}],
