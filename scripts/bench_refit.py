@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """The nightly re-fit's time and peak memory at a Pi Zero 2 W's budget: one core, 200 MB.
 
 Builds an appliance state as it is after some days on a nest-box camera (``../shared/data/train``,

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Leave one camera out: does re-fitting on a camera's own empty scenes (and a few of its hens)
 cut its false alarms at unchanged predator recall?
 
