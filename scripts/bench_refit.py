@@ -38,9 +38,10 @@ os.environ.setdefault("TENSORCHICKEN_MIRROR", f"{SHARED / 'models'}:{SHARED / 'd
 
 from camera.frame import Frame  # noqa: E402
 from classifier import load_classifier  # noqa: E402
+from classifier.config import ModelsConfig  # noqa: E402
 from classifier.registry import ModelRegistry  # noqa: E402
 from edge.assets import AssetStore  # noqa: E402
-from edge.config import ModelsConfig, parse_config  # noqa: E402
+from edge.config import parse_config  # noqa: E402
 from edge.events.archive import Archive  # noqa: E402
 from edge.learn.collector import SceneCollector  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402

@@ -46,10 +46,10 @@ os.environ.setdefault("TENSORCHICKEN_MIRROR", f"{SHARED / 'models'}:{SHARED / 'd
 
 from camera.box import Box  # noqa: E402
 from classifier import load_classifier  # noqa: E402
+from classifier.config import ModelsConfig  # noqa: E402
 from classifier.crop import crop_square  # noqa: E402
 from classifier.embeddings import load_extractor  # noqa: E402
 from edge.assets import AssetStore  # noqa: E402
-from edge.config import ModelsConfig  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402
 from edge.learn.refit import decider_of, refit_head, scheme_of, targets_for  # noqa: E402
 from edge.train.clips import ClipSettings, clip_crops  # noqa: E402

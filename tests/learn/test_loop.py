@@ -18,14 +18,17 @@ import numpy as np
 import pytest
 
 from actuators.bank import DeterrentBank
+from actuators.config import GpioConfig
 from camera.capture import Capture
+from camera.config import CameraConfig
 from camera.frame import Frame
 from camera.replay import ArrivalsSource
 from classifier import load_classifier
+from classifier.config import ModelsConfig
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
-from edge.config import CameraConfig, Config, DecisionConfig, GpioConfig, ModelsConfig, parse_config
+from edge.config import Config, DecisionConfig, parse_config
 from edge.decider import Decider
 from edge.events.archive import Archive
 from edge.events.log import EventLog
