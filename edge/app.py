@@ -7,7 +7,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from edge.events.reporters import start_reporters
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.health.metrics import MetricsServer
 from edge.health.notify import Notifier, StartupExtender
+from edge.health.summary import RunSummary
 from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
 from edge.learn.metrics import watch_learning
@@ -45,25 +45,6 @@ log = logging.getLogger(__name__)
 
 # How a camera's frame source is made: open_source, or a wrapper (the latency benchmark's).
 SourceFactory = Callable[[CameraConfig, Callable[[str], str]], FrameSource]
-
-
-@dataclass(slots=True)
-class RunSummary:
-    """What a run did, for the demo, the benchmark and the logs."""
-
-    seconds: float
-    cameras: dict[str, dict[str, Any]] = field(default_factory=dict)
-    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
-    stop_reason: str = ""
-
-    def silent_cameras(self) -> list[str]:
-        """One line per camera that never delivered a frame in this run, saying why if known."""
-        return [
-            f"camera {name} never delivered a frame"
-            + (f": {cam['last_error']}" if cam.get("last_error") else "")
-            for name, cam in self.cameras.items()
-            if not cam["frames"] and not cam["skipped"]
-        ]
 
 
 def _owner_only(folder: Path) -> None:
@@ -419,29 +400,8 @@ class Appliance:
             log.info("%s", line)
 
     def _summary(self, seconds: float) -> RunSummary:
-        summary = RunSummary(
-            seconds=seconds, latency_ms=self.latency.summary(), stop_reason=self.stop_reason
-        )
-        for loop in self.loops:
-            c = loop.counters
-            stats = loop.capture.stats
-            summary.cameras[loop.camera.name] = {
-                "frames": c.frames,
-                "skipped": c.skipped,
-                "motion_frames": c.motion_frames,
-                "episodes": c.episodes,
-                "events": c.events,
-                "firings": c.firings,
-                "verdicts": dict(c.verdicts),
-                "fired_at": list(c.fired_at),
-                "bad_frames": stats.bad_frames,
-                "failed_frames": c.errors,
-                "reopens": stats.reopens,
-                "open_failures": stats.open_failures,
-                "last_error": stats.last_error or None,
-                "error": repr(loop.error) if loop.error else None,
-            }
-        return summary
+        cameras = {loop.camera.name: loop.summary() for loop in self.loops}
+        return RunSummary(seconds, cameras, self.latency.summary(), self.stop_reason)
 
     @property
     def failed(self) -> bool:

@@ -10,10 +10,11 @@ from typing import Any
 
 import yaml
 
-from edge.app import Appliance, RunSummary
+from edge.app import Appliance
 from edge.assets import AssetStore
 from edge.config import Config, parse_config
 from edge.config.web import DEFAULT_ADDRESS
+from edge.health.summary import RunSummary
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 GRACE_S = 1.5  # a firing up to this long after a photo leaves still belongs to it

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -159,6 +160,26 @@ class CameraLoop:
             raise
         finally:
             self.finish()
+
+    def summary(self) -> dict[str, Any]:
+        """This loop's figures for the run's summary (``RunSummary.cameras``)."""
+        c, stats = self.counters, self.capture.stats
+        return {
+            "frames": c.frames,
+            "skipped": c.skipped,
+            "motion_frames": c.motion_frames,
+            "episodes": c.episodes,
+            "events": c.events,
+            "firings": c.firings,
+            "verdicts": dict(c.verdicts),
+            "fired_at": list(c.fired_at),
+            "bad_frames": stats.bad_frames,
+            "failed_frames": c.errors,
+            "reopens": stats.reopens,
+            "open_failures": stats.open_failures,
+            "last_error": stats.last_error or None,
+            "error": repr(self.error) if self.error else None,
+        }
 
     @property
     def episode(self) -> Episode | None:

@@ -30,10 +30,11 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from camera.config import CameraConfig
 from camera.errors import CameraOpenError
 from camera.source import FrameSource, open_source
-from edge.app import Appliance, RunSummary
+from edge.app import Appliance
 from edge.assets import AssetStore
 from edge.config import Config, parse_config
 from edge.health.notify import Notifier, StartupExtender
+from edge.health.summary import RunSummary
 
 HUNG_AFTER_S = 1.5
 # The gate camera has ended and HUNG_AFTER_S has passed by then: before the fix, its stale

@@ -22,12 +22,13 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from edge.app import Appliance, RunSummary
+from edge.app import Appliance
 from edge.assets import AssetStore
 from edge.config import Config, parse_config
 from edge.doctor.checks import check_disk
 from edge.events import EventLog
 from edge.events.broker import MosquittoBroker, free_port
+from edge.health.summary import RunSummary
 
 RACCOON_AT_S = 1.0
 TIMEOUT_S = 60.0
