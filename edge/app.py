@@ -29,7 +29,9 @@ from edge.events.reporters import start_reporters
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.health.metrics import MetricsServer
 from edge.health.notify import Notifier, StartupExtender
+from edge.health.status import status_line
 from edge.health.summary import RunSummary
+from edge.health.supervisor import Supervisor
 from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
 from edge.learn.metrics import watch_learning
@@ -135,9 +137,8 @@ class Appliance:
         self.event_log = self.recorder.log
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()
-        # Loop thread name -> last progress; a loop leaves it when it ends (its source ended).
-        self._progress: dict[threading.Thread, float] = {}
-        self._status = ""
+        self.supervisor = Supervisor(self.stop, self.notifier, self.bank.heartbeat,
+                                     config.health.hung_after_s, self._status_line)
         self.live = LiveFeed() if config.web.address else None
         parts = Parts(
             self.classifier,
@@ -146,7 +147,7 @@ class Appliance:
             self.recorder,
             self.latency,
             self.metrics,
-            on_progress=self._progress_marker(),
+            on_progress=self.supervisor.mark,
             scenes=self._scene_collector(state),
             live=self.live,
             outcome=config.outcome,
@@ -231,12 +232,6 @@ class Appliance:
                 report = courier.sink.report_canary
                 self.classifier.canary.listeners.append(lambda s, r=report: r(s.to_dict()))
 
-    def _progress_marker(self) -> Any:
-        def mark() -> None:
-            self._progress[threading.current_thread()] = time.monotonic()
-
-        return mark
-
     def _backlog_of(self, sink: str) -> Any:
         def backlog() -> int | None:
             return next((s.backlog for s in self.reporters.status() if s.name == sink), None)
@@ -262,11 +257,10 @@ class Appliance:
         self._start_services()
         threads = [self._start_loop(loop) for loop in self.loops]
         self.metrics.up.set(1)
-        self._status = self._status_line()
-        self.notifier.ready(self._status)
-        log.info("running: %s", self._status)
+        self.supervisor.ready()
         try:
-            self._supervise(threads, started, duration_s)
+            reason = self.supervisor.run(threads, started, duration_s, self._watch_event_log)
+            self.stop_reason = reason or self.stop_reason
         finally:
             self.request_stop(self.stop_reason or "stopped")
             self.notifier.stopping(f"stopping: {self.stop_reason}")
@@ -345,7 +339,7 @@ class Appliance:
         thread = threading.Thread(
             target=self._run_loop, args=(loop,), name=f"loop-{loop.camera.name}", daemon=True
         )
-        self._progress[thread] = time.monotonic()
+        self.supervisor.watch(thread)
         thread.start()
         return thread
 
@@ -353,51 +347,12 @@ class Appliance:
         try:
             loop.run()
         finally:
-            # A loop whose source ended is done, not hung: the others keep the deterrents armed.
-            self._progress.pop(threading.current_thread(), None)
+            self.supervisor.forget()
 
     def _status_line(self) -> str:
-        """One line for ``systemctl status``: what runs, and which cameras are awaited."""
         waiting = [loop.camera.name for loop in self.loops if loop.capture.waiting]
-        line = (f"watching {len(self.loops)} camera(s), models "
-                f"{', '.join(self.classifier.model_names)}")
-        line += f"; waiting for camera(s): {', '.join(waiting)}" if waiting else ""
-        problem = self.recorder.problem
-        return line + (f"; EVENTS NOT KEPT (held in memory): {problem}" if problem else "")
-
-    def _supervise(
-        self, threads: list[threading.Thread], started: float, duration_s: float | None
-    ) -> None:
-        hung_after = self.config.health.hung_after_s
-        while not self.stop.wait(0.5):
-            self._watch_event_log()
-            now = time.monotonic()
-            if duration_s is not None and now - started >= duration_s:
-                self.stop_reason = "duration reached"
-                return
-            if not any(t.is_alive() for t in threads):
-                self.stop_reason = "every source ended"
-                return
-            # Per loop (a thread), not per camera name: a healthy twin must not hide a hung one.
-            progress = list(self._progress.items())
-            # The bank judges from the slowest loop's own last progress: the deterrents go off
-            # hung_after_s after it, not that plus the time it took to notice here.
-            oldest = min((at for _, at in progress), default=now)
-            self.bank.heartbeat(at_ns=round(oldest * 1e9))
-            stale = [t.name for t, at in progress if now - at > hung_after]
-            if stale:
-                # systemd's watchdog, no longer fed, restarts the service.
-                log.error("loop(s) %s made no progress for %.0f s", ", ".join(stale), hung_after)
-                continue
-            self.notifier.watchdog()
-            self._update_status()
-
-    def _update_status(self) -> None:
-        line = self._status_line()
-        if line != self._status:
-            self._status = line
-            self.notifier.status(line)
-            log.info("%s", line)
+        return status_line(len(self.loops), self.classifier.model_names, waiting,
+                           self.recorder.problem)
 
     def _summary(self, seconds: float) -> RunSummary:
         cameras = {loop.camera.name: loop.summary() for loop in self.loops}
