@@ -23,7 +23,6 @@ from edge.config import Config, ConfigError, load_config
 from edge.decider import Decider
 from edge.events.archive import Archive
 from edge.events.log import EventLog
-from edge.events.mqtt import MqttSink
 from edge.events.recorder import Recorder
 from edge.events.reporters import start_reporters
 from edge.health.appliance_metrics import ApplianceMetrics
@@ -226,12 +225,6 @@ class Appliance:
         if self.keeper is not None:
             self.keeper.request(reason)
 
-    def _canary_to_mqtt(self) -> None:
-        for courier in self.reporters.couriers:
-            if isinstance(courier.sink, MqttSink):
-                report = courier.sink.report_canary
-                self.classifier.canary.listeners.append(lambda s, r=report: r(s.to_dict()))
-
     def _backlog_of(self, sink: str) -> Any:
         def backlog() -> int | None:
             return next((s.backlog for s in self.reporters.status() if s.name == sink), None)
@@ -290,17 +283,12 @@ class Appliance:
             cfg = cfg.model_copy(update={"twitter": cfg.twitter.model_copy(
                 update={"enabled": False})})
         self.reporters = start_reporters(
-            cfg, log, self.stop, on_arm=self.decider.set_armed, armed=lambda: self.decider.armed
+            cfg, log, self.stop, on_arm=self.decider.set_armed, armed=lambda: self.decider.armed,
+            canary=self.classifier.canary,
         )
         for sink in self.reporters.status():
             self.metrics.watch_backlog(sink.name, self._backlog_of(sink.name))
-        self._canary_to_mqtt()
-        self._report_problem()
-
-    def _report_problem(self) -> None:
-        for courier in self.reporters.couriers:
-            if isinstance(courier.sink, MqttSink):
-                courier.sink.report_problem(self._problem)
+        self.reporters.report_problem(self._problem)
 
     def _watch_event_log(self) -> None:
         """Say loudly when events stop (or start again) being kept; move the reporters from
@@ -312,7 +300,7 @@ class Appliance:
                 log.critical("%s; guarding on, events wait in memory", problem)
             else:
                 log.warning("events are kept again: the event log is written")
-            self._report_problem()
+            self.reporters.report_problem(problem)
         if self._standin_log is not None and self.recorder.log is not None:
             self.reporters.close()
             self._standin_log.close()

@@ -3,12 +3,14 @@
 Example (the app's wiring)::
 
     reporters = start_reporters(cfg.reporters, log, stop, on_arm=decider.set_armed,
-                                armed=lambda: decider.armed)
+                                armed=lambda: decider.armed, canary=rendezvous.canary)
     ...
+    reporters.report_problem("the event log cannot be written: disk full")
     reporters.close()
 
 A reporter that cannot start (its secrets are missing) is logged and marked stopped in the
-log for ``doctor``; the others start regardless.
+log for ``doctor``; the others start regardless. A reporter that publishes the canary's alarm or
+why events are not kept (MQTT) registers its own listeners for them as it is built.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from classifier.canary import CanaryMonitor
 from edge.config.reporters import ReportersConfig
 from edge.events.courier import Backoff, Courier, Sink
 from edge.events.errors import SinkStopped
@@ -36,6 +39,13 @@ class ReporterSet:
 
     log: EventLog
     couriers: list[Courier] = field(default_factory=list)
+    # The reporters that publish why events are not kept (MQTT's report_problem).
+    problem_listeners: list[Callable[[str | None], None]] = field(default_factory=list)
+
+    def report_problem(self, problem: str | None) -> None:
+        """Tell the reporters what stops events being kept, or None when they are kept again."""
+        for listener in self.problem_listeners:
+            listener(problem)
 
     def wake(self) -> None:
         """Make every reporter look at the log now."""
@@ -58,14 +68,20 @@ class ReporterSet:
         self.close()
 
 
-def build_sinks(cfg: ReportersConfig, log: EventLog, *, on_arm: Callable[[bool, str], None],
-                armed: Callable[[], bool],
+def build_sinks(cfg: ReportersConfig, log: EventLog, reporters: ReporterSet, *,
+                on_arm: Callable[[bool, str], None], armed: Callable[[], bool],
+                canary: CanaryMonitor | None = None,
                 clock: Callable[[], float] = time.time) -> list[Sink]:
-    """The enabled sinks; one that cannot be built is logged and marked stopped."""
+    """The enabled sinks; one that cannot be built is logged and marked stopped. The MQTT sink
+    listens to ``reporters``' problems and to the ``canary``'s alarm."""
     sinks: list[Sink] = []
     if cfg.mqtt.enabled:
-        sinks.append(MqttSink(cfg.mqtt, on_arm=on_arm, armed=armed,
-                              password=read_secret("mqtt_password"), clock=clock))
+        mqtt = MqttSink(cfg.mqtt, on_arm=on_arm, armed=armed,
+                        password=read_secret("mqtt_password"), clock=clock)
+        reporters.problem_listeners.append(mqtt.report_problem)
+        if canary is not None:
+            canary.listeners.append(lambda status: mqtt.report_canary(status.to_dict()))
+        sinks.append(mqtt)
     if cfg.twitter.enabled:
         try:
             client = XClient(XCredentials.from_secrets(read_secret), cfg.twitter.api_base,
@@ -79,11 +95,14 @@ def build_sinks(cfg: ReportersConfig, log: EventLog, *, on_arm: Callable[[bool, 
 
 def start_reporters(cfg: ReportersConfig, log: EventLog, stop: threading.Event, *,
                     on_arm: Callable[[bool, str], None], armed: Callable[[], bool],
+                    canary: CanaryMonitor | None = None,
                     clock: Callable[[], float] = time.time) -> ReporterSet:
-    """Start a thread per enabled reporter; new events in ``log`` wake them at once."""
+    """Start a thread per enabled reporter; new events in ``log`` wake them at once. Those
+    that publish the ``canary``'s alarm listen to it."""
     backoff = Backoff(cfg.retry_initial_s, cfg.retry_max_s)
     reporters = ReporterSet(log)
-    for sink in build_sinks(cfg, log, on_arm=on_arm, armed=armed, clock=clock):
+    for sink in build_sinks(cfg, log, reporters, on_arm=on_arm, armed=armed, canary=canary,
+                            clock=clock):
         courier = Courier(sink, log, stop, backoff=backoff, poll_s=cfg.poll_s, clock=clock)
         log.cursor(sink.name)  # register now: events from here on are this reporter's to send
         courier.start()

@@ -59,10 +59,11 @@ def log(state_dir: Path) -> Iterator[EventLog]:
 def reporters(log: EventLog) -> Iterator[Callable[..., ReporterSet]]:
     started: list[ReporterSet] = []
 
-    def start(cfg: ReportersConfig, arming: Arming | None = None) -> ReporterSet:
+    def start(cfg: ReportersConfig, arming: Arming | None = None,
+              canary: CanaryMonitor | None = None) -> ReporterSet:
         arming = arming or Arming()
         running = start_reporters(cfg, log, threading.Event(), on_arm=arming.on_arm,
-                                  armed=lambda: arming.armed)
+                                  armed=lambda: arming.armed, canary=canary)
         started.append(running)
         return running
 
@@ -179,6 +180,19 @@ def test_the_canary_alarm_is_published_retained_for_its_sensor(
     late = watch(broker, "tensorchicken/canary")  # Home Assistant starting later still sees it
     assert late.wait(lambda: bool(late.messages))
     assert late.messages[-1][2] is True
+
+
+def test_the_mqtt_reporter_listens_to_the_canary_it_is_given(
+        broker: MosquittoBroker, watch: Callable[..., Any],
+        reporters: Callable[..., ReporterSet]) -> None:
+    monitor = CanaryMonitor(window=10, min_samples=4, max_rate=0.2)
+    monitor.reset("mobilenet_v2_imagenet", "mobilenet_v1_025_imagenet")
+    reporters(_config(broker), canary=monitor)
+    watcher = watch(broker, "tensorchicken/canary")
+    for _ in range(4):  # every crop disagrees: the alarm is raised at min_samples
+        monitor.observe("mobilenet_v2_imagenet", agrees=False)
+    assert watcher.wait(lambda: bool(watcher.on("tensorchicken/canary")))
+    assert json.loads(watcher.on("tensorchicken/canary")[-1])["alarm"] is True
 
 
 def test_a_canary_rate_at_the_limit_does_not_flap_the_home_assistant_sensor(
