@@ -96,7 +96,7 @@ class CameraConfig(Section):
     arrivals: list[ArrivalConfig] = Field(
         default_factory=list, description="For kind=arrivals: what appears, when"
     )
-    motion: MotionConfig = Field(default_factory=MotionConfig)  # type: ignore[arg-type]
+    motion: MotionConfig = Field(default_factory=MotionConfig)
 
 
 class ArrivalConfig(Section):

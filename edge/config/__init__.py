@@ -54,17 +54,17 @@ class Config(Section):
     cameras: list[CameraConfig] = Field(
         default_factory=lambda: [CameraConfig.model_validate({})], min_length=1
     )
-    models: ModelsConfig = Field(default_factory=ModelsConfig)  # type: ignore[arg-type]
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     gpio: GpioConfig = Field(default_factory=GpioConfig)
-    reporters: ReportersConfig = Field(default_factory=ReportersConfig)  # type: ignore[arg-type]
-    paths: PathsConfig = Field(default_factory=PathsConfig)  # type: ignore[arg-type]
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
-    health: HealthConfig = Field(default_factory=HealthConfig)  # type: ignore[arg-type]
-    learn: LearnConfig = Field(default_factory=LearnConfig)  # type: ignore[arg-type]
-    web: WebConfig = Field(default_factory=WebConfig)  # type: ignore[arg-type]
-    clips: ClipsConfig = Field(default_factory=ClipsConfig)  # type: ignore[arg-type]
-    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)  # type: ignore[arg-type]
+    reporters: ReportersConfig = Field(default_factory=ReportersConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    learn: LearnConfig = Field(default_factory=LearnConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    clips: ClipsConfig = Field(default_factory=ClipsConfig)
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
 
     @model_validator(mode="after")
     def _camera_names_distinct(self) -> Config:

@@ -69,9 +69,9 @@ class ArchiveConfig(Section):
 class ReportersConfig(Section):
     """Every reporter; each delivers from its own cursor in the event log."""
 
-    mqtt: MqttConfig = Field(default_factory=MqttConfig)  # type: ignore[arg-type]
-    twitter: TwitterConfig = Field(default_factory=TwitterConfig)  # type: ignore[arg-type]
-    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)  # type: ignore[arg-type]
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    twitter: TwitterConfig = Field(default_factory=TwitterConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     poll_s: float = Field(0.5, gt=0, le=10,
                           description="How often a reporter in another process looks for events")
     retry_initial_s: float = Field(1.0, gt=0, le=60, description="First wait after a failure")

@@ -52,7 +52,7 @@ BOX_SIDES = (0.1, 0.5)
 class ClipSettings:
     """How examples are taken from a clip."""
 
-    motion: MotionConfig = field(default_factory=lambda: MotionConfig())  # type: ignore[call-arg]
+    motion: MotionConfig = field(default_factory=lambda: MotionConfig())
     motion_every: int = 3
     still_every: int = 20
     still_crops: int = 2
