@@ -28,7 +28,6 @@ and if the head did not, the zero-shot ones do.
 from __future__ import annotations
 
 import functools
-import importlib
 import itertools
 import logging
 import threading
@@ -36,7 +35,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -46,7 +44,7 @@ from classifier.config import ModelsConfig, ModelUse, Role
 from classifier.errors import ModelError
 from classifier.feature_head import CLASSES, FeatureHead, head_for
 from classifier.loader import load_model
-from classifier.model import TFLiteModel
+from classifier.model import Model
 from classifier.pace import Pace
 from classifier.regime import Regime, regime_of
 from classifier.spec import ModelSpec, load_specs
@@ -81,7 +79,7 @@ class Evidence:
 
 
 def evidence_of(
-    model: TFLiteModel, probs: np.ndarray, features: np.ndarray | None = None
+    model: Model, probs: np.ndarray, features: np.ndarray | None = None
 ) -> Evidence:
     """Sum ``probs`` over the model's verdict-map groups (``features`` ride along)."""
     vm = model.verdicts
@@ -108,7 +106,7 @@ def verdict_for(predator: float, chicken: float, th: Thresholds) -> tuple[Verdic
     return Verdict.BACKGROUND, max(0.0, 1.0 - max(predator, chicken))
 
 
-def top_labels(model: TFLiteModel, probs: np.ndarray, k: int) -> tuple[tuple[str, float], ...]:
+def top_labels(model: Model, probs: np.ndarray, k: int) -> tuple[tuple[str, float], ...]:
     """The ``k`` most probable labels, best first."""
     best = np.argpartition(-probs, min(k, probs.size - 1))[:k]
     best = best[np.argsort(-probs[best])]
@@ -118,7 +116,7 @@ def top_labels(model: TFLiteModel, probs: np.ndarray, k: int) -> tuple[tuple[str
     )
 
 
-def _label(model: TFLiteModel, line: int) -> str:
+def _label(model: Model, line: int) -> str:
     return model.labels[line] if 0 <= line < len(model.labels) else f"#{line}"
 
 
@@ -198,7 +196,7 @@ class _Pending:
     __slots__ = ("abandoned", "arrived", "at", "deadline_ms", "evidence", "lock", "model",
                  "score", "ticket")
 
-    def __init__(self, model: TFLiteModel, ticket: int, deadline_ms: float) -> None:
+    def __init__(self, model: Model, ticket: int, deadline_ms: float) -> None:
         self.model = model
         self.ticket = ticket
         self.deadline_ms = deadline_ms
@@ -232,7 +230,7 @@ class Classifier:
 
     def __init__(
         self,
-        models: Sequence[TFLiteModel],
+        models: Sequence[Model],
         thresholds: Thresholds | None = None,
         deadline_ms: float = 1000.0,
         clock: Callable[[], float] = time.perf_counter,
@@ -262,7 +260,7 @@ class Classifier:
         self._paces = {m.name: (paces or {}).get(m.name) or Pace() for m in models}
 
     @property
-    def models(self) -> tuple[TFLiteModel, ...]:
+    def models(self) -> tuple[Model, ...]:
         """The loaded models, primary first."""
         return tuple(self._critical)
 
@@ -348,14 +346,13 @@ class Classifier:
         if self.on_late is not None:
             self.on_late(ticket, score)
 
-    def score(self, model: TFLiteModel, rgb: np.ndarray) -> tuple[ModelScore, Evidence]:
+    def score(self, model: Model, rgb: np.ndarray) -> tuple[ModelScore, Evidence]:
         """One model's own answer for ``rgb`` and its evidence for the combination."""
         started = self._clock()
         # Features only where the default head reads them (a package model has none).
         wanted = self.head is not None and model.name in self.head.sources
-        infer = getattr(model, "infer", None) if wanted else None
-        if infer is not None:
-            probs, features, invoke_ms = infer(rgb)
+        if wanted:
+            probs, features, invoke_ms = model.infer(rgb)
         else:
             (probs, invoke_ms), features = model.probabilities(rgb), None
         ev = evidence_of(model, probs, features)
@@ -461,17 +458,14 @@ def _spec_for(use: ModelUse, specs: dict[str, ModelSpec]) -> ModelSpec:
     return spec
 
 
-def load_any(use: ModelUse, store: AssetFiles, specs: dict[str, ModelSpec]) -> Any:
+def load_any(use: ModelUse, store: AssetFiles, specs: dict[str, ModelSpec]) -> Model:
     """The one place a model is loaded by name: a local model package when ``use.package`` is
-    set (``classifier.package``, retraining's output), else the manifest's model.
-
-    Returns a :class:`TFLiteModel` or an object with the same interface (``name``,
-    ``probabilities``, ``labels``, ``verdicts``, ``load_ms``, ``prepare.side``...).
-    """
+    set (``classifier.package``, retraining's output), else the manifest's model."""
     try:
         if use.package:
-            package = importlib.import_module("classifier.package")
-            return package.load_package_model(Path(use.package), store, use.threads)
+            from classifier.package import load_package_model  # only when a package is used
+
+            return load_package_model(Path(use.package), store, use.threads)
         return load_model(_spec_for(use, specs), store, use.threads)
     except ImportError as exc:
         raise ModelError(f"cannot load model {use.name}: {exc}") from None

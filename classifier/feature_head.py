@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from classifier.blend import log_odds
 from classifier.errors import ModelError
 from classifier.head import SoftmaxHead
+from classifier.model import Model
 from classifier.package import FileRef, checked_file
 from classifier.regime import Regime
 from classifier.spec import ModelSpec, declared_sha256
@@ -213,7 +214,7 @@ def _manifest_sha256() -> dict[str, str]:
     return declared_sha256()  # the asset manifest the loader verifies files by
 
 
-def head_for(enabled: bool, models: Sequence[Any]) -> FeatureHead | None:
+def head_for(enabled: bool, models: Sequence[Model]) -> FeatureHead | None:
     """The shipped head for a classifier of ``models`` when ``enabled`` (the configuration's
     ``models.default_head``) and it can read their features; else None, with a warning saying
     why when it was wanted (the zero-shot models then decide alone, as before it existed)."""

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -109,6 +109,38 @@ class InputPreparer:
         else:
             values = self.table[square]
         return values[np.newaxis]
+
+
+class Model(Protocol):
+    """What the classifier asks of a loaded model: a manifest model (:class:`TFLiteModel`) or a
+    retrained package (:class:`classifier.package.PackageModel`)."""
+
+    spec: ModelSpec
+    path: Path
+    labels: list[str]
+    verdicts: VerdictMap | None
+    threads: int
+    load_ms: float
+    background_indices: np.ndarray
+
+    @property
+    def name(self) -> str:
+        """The model's name (the manifest's, or a package's ``<name>-<version>``)."""
+        ...
+
+    @property
+    def prepare(self) -> InputPreparer:
+        """How a picture becomes the model's input (``prepare.side``: the crop side)."""
+        ...
+
+    def probabilities(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """Dequantised outputs for one picture, and the milliseconds the model ran."""
+        ...
+
+    def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """Outputs, the pre-logits features the default head reads (None if the model gives
+        none), and the milliseconds the model ran."""
+        ...
 
 
 class TFLiteModel:

@@ -202,6 +202,11 @@ class PackageModel:
         probs = self.head.probabilities(features)[0]
         return probs, invoke_ms + (time.perf_counter() - started) * 1000.0
 
+    def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """:meth:`probabilities`, with no features: the default head reads none of a package."""
+        probs, ms = self.probabilities(rgb)
+        return probs, None, ms
+
 
 def _spec_of(info: PackageInfo, extractor: ModelSpec) -> ModelSpec:
     """A manifest-style description of the package, so code that reads ``model.spec`` works."""

@@ -54,6 +54,7 @@ from classifier.ensemble import (
 )
 from classifier.errors import ModelError
 from classifier.feature_head import head_for
+from classifier.model import Model
 from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import ModelScore
@@ -89,7 +90,7 @@ class Loaded:
     """A model in memory, its worker, and its figures."""
 
     use: ModelUse
-    model: Any
+    model: Model
     worker: BoundedWorker
     warmup_ms: float = 0.0
     scored: int = 0
@@ -168,7 +169,7 @@ class SwapReport:
         return asdict(self)
 
 
-def check_model(model: Any, runs: int = WARMUP_RUNS) -> float:
+def check_model(model: Model, runs: int = WARMUP_RUNS) -> float:
     """Run ``model`` on test pictures and check its outputs; the milliseconds it took.
 
     The first invocations of an interpreter are slow (allocation, caches): doing them here
@@ -199,7 +200,7 @@ class Rendezvous:
     """
 
     def __init__(
-        self, cfg: ModelsConfig, load: Callable[[ModelUse], Any], *,
+        self, cfg: ModelsConfig, load: Callable[[ModelUse], Model], *,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._load = load
