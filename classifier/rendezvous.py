@@ -8,8 +8,8 @@ Every model sees the same crop; a rendezvous picks the answer that decides. Here
   afterwards, each on its own low-priority worker with a short queue: when one falls behind, it
   skips crops (counted), so it never adds to the decision-to-pin latency;
 - their answers, and late critical answers, meet on a :class:`~classifier.board.ScoreBoard` by
-  the crop's ticket. The event writer calls :meth:`Rendezvous.complete_event` just before
-  writing an event, so the event, written once, carries every model that saw its crop;
+  the crop's ticket. The event writer asks :meth:`Rendezvous.late_answers` for them just
+  before writing an event, so the event, written once, carries every model that saw its crop;
 - the primary's verdicts are compared with the canary's (:class:`~classifier.canary.CanaryMonitor`);
 - :meth:`Rendezvous.swap` changes models without a restart: new models are loaded, checked and
   warmed up first (a failure leaves the running plan in place and says why); the switch itself
@@ -22,7 +22,7 @@ Example::
     rendezvous = load_rendezvous(registry.effective(), store)
     answer = rendezvous.classify(crop)               # critical path only; returns at once after
     ...
-    rendezvous.complete_event(event, answer.ticket)   # on the event writer's thread
+    late = rendezvous.late_answers(answer.ticket)     # on the event writer's thread
     report = rendezvous.swap(registry.effective())    # after models promote / SIGHUP
 """
 
@@ -76,13 +76,18 @@ def key_of(use: ModelUse) -> Key:
     return (use.name, use.threads, use.package)
 
 
-def score_dict(score: ModelScore) -> dict[str, Any]:
-    """A model's answer as an event stores it (same keys as the critical path's)."""
-    return {
-        "verdict": score.verdict.value, "score": round(score.score, 4),
-        "predator": round(score.predator_score, 4), "chicken": round(score.chicken_score, 4),
-        "label": score.label, "ms": round(score.total_ms, 2),
-    }
+@dataclass(frozen=True, slots=True)
+class LateAnswers:
+    """What an event gains from the answers that were not in when it was decided.
+
+    ``scores``: each added model's answer as an event stores it, with its ``role`` (``shadow``,
+    ``canary`` or ``late``); ``decision``: ``late`` (critical models past the deadline),
+    ``skipped`` (off-path models that were behind) and ``missing`` (answers still not in after
+    ``join_wait_ms``), each only when not empty.
+    """
+
+    scores: dict[str, dict[str, Any]]
+    decision: dict[str, list[str]]
 
 
 @dataclass(slots=True)
@@ -292,26 +297,24 @@ class Rendezvous:
         wait = self.plan.cfg.join_wait_ms / 1000.0 if wait_s is None else wait_s
         return self.board.join(ticket, wait)
 
-    def complete_event(self, event: Any, ticket: int) -> None:
-        """Add the off-path and late answers to ``event`` (an :class:`edge.event.Event`).
+    def late_answers(self, ticket: int) -> LateAnswers | None:
+        """The off-path and late answers for crop ``ticket``, waiting up to ``join_wait_ms``
+        for them; None if the ticket is unknown.
 
-        Called by the event writer just before it writes the event (so the event is still
-        written once). Each added score carries its ``role`` (``shadow``, ``canary`` or
-        ``late``); ``decision`` gains ``late`` (critical models past the deadline),
-        ``skipped`` (off-path models that were behind) and ``missing`` (answers still not in
-        after ``join_wait_ms``).
+        Called by the event writer just before it writes the crop's event (so the event is
+        still written once, with them).
         """
         joined = self.join(ticket)
         if joined is None:
-            return
-        for name, score in joined.scores.items():
-            event.scores[name] = {**score_dict(score), "role": joined.roles[name]}
+            return None
+        scores = {name: {**score.to_dict(), "role": joined.roles[name]}
+                  for name, score in joined.scores.items()}
         late = sorted(n for n, r in joined.roles.items() if r == "late")
         extra = {"late": late, "skipped": list(joined.skipped), "missing": list(joined.missing)}
-        event.decision.update({k: v for k, v in extra.items() if v})
         if joined.missing:
-            log.info("event at %.3f written without %s (not in after %.0f ms)",
-                     event.start_time, ", ".join(joined.missing), self.plan.cfg.join_wait_ms)
+            log.info("crop %d: %s not in after %.0f ms; its event is written without them",
+                     ticket, ", ".join(joined.missing), self.plan.cfg.join_wait_ms)
+        return LateAnswers(scores, {k: v for k, v in extra.items() if v})
 
     # -- changing models -------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Verdict(StrEnum):
@@ -31,6 +32,17 @@ class ModelScore:
     top: tuple[tuple[str, float], ...]
     invoke_ms: float
     total_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as an event stores it: verdict, scores and label, and its milliseconds."""
+        return {
+            "verdict": self.verdict.value,
+            "score": round(self.score, 4),
+            "predator": round(self.predator_score, 4),
+            "chicken": round(self.chicken_score, 4),
+            "label": self.label,
+            "ms": round(self.total_ms, 2),
+        }
 
 
 @dataclass(frozen=True, slots=True)

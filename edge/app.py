@@ -132,7 +132,7 @@ class Appliance:
         # A log that cannot be opened (a full disk) does not stop the guard: the recorder
         # holds the events in memory and opens it when space returns.
         self.recorder = Recorder(lambda: EventLog(events), archive,
-                                 complete=self.classifier.complete_event)
+                                 complete=self.classifier.late_answers)
         self.event_log = self.recorder.log
         self.latency = LatencyStats()
         self.metrics = ApplianceMetrics.create()

@@ -84,17 +84,7 @@ def event_from(
     best = episode.best
     assert best is not None, "an event needs a classified frame"
     c = best.classification
-    scores = {
-        name: {
-            "verdict": s.verdict.value,
-            "score": round(s.score, 4),
-            "predator": round(s.predator_score, 4),
-            "chicken": round(s.chicken_score, 4),
-            "label": s.label,
-            "ms": round(s.total_ms, 2),
-        }
-        for name, s in c.models.items()
-    }
+    scores = {name: s.to_dict() for name, s in c.models.items()}
     return Event(
         camera=episode.camera,
         start_time=episode.start_time,

@@ -17,8 +17,9 @@ Example::
 
 Answers that come after the decision (shadow and canary models, late critical models) join an
 event here, not in the loop: an event submitted with a ``ticket`` (its crop's, from the
-rendezvous) is given to ``complete(event, ticket)`` on the writer thread just before it is
-written, which may wait a bounded time for them. The event is still written once.
+rendezvous) gets them from ``complete(ticket)`` (``Rendezvous.late_answers``) on the writer
+thread just before it is written, which may wait a bounded time for them. The event is still
+written once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +37,9 @@ from edge.event import Event
 from edge.events.archive import Archive
 from edge.events.errors import ArchiveError, EventLogError, RecorderClosed
 from edge.events.log import EventLog
+
+if TYPE_CHECKING:  # the classifier's module is heavy; only its type is needed here
+    from classifier.rendezvous import LateAnswers
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +73,7 @@ class Recorder:
 
     def __init__(self, log: EventLog | Callable[[], EventLog], archive: Archive | None, *,
                  max_pending_images: int = 8, max_held_events: int = 5000,
-                 complete: Callable[[Event, int], None] | None = None,
+                 complete: Callable[[int], LateAnswers | None] | None = None,
                  on_open: Callable[[EventLog], None] | None = None) -> None:
         self.log: EventLog | None = None
         self.problem: str | None = None
@@ -251,10 +256,14 @@ class Recorder:
     def _add_late_answers(self, item: _Pending) -> None:
         assert self.complete is not None and item.ticket is not None
         try:
-            self.complete(item.event, item.ticket)
+            answers = self.complete(item.ticket)
         except Exception:  # the event matters more than the late answers
             logger.exception("recorder: late answers of event at %.3f not added",
                              item.event.start_time)
+            return
+        if answers is not None:
+            item.event.scores.update(answers.scores)
+            item.event.decision.update(answers.decision)
 
     def _durably(self, what: str, step: Callable[[], object], event: Event) -> bool:
         """Run a log write until it succeeds (retrying while running); False if given up."""

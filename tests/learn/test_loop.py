@@ -136,7 +136,7 @@ def replay_visits(config: Config, state: Path, store: AssetStore, registry: Mode
     bank = DeterrentBank(gpio, pin_factory=mock_factory)
     with load_rendezvous(registry.effective(), store) as rendezvous:
         recorder = Recorder(log, Archive(state / "archive", config.reporters.archive),
-                            complete=rendezvous.complete_event)
+                            complete=rendezvous.late_answers)
         recorder.start()
         parts = Parts(rendezvous, Decider(DecisionConfig(), gpio.deterrents), bank,  # type: ignore[arg-type]
                       recorder, LatencyStats(), ApplianceMetrics.create(),

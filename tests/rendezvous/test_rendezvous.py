@@ -44,7 +44,7 @@ def test_stalled_critical_model_misses_the_deadline_the_fast_one_decides_the_lat
         assert answer.late == (V2,) and answer.decided_by == TINY and list(answer.models) == [TINY]
         # The event, written once by the recorder, still gets the late answer.
         log = EventLog(tmp_path / "events.sqlite3")
-        with Recorder(log, None, complete=rendezvous.complete_event) as recorder:
+        with Recorder(log, None, complete=rendezvous.late_answers) as recorder:
             recorder.submit(_event({TINY: {"verdict": answer.verdict.value}}), None, {},
                             ticket=answer.ticket)
         [logged] = log.list()
