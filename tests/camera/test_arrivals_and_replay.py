@@ -15,6 +15,7 @@ from camera.frame import Frame
 from camera.motion import MotionDetector
 from camera.replay import ArrivalsSource
 from camera.source import FrameSource, grey_size, open_source
+from tests.conftest import SHARED_DATA
 
 BOX = (0.5, 0.25, 0.4, 0.5)
 ARRIVAL = ArrivalConfig(image="asset:raccoon__raccoon-7.jpg", at_s=1.0, for_s=0.5, box=BOX,
@@ -151,7 +152,7 @@ def test_opencv_file_source_plays_once_or_loops(tmp_path: Path) -> None:
 
 
 def test_real_clip_frames_are_resized_and_stamped_now() -> None:
-    clip = Path(__file__).parents[3] / "shared" / "data" / "video" / "dlc__m3v1mp4.mp4"
+    clip = SHARED_DATA / "video" / "dlc__m3v1mp4.mp4"
     if not clip.is_file():
         pytest.skip("shared clip not here")
     cfg = CFG.model_copy(update={"kind": "opencv", "address": str(clip)})

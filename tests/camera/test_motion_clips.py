@@ -8,15 +8,13 @@ clip's README gives (people walking past a fixed camera, 10 fps).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from edge.cli import main
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(os.environ.get("TENSORCHICKEN_SHARED", Path(__file__).parents[3] / "shared"))
-SHARED_DATA = SHARED / "data"
 TOLERANCE_S = 1.0
 PEOPLE = SHARED_DATA / "video" / "intel__one-by-one-person-detection.mp4"
 MOUSE = SHARED_DATA / "video" / "dlc__m3v1mp4.mp4"

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
+from tests.conftest import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = SHARED_DATA
 ROWS = [
     "images/predator/coral__owl.jpg,predator,burrowing_owl",
     "images/chicken/c4f__47.png,chicken,hen_name_overlay",

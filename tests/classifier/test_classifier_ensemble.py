@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,8 +23,9 @@ from classifier.blend import blend
 from classifier.config import ModelsConfig, ModelUse
 from classifier.ensemble import Evidence, Thresholds, by_priority
 from edge.assets import AssetStore
+from tests.conftest import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "images"
+DATA = SHARED_DATA / "images"
 OWL = DATA / "predator" / "coral__owl.jpg"
 HEN = DATA / "chicken" / "c4f__47.png"  # a backyard hen (name banner over the bottom third)
 

@@ -11,8 +11,7 @@ import pytest
 
 from classifier import ImageError, load_image
 from classifier.image import ALPHA_BACKGROUND
-
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.conftest import SHARED_DATA
 
 
 def _picture() -> np.ndarray:

@@ -23,8 +23,9 @@ from classifier.regime import Regime
 from classifier.runtime import interpreter_class
 from classifier.spec import load_specs
 from edge.assets import AssetStore
+from tests.conftest import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = SHARED_DATA
 OWL = DATA / "images" / "predator" / "coral__owl.jpg"
 BADGER_IN_IR = (DATA / "train" / "predator"
                 / "carpat__data_example_photos_badger_example_1.jpg")

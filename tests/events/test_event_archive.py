@@ -24,8 +24,9 @@ import pytest
 from edge.config.reporters import ArchiveConfig
 from edge.events import Archive, ArchiveFull
 from edge.events.archive import PART, load_exact
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "images"
+SHARED = SHARED_DATA / "images"
 PHOTO = SHARED / "predator" / "animl__Cat-21.jpg"
 CHILD = Path(__file__).with_name("events_child.py")
 MB = 1024 * 1024

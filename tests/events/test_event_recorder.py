@@ -18,8 +18,9 @@ from edge.config.reporters import ArchiveConfig
 from edge.event import Event
 from edge.events import Archive, ArchiveFull, EventLog, EventLogError, Recorder, RecorderClosed
 from edge.events.archive import SavedImages, load_exact
+from tests.conftest import SHARED_DATA
 
-PHOTO = Path(__file__).resolve().parents[3] / "shared/data/images/predator/animl__Cat-21.jpg"
+PHOTO = SHARED_DATA / "images/predator/animl__Cat-21.jpg"
 
 
 def _event(i: int) -> Event:

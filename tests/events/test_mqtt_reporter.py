@@ -22,9 +22,10 @@ from edge.config.reporters import ArchiveConfig, ReportersConfig
 from edge.events import Archive, EventLog, ReporterSet, start_reporters
 from edge.events.broker import MosquittoBroker
 from edge.events.mqtt import MqttSink
+from tests.conftest import SHARED_DATA
 
 CHILD = Path(__file__).with_name("events_child.py")
-PHOTO = Path(__file__).resolve().parents[3] / "shared/data/images/predator/animl__Cat-21.jpg"
+PHOTO = SHARED_DATA / "images/predator/animl__Cat-21.jpg"
 OUTAGE_S = 60.0  # the broker comes back "a minute later"
 sys.path.insert(0, str(CHILD.parent))
 from events_child import make_event  # noqa: E402

@@ -31,10 +31,11 @@ from edge.events import (
 )
 from edge.events.courier import Backoff, Courier
 from edge.events.twitter import MAX_CHARS, TwitterSink, XClient, XCredentials, predator_text
+from tests.conftest import SHARED_DATA
 
 UPLOAD = "https://api.x.com/2/media/upload"
 TWEETS = "https://api.twitter.com/2/tweets"  # tweepy 4.17's host for create_tweet
-PHOTO = Path(__file__).resolve().parents[3] / "shared/data/images/predator/animl__Cat-21.jpg"
+PHOTO = SHARED_DATA / "images/predator/animl__Cat-21.jpg"
 KEYS = {"twitter_consumer_key": "ck-123", "twitter_consumer_secret": "cs-456",
         "twitter_access_token": "at-789", "twitter_access_token_secret": "ats-000"}
 START = datetime(2026, 5, 1, 12, 0).timestamp()

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import SHARED_MODELS
+
 REPO = Path(__file__).resolve().parents[2]
 # importlib mode: this folder is not on sys.path, so load the fakes by file name.
 _FAKES = Path(__file__).parent / "fake_system.py"
@@ -27,7 +29,7 @@ assert _spec and _spec.loader
 fake_system = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake_system)
 SCRIPT = REPO / "scripts" / "install.sh"
-MIRROR = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared")) / "models"
+MIRROR = SHARED_MODELS
 MUTATING = ("apt-get install", "useradd", "usermod", "groupadd", "userdel", "python3 -m venv",
             "pip install", "systemctl enable", "systemctl start", "systemctl restart",
             "systemctl daemon-reload", "chown")

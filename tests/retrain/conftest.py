@@ -4,7 +4,6 @@ trained on it once per session (real extractor, real head, real files)."""
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,6 +14,7 @@ from edge.assets import AssetStore
 from edge.train.dataset import Photo, make_photo
 from edge.train.retrain import Outcome, RetrainPlan, retrain
 from edge.train.trainer import TrainSettings
+from tests.conftest import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 class PhotoSet:
     """A fixed, varied subset of the shared manifest: every n-th photo of each label."""
 
-    data = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared")) / "data"
+    data = SHARED_DATA
     per_label: ClassVar[dict[str, int]] = {"chicken": 10, "predator": 10, "background": 6}
     # No held-out figures and no blending (which needs the zero-shot models' answers): the
     # quickest real training.

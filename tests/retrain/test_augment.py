@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from classifier import load_image
 from edge.train.augment import DEFAULT_AUGMENTATIONS, NIGHT_AUGMENTATIONS, augment_names, variations
+from tests.conftest import SHARED_DATA
 
-HEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "images" / "chicken" / "c4f__47.png"
+HEN = SHARED_DATA / "images" / "chicken" / "c4f__47.png"
 
 
 def test_night_variations_look_like_night_cameras_and_are_pure() -> None:

@@ -15,9 +15,10 @@ from classifier.feature_head import load_feature_head
 from classifier.regime import Regime
 from edge.assets import sha256_of
 from edge.train.default_head import Example, Recipe, blended_scores, operating_points
+from tests.conftest import SHARED_DATA
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_default_head.py"
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = SHARED_DATA
 
 
 def _small_manifest(tmp_path: Path) -> Path:
