@@ -22,6 +22,7 @@ from edge.assets import AssetStore
 from edge.config import Config, ConfigError, load_config
 from edge.decider import Decider
 from edge.events.archive import Archive
+from edge.events.identity import NodeIdentity, node_identity
 from edge.events.log import EventLog
 from edge.events.recorder import Recorder
 from edge.events.reporters import start_reporters
@@ -126,6 +127,7 @@ class Appliance:
         )
         self.decider = Decider(config.decision, config.gpio.deterrents)
         self._arm_at_start(state, armed)
+        self.identity = self._identity(state)  # before the event log exists (see identity)
         archive_cfg = config.reporters.archive
         archive = Archive(state / "archive", archive_cfg) if archive_cfg.enabled else None
         events = state / "events.sqlite3"
@@ -153,6 +155,18 @@ class Appliance:
         )
         self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
         self.web = self._bind_web(state, guard)
+
+    def _identity(self, state: Path) -> NodeIdentity:
+        """Who this appliance is on the broker (configured, or kept in the state folder)."""
+        try:
+            return node_identity(self.config.reporters.mqtt, state)
+        except (ValueError, OSError) as exc:
+            raise ConfigError("reporters", [f"reporters.mqtt.node: {exc}"]) from None
+
+    def _health(self) -> dict[str, Any]:
+        """The farm view's part of the appliance's health: the oldest camera's last frame."""
+        ages = [loop.capture.stats.last_frame_age_s for loop in self.loops]
+        return {"frame_age_s": round(max(ages), 1) if ages else None}
 
     def _web_guard(self) -> Any:
         """The web page's security rules; ConfigError when it would need a password it lacks."""
@@ -284,7 +298,7 @@ class Appliance:
                 update={"enabled": False})})
         self.reporters = start_reporters(
             cfg, log, self.stop, on_arm=self.decider.set_armed, armed=lambda: self.decider.armed,
-            canary=self.classifier.canary,
+            canary=self.classifier.canary, identity=self.identity, health=self._health,
         )
         for sink in self.reporters.status():
             self.metrics.watch_backlog(sink.name, self._backlog_of(sink.name))

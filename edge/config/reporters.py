@@ -5,18 +5,21 @@ Secrets are never part of this file: see ``edge.secrets``.
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from groundwork.section import Section
+
+GROUP_NODE = "all"  # <topic_root>/all/armed/set reaches every appliance
 
 
 class MqttConfig(Section):
     """An MQTT broker; the password comes from the secret ``mqtt_password``.
 
-    Topics (under ``topic_prefix``): ``events`` (JSON, QoS 1), ``snapshot`` (JPEG, retained),
+    Topics (under ``<topic_root>/<node>``): ``events`` (JSON, QoS 1), ``snapshot`` (JPEG, retained),
     ``state`` (JSON, retained), ``predator`` (``ON`` per fresh predator), ``availability``
     (``online``/``offline``, retained, the last will), ``armed`` (retained) and ``armed/set``
-    (the command topic: ``ON`` or ``OFF``, anything else is logged and ignored).
+    (the command topic: ``ON`` or ``OFF``, anything else is logged and ignored); every
+    appliance also obeys ``<topic_root>/all/armed/set``.
     """
 
     enabled: bool = False
@@ -25,11 +28,23 @@ class MqttConfig(Section):
     tls: bool = Field(False, description="Connect with TLS, checking the broker's certificate")
     ca_file: str | None = Field(None, description="CA bundle for TLS; the system's when unset")
     username: str | None = Field(None, description="User name; the password is a secret")
-    client_id: str = Field("tensorchicken", min_length=1, max_length=64,
-                           pattern=r"^[A-Za-z0-9_-]+$",
-                           description="MQTT client id; also names the Home Assistant device")
-    topic_prefix: str = Field("tensorchicken", pattern=r"^[^#+]+$",
-                              description="Every topic this appliance publishes starts with it")
+    node: str | None = Field(
+        None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$",
+        description="This appliance's name on the broker: its topics <topic_root>/<node>/..., "
+        "its client id and its Home Assistant device; unset: chosen once from the host name "
+        "and kept in the state folder (identity.json)")
+    area: str | None = Field(None, min_length=1, max_length=64,
+                             description="Home Assistant's suggested area for the device")
+    client_id: str | None = Field(None, min_length=1, max_length=64,
+                                  pattern=r"^[A-Za-z0-9_-]+$",
+                                  description="MQTT client id; the node when unset")
+    topic_root: str = Field("tensorchicken", pattern=r"^[^#+]+$",
+                            description="The farm's topics: <root>/<node>/... per appliance, "
+                            "<root>/all/armed/set for every appliance")
+    topic_prefix: str | None = Field(
+        None, pattern=r"^[^#+]+$",
+        description="Every topic this appliance publishes starts with it; <topic_root>/<node> "
+        "when unset ('tensorchicken' keeps a single appliance's topics from before nodes)")
     discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+]+$",
                                   description="Home Assistant's discovery prefix")
     discovery: bool = Field(True, description="Announce entities to Home Assistant")
@@ -40,6 +55,17 @@ class MqttConfig(Section):
                                      description="Wait this long for the broker's PUBACK")
     reconnect_max_s: int = Field(30, ge=1, le=3600,
                                  description="Longest wait between reconnection attempts")
+    status_every_s: float = Field(60.0, ge=1, le=3600,
+                                  description="How often the retained 'status' (last frame "
+                                  "age, backlog) is published for the farm view")
+
+    @field_validator("node")
+    @classmethod
+    def _not_the_group(cls, node: str | None) -> str | None:
+        if node is not None and node.lower() == GROUP_NODE:
+            raise ValueError(f"'{GROUP_NODE}' names every appliance (the group command); "
+                             "choose another node name")
+        return node
 
 
 class TwitterConfig(Section):

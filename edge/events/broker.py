@@ -10,6 +10,10 @@ Example::
     with MosquittoBroker(tmp_path) as broker:
         cfg = MqttConfig(enabled=True, host=broker.host, port=broker.port)
         broker.kill(); broker.start()
+
+A farm's broker with per-appliance users and the README's ACL::
+
+    MosquittoBroker(folder, users={"coop-a": "...", "owner": "..."}, acl=FARM_ACL)
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ class MosquittoBroker:
     """One mosquitto process; :meth:`kill` and :meth:`start` again keep the same port."""
 
     def __init__(self, folder: Path, *, port: int | None = None,
-                 users: dict[str, str] | None = None) -> None:
+                 users: dict[str, str] | None = None, acl: str | None = None,
+                 extra: str = "") -> None:
+        """``users`` (name: password) turns anonymous access off; ``acl`` is the text of an
+        ``acl_file``; ``extra`` is more configuration (a bridge, say)."""
         binary = mosquitto_binary()
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
@@ -59,11 +66,14 @@ class MosquittoBroker:
         access = "allow_anonymous true\n"
         if users:
             access = f"allow_anonymous false\npassword_file {self._password_file(users)}\n"
+        if acl is not None:
+            (self.folder / "acl").write_text(acl)
+            access += f"acl_file {self.folder / 'acl'}\n"
         self.config.write_text(
             # Run as us: as root, mosquitto would switch to its own user and not read our files.
             f"user {getpass.getuser()}\nlistener {self.port} {HOST}\n{access}"
             f"persistence true\npersistence_location {self.folder}/\nautosave_interval 1\n"
-            f"log_dest file {self.folder}/mosquitto.log\n")
+            f"log_dest file {self.folder}/mosquitto.log\n{extra}")
         self.process: subprocess.Popen[bytes] | None = None
 
     def _password_file(self, users: dict[str, str]) -> Path:

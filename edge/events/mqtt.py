@@ -1,6 +1,6 @@
 """MQTT reporter with Home Assistant discovery (paho-mqtt 2.x, ``CallbackAPIVersion.VERSION2``).
 
-Topics, under ``topic_prefix`` (``tensorchicken`` by default):
+Topics, under this appliance's prefix (``tensorchicken/<node>``, see :mod:`edge.events.identity`):
 
 =====================  =========================================================  ==========
 ``events``             each event as JSON (``Event.to_dict()``), QoS 1             not kept
@@ -13,13 +13,19 @@ Topics, under ``topic_prefix`` (``tensorchicken`` by default):
 ``canary``             the canary alarm: JSON (``alarm``, ``rate``, ``message``)   retained
 ``problem``            what stops the appliance keeping events (a full disk), or   retained
                        empty when nothing does
+``status``             for the farm view: JSON (``at``, ``frame_age_s``,           retained
+                       ``backlog`` per reporter), every ``status_every_s``
 =====================  =========================================================  ==========
 
-Home Assistant discovery (``<discovery_prefix>/<component>/<client_id>/<object>/config``,
-retained) announces a binary sensor "Predator present" (turned off by Home Assistant
-``off_delay_s`` after the last ``ON``), a sensor "Last verdict", an image "Snapshot", a
-switch "Armed" and a diagnostic binary sensor "Model disagrees with canary" (``problem``, from
-the ``canary`` topic); it is announced again whenever Home Assistant publishes ``online`` on
+Every appliance also obeys the farm's group command ``<topic_root>/all/armed/set`` under the
+same rules as its own ``armed/set``.
+
+Home Assistant discovery (``<discovery_prefix>/<component>/<node>/<object>/config``,
+retained; one device per node, named after it) announces a binary sensor "Predator present"
+(turned off by Home Assistant ``off_delay_s`` after the last ``ON``), a sensor "Last
+verdict", an image "Snapshot", a switch "Armed" and a diagnostic binary sensor "Model
+disagrees with canary" (``problem``, from the ``canary`` topic); it is announced again
+whenever Home Assistant publishes ``online`` on
 ``<discovery_prefix>/status``.
 
 The client speaks MQTT 5 (Mosquitto 1.6 and later): its "retain as published" subscription
@@ -53,6 +59,7 @@ from pydantic import SecretStr
 from edge.config.reporters import MqttConfig
 from edge.event import Event
 from edge.events.errors import DeliveryError
+from edge.events.identity import NodeIdentity
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +82,28 @@ class Topics:
     ha_status: str
     discovery_prefix: str
     node: str
-    canary: str = ""
-    problem: str = ""
-    updates: str = ""
+    canary: str
+    problem: str
+    updates: str
+    status: str
+    group_set: str
 
     @classmethod
-    def from_config(cls, cfg: MqttConfig) -> Topics:
-        """The topics for ``cfg`` (prefixes are used without a trailing slash)."""
-        p = cfg.topic_prefix.rstrip("/")
+    def from_config(cls, cfg: MqttConfig, identity: NodeIdentity) -> Topics:
+        """The topics of the appliance ``identity`` (prefixes without a trailing slash)."""
+        p = identity.prefix
         d = cfg.discovery_prefix.rstrip("/")
         return cls(events=f"{p}/events", snapshot=f"{p}/snapshot", state=f"{p}/state",
                    predator=f"{p}/predator", availability=f"{p}/availability",
                    armed=f"{p}/armed", armed_set=f"{p}/armed/set", ha_status=f"{d}/status",
-                   discovery_prefix=d, node=cfg.client_id, canary=f"{p}/canary",
-                   problem=f"{p}/problem", updates=f"{p}/events/update")
+                   discovery_prefix=d, node=identity.node, canary=f"{p}/canary",
+                   problem=f"{p}/problem", updates=f"{p}/events/update", status=f"{p}/status",
+                   group_set=identity.group_set)
+
+    @property
+    def commands(self) -> tuple[str, str]:
+        """The command topics obeyed: this appliance's and the farm's group command."""
+        return (self.armed_set, self.group_set)
 
     def discovery(self, component: str, object_id: str) -> str:
         """The discovery config topic of one entity."""
@@ -102,15 +117,22 @@ def _version() -> str:
         return "unknown"
 
 
-def discovery_messages(topics: Topics, off_delay_s: int) -> dict[str, dict[str, Any]]:
-    """Home Assistant discovery payloads, by config topic (see Home Assistant's MQTT docs)."""
+def discovery_messages(topics: Topics, off_delay_s: int,
+                       area: str | None = None) -> dict[str, dict[str, Any]]:
+    """Home Assistant discovery payloads, by config topic (see Home Assistant's MQTT docs).
+
+    Each node is its own device, named after it, in the suggested ``area`` when given.
+    """
+    device: dict[str, Any] = {"identifiers": [topics.node], "name": topics.node,
+                              "manufacturer": "TensorChicken", "model": "Henhouse guard",
+                              "sw_version": _version()}
+    if area:
+        device["suggested_area"] = area
     common = {
         "availability_topic": topics.availability,
         "payload_available": ONLINE,
         "payload_not_available": OFFLINE,
-        "device": {"identifiers": [topics.node], "name": "TensorChicken",
-                   "manufacturer": "TensorChicken", "model": "Henhouse guard",
-                   "sw_version": _version()},
+        "device": device,
         "origin": {"name": "tensorchicken", "sw_version": _version()},
         "qos": 1,
     }
@@ -153,17 +175,22 @@ def state_payload(event: Event) -> dict[str, Any]:
 class MqttSink:
     """Publishes events to an MQTT broker and takes ``armed`` commands from it.
 
-    ``on_arm(armed, source)`` is called on the courier's thread for a valid command;
-    ``armed()`` gives the current state to publish.
+    ``on_arm(armed, source)`` is called on the courier's thread for a valid command (source
+    ``mqtt``, or ``mqtt (all)`` for the group command); ``armed()`` gives the current state to
+    publish; ``status()``, when given, the farm view's ``status`` every ``status_every_s``.
     """
 
     name = "mqtt"
 
-    def __init__(self, cfg: MqttConfig, *, on_arm: Callable[[bool, str], None],
-                 armed: Callable[[], bool], password: SecretStr | None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: MqttConfig, identity: NodeIdentity, *,
+                 on_arm: Callable[[bool, str], None], armed: Callable[[], bool],
+                 password: SecretStr | None, clock: Callable[[], float] = time.time,
+                 status: Callable[[], dict[str, Any]] | None = None) -> None:
         self.cfg = cfg
-        self.topics = Topics.from_config(cfg)
+        self.identity = identity
+        self.topics = Topics.from_config(cfg, identity)
+        self._status = status
+        self._status_at: float | None = None
         self._on_arm = on_arm
         self._armed = armed
         self._password = password
@@ -172,7 +199,7 @@ class MqttSink:
         self._connected = threading.Event()
         self._refused: str | None = None
         self._announce = False
-        self._commands: deque[bytes] = deque(maxlen=16)
+        self._commands: deque[tuple[str, bytes]] = deque(maxlen=16)
         self._published_armed: bool | None = None
         self._canary: str | None = None
         self._problem: str | None = None
@@ -191,10 +218,12 @@ class MqttSink:
         # MQTT 5's "retain as published": a command published retained while we are
         # connected keeps its retain flag (MQTT 3.1.1 clears it), so it is ignored too.
         keep_flag = SubscribeOptions(qos=1, retainAsPublished=True)
-        client.subscribe([(self.topics.armed_set, keep_flag), (self.topics.ha_status, keep_flag)])
+        client.subscribe([(topic, keep_flag) for topic in (*self.topics.commands,
+                                                            self.topics.ha_status)])
         client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
         self._announce = True
         self._published_armed = None
+        self._status_at = None
         self._connected.set()
         logger.info("mqtt: connected to %s:%d", self.cfg.host, self.cfg.port)
         self._wake()
@@ -209,14 +238,14 @@ class MqttSink:
 
     def _on_message(self, client: mqtt.Client, userdata: object,
                     message: mqtt.MQTTMessage) -> None:
-        if message.topic == self.topics.armed_set and message.retain:
+        if message.topic in self.topics.commands and message.retain:
             # A retained command would be replayed on every reconnect: one stray
             # `mosquitto_pub -r ... OFF` would disarm the coop each time the Wi-Fi blinks.
             logger.warning("mqtt: ignored a retained %r on %s: commands must not be retained "
                            "(clear it: mosquitto_pub -r -n -t %s)", bytes(message.payload)[:40],
                            message.topic, message.topic)
-        elif message.topic == self.topics.armed_set:
-            self._commands.append(bytes(message.payload))
+        elif message.topic in self.topics.commands:
+            self._commands.append((message.topic, bytes(message.payload)))
         elif message.topic == self.topics.ha_status and message.payload == ONLINE.encode():
             self._announce = True  # Home Assistant restarted: it needs the discovery again
         self._wake()
@@ -226,7 +255,7 @@ class MqttSink:
     def open(self, wake: Callable[[], None]) -> None:
         """Start connecting in the background (paho retries until the broker answers)."""
         self._wake = wake
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.cfg.client_id,
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.identity.client_id,
                              protocol=mqtt.MQTTv5)
         client.will_set(self.topics.availability, OFFLINE, qos=1, retain=True)
         if self.cfg.username:
@@ -254,12 +283,14 @@ class MqttSink:
         """Apply arm commands, (re)announce discovery, keep ``armed`` current."""
         client = self._require_client()
         while self._commands:
-            self._command(self._commands.popleft())
+            self._command(*self._commands.popleft())
         if self._announce:
             self._announce = False
             if self.cfg.discovery:
-                for topic, payload in discovery_messages(self.topics, self.cfg.off_delay_s).items():
+                for topic, payload in discovery_messages(self.topics, self.cfg.off_delay_s,
+                                                         self.cfg.area).items():
                     client.publish(topic, json.dumps(payload), qos=1, retain=True)
+        self._publish_status(client)
         armed = bool(self._armed())
         if armed != self._published_armed:
             client.publish(self.topics.armed, "ON" if armed else "OFF", qos=1, retain=True)
@@ -281,13 +312,25 @@ class MqttSink:
         self._problem = problem or ""
         self._wake()
 
-    def _command(self, payload: bytes) -> None:
+    def _publish_status(self, client: mqtt.Client) -> None:
+        """The farm view's retained ``status``, at connection and every ``status_every_s``."""
+        now = self._clock()
+        due = self._status_at is None or now - self._status_at >= self.cfg.status_every_s
+        if self._status is None or not due:
+            return
+        self._status_at = now
+        client.publish(self.topics.status, json.dumps({"at": now, **self._status()},
+                                                      default=str), qos=1, retain=True)
+
+    def _command(self, topic: str, payload: bytes) -> None:
         if payload not in ARM_PAYLOADS:
             logger.warning("mqtt: ignored %r on %s: the only commands are ON and OFF",
-                           payload[:40], self.topics.armed_set)
+                           payload[:40], topic)
             return
-        logger.info("mqtt: %s command received", payload.decode())
-        self._on_arm(ARM_PAYLOADS[payload], "mqtt")
+        group = topic == self.topics.group_set
+        logger.info("mqtt: %s command received%s", payload.decode(),
+                    " for every appliance" if group else "")
+        self._on_arm(ARM_PAYLOADS[payload], "mqtt (all)" if group else "mqtt")
 
     def deliver(self, event: Event) -> None:
         """Publish the event (and its snapshot, state, predator flag); return after PUBACKs."""

@@ -20,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from classifier.canary import CanaryMonitor
 from edge.config.reporters import ReportersConfig
 from edge.events.courier import Backoff, Courier, Sink
 from edge.events.errors import SinkStopped
+from edge.events.identity import NodeIdentity, node_identity
 from edge.events.log import EventLog, SinkStatus
 from edge.events.mqtt import MqttSink
 from edge.events.twitter import TwitterSink, XClient, XCredentials
@@ -68,19 +70,37 @@ class ReporterSet:
         self.close()
 
 
-def build_sinks(cfg: ReportersConfig, log: EventLog, reporters: ReporterSet, *,
-                on_arm: Callable[[bool, str], None], armed: Callable[[], bool],
-                canary: CanaryMonitor | None = None,
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """What the reporters ask of the appliance: the arm switch, the canary to publish and the
+    appliance's health for the farm view."""
+
+    on_arm: Callable[[bool, str], None]
+    armed: Callable[[], bool]
+    canary: CanaryMonitor | None = None
+    health: Callable[[], dict[str, Any]] = dict  # e.g. {"frame_age_s": 1.5}
+
+
+def _farm_status(log: EventLog, health: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The farm view's status: the appliance's health and each reporter's backlog."""
+    return {**health(), "backlog": {s.name: s.backlog for s in log.sink_status()}}
+
+
+def build_sinks(cfg: ReportersConfig, log: EventLog, reporters: ReporterSet, hooks: Hooks, *,
+                identity: NodeIdentity | None = None,
                 clock: Callable[[], float] = time.time) -> list[Sink]:
     """The enabled sinks; one that cannot be built is logged and marked stopped. The MQTT sink
-    listens to ``reporters``' problems and to the ``canary``'s alarm."""
+    listens to ``reporters``' problems and to the canary's alarm; ``identity`` is the
+    appliance's on the broker, by default the one kept beside the log."""
     sinks: list[Sink] = []
     if cfg.mqtt.enabled:
-        mqtt = MqttSink(cfg.mqtt, on_arm=on_arm, armed=armed,
-                        password=read_secret("mqtt_password"), clock=clock)
+        identity = identity or node_identity(cfg.mqtt, log.path.parent)
+        mqtt = MqttSink(cfg.mqtt, identity, on_arm=hooks.on_arm, armed=hooks.armed,
+                        password=read_secret("mqtt_password"), clock=clock,
+                        status=lambda: _farm_status(log, hooks.health))
         reporters.problem_listeners.append(mqtt.report_problem)
-        if canary is not None:
-            canary.listeners.append(lambda status: mqtt.report_canary(status.to_dict()))
+        if hooks.canary is not None:
+            hooks.canary.listeners.append(lambda status: mqtt.report_canary(status.to_dict()))
         sinks.append(mqtt)
     if cfg.twitter.enabled:
         try:
@@ -96,13 +116,19 @@ def build_sinks(cfg: ReportersConfig, log: EventLog, reporters: ReporterSet, *,
 def start_reporters(cfg: ReportersConfig, log: EventLog, stop: threading.Event, *,
                     on_arm: Callable[[bool, str], None], armed: Callable[[], bool],
                     canary: CanaryMonitor | None = None,
-                    clock: Callable[[], float] = time.time) -> ReporterSet:
+                    clock: Callable[[], float] = time.time,
+                    identity: NodeIdentity | None = None,
+                    health: Callable[[], dict[str, Any]] = dict) -> ReporterSet:
     """Start a thread per enabled reporter; new events in ``log`` wake them at once. Those
-    that publish the ``canary``'s alarm listen to it."""
+    that publish the ``canary``'s alarm listen to it.
+
+    ``identity``: the appliance's names on the broker (see :func:`build_sinks`); ``health()``
+    adds to the farm view's status (the last frame's age).
+    """
     backoff = Backoff(cfg.retry_initial_s, cfg.retry_max_s)
     reporters = ReporterSet(log)
-    for sink in build_sinks(cfg, log, reporters, on_arm=on_arm, armed=armed, canary=canary,
-                            clock=clock):
+    hooks = Hooks(on_arm, armed, canary, health)
+    for sink in build_sinks(cfg, log, reporters, hooks, identity=identity, clock=clock):
         courier = Courier(sink, log, stop, backoff=backoff, poll_s=cfg.poll_s, clock=clock)
         log.cursor(sink.name)  # register now: events from here on are this reporter's to send
         courier.start()

@@ -56,15 +56,20 @@ class Watcher:
     broker: MosquittoBroker
     topic: str
     persistent: bool = False
+    auth: tuple[str, str] | None = None  # user name and password on a broker with users
     messages: list[tuple[str, bytes, bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
+        self._subscribed = threading.Event()
         name = f"watch-{id(self)}"
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name,
                                   clean_session=not self.persistent)
+        if self.auth:
+            self.client.username_pw_set(*self.auth)
         self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=1)
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.reconnect_delay_set(1, 1)
         self.client.connect(self.broker.host, self.broker.port, keepalive=5)
         self.client.loop_start()
@@ -74,6 +79,10 @@ class Watcher:
         with self._cond:
             self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
             self._cond.notify_all()
+
+    def ready(self, timeout: float = 20.0) -> bool:
+        """Wait until the broker has granted the subscription (messages from then on come)."""
+        return self._subscribed.wait(timeout)
 
     def on(self, topic: str) -> list[bytes]:
         """Payloads received on ``topic``, in order."""
@@ -102,11 +111,13 @@ class Watcher:
 
 @pytest.fixture()
 def watch() -> Iterator[Callable[..., Watcher]]:
-    """Make watchers: ``watch(broker, "topic/#", persistent=False)``; all closed after."""
+    """Make watchers: ``watch(broker, "topic/#", persistent=False, auth=None)``; all closed
+    after."""
     made: list[Watcher] = []
 
-    def make(broker: MosquittoBroker, topic: str, persistent: bool = False) -> Watcher:
-        watcher = Watcher(broker, topic, persistent)
+    def make(broker: MosquittoBroker, topic: str, persistent: bool = False,
+             auth: tuple[str, str] | None = None) -> Watcher:
+        watcher = Watcher(broker, topic, persistent, auth)
         made.append(watcher)
         return watcher
 

@@ -22,7 +22,7 @@ def _config(state: Path, broker: MosquittoBroker, cooldown_s: float = 40) -> Con
 cameras: [{{name: coop, kind: replay, address: "asset:speciesnet__blank2.jpg"}}]
 models: {{use: [{{name: mobilenet_v2_imagenet, role: primary}}]}}
 decision: {{armed: true, cooldown_s: {cooldown_s}}}
-reporters: {{mqtt: {{enabled: true, host: {broker.host}, port: {broker.port}}}}}
+reporters: {{mqtt: {{enabled: true, host: {broker.host}, port: {broker.port}, node: coop}}}}
 health: {{metrics_address: null}}
 paths: {{state_dir: "{state}"}}
 """), "test")
@@ -37,13 +37,13 @@ def test_a_disarm_from_mqtt_survives_a_restart_until_the_configuration_changes(
         caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "state"
     config = _config(state, broker)
-    watcher = watch(broker, "tensorchicken/armed")
+    watcher = watch(broker, "tensorchicken/coop/armed")
     with _start(config, asset_store) as app:
         assert app.decider.armed
         app._start_reporters()
-        assert watcher.wait(lambda: watcher.on("tensorchicken/armed")[-1:] == [b"ON"])
-        watcher.client.publish("tensorchicken/armed/set", "OFF", qos=1)
-        assert watcher.wait(lambda: watcher.on("tensorchicken/armed")[-1:] == [b"OFF"])
+        assert watcher.wait(lambda: watcher.on("tensorchicken/coop/armed")[-1:] == [b"ON"])
+        watcher.client.publish("tensorchicken/coop/armed/set", "OFF", qos=1)
+        assert watcher.wait(lambda: watcher.on("tensorchicken/coop/armed")[-1:] == [b"OFF"])
     # Killed or restarted: the owner's disarm still holds, and the log says why.
     caplog.clear()
     with _start(config, asset_store) as app:
