@@ -160,7 +160,7 @@ class Appliance:
         """Who this appliance is on the broker (configured, or kept in the state folder)."""
         try:
             return node_identity(self.config.reporters.mqtt, state)
-        except (ValueError, OSError) as exc:
+        except ValueError as exc:
             raise ConfigError("reporters", [f"reporters.mqtt.node: {exc}"]) from None
 
     def _health(self) -> dict[str, Any]:

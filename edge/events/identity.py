@@ -65,7 +65,7 @@ def node_from_host(hostname: str) -> str | None:
 def _stored(path: Path) -> dict[str, str | None] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: unreadable ({exc}); set reporters.mqtt.node or delete "
@@ -91,8 +91,12 @@ def _chosen(state_dir: Path, hostname: Callable[[], str]) -> dict[str, str | Non
         node = node_from_host(hostname()) or f"coop-{secrets.token_hex(3)}"
         record = {"node": node, "topic_prefix": None}
         log.info("mqtt: this appliance is node %r (kept in %s)", node, path)
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
-    write_durably(path, json.dumps(record).encode())
+    try:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        write_durably(path, json.dumps(record).encode())
+    except OSError as exc:  # a full disk must not stop the guard: this run uses it anyway
+        log.error("mqtt: identity %r not kept in %s (%s): chosen again at the next start",
+                  record["node"], path, exc)
     return record
 
 

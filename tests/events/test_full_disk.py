@@ -51,7 +51,7 @@ gpio:
     - {{name: siren, kind: siren, pin: 17, pattern: {{on_s: 0.2, off_s: 0, repeats: 1}},
         min_rest_s: 0}}
 reporters:
-  mqtt: {{enabled: true, host: {broker.host}, port: {broker.port}, reconnect_max_s: 1}}
+  mqtt: {{enabled: true, host: {broker.host}, port: {broker.port}, reconnect_max_s: 1, node: coop}}
   archive: {{min_free_mb: 0}}
   retry_initial_s: 0.2
   retry_max_s: 1
@@ -93,11 +93,11 @@ def _guard_on_a_full_disk(asset_store: AssetStore, state: Path, broker: Mosquitt
             assert _metric(port, "tensorchicken_event_log_ok") == 0
             assert (_metric(port, "tensorchicken_events_held") or 0) >= 1
             _until(lambda: any(b"not being kept" in p for p in
-                               watcher.on("tensorchicken/problem")), "the MQTT problem")
+                               watcher.on("tensorchicken/coop/problem")), "the MQTT problem")
             make_room()
             _until(lambda: app.recorder.pending() == 0 and app.recorder.problem is None,
                    "the held events written")
-            _until(lambda: watcher.on("tensorchicken/problem")[-1:] == [b""],
+            _until(lambda: watcher.on("tensorchicken/coop/problem")[-1:] == [b""],
                    "the MQTT problem cleared")
             _until(lambda: watcher.event_ids(), "an event delivered over MQTT")
             assert _metric(port, "tensorchicken_event_log_ok") == 1

@@ -61,3 +61,10 @@ def test_all_is_not_a_node_and_a_broken_identity_file_is_named(tmp_path: Path) -
 def test_host_names_that_cannot_tell_coops_apart() -> None:
     assert node_from_host("raspberrypi") is None and node_from_host("") is None
     assert node_from_host("Coop 2!") == "coop-2"
+
+
+def test_an_unwritable_state_folder_does_not_stop_the_appliance(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")  # a folder that cannot be made, like on a full disk
+    state = tmp_path / "file" / "state"
+    identity = node_identity(MqttConfig(), state, hostname=lambda: "coop-west")
+    assert identity.node == "coop-west" and not state.exists()
