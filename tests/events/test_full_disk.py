@@ -99,7 +99,8 @@ def _guard_on_a_full_disk(asset_store: AssetStore, state: Path, broker: Mosquitt
                    "the held events written")
             _until(lambda: watcher.on("tensorchicken/coop/problem")[-1:] == [b""],
                    "the MQTT problem cleared")
-            _until(lambda: watcher.event_ids(), "an event delivered over MQTT")
+            _until(lambda: watcher.event_ids("tensorchicken/coop/events"),
+                   "an event delivered over MQTT")
             assert _metric(port, "tensorchicken_event_log_ok") == 1
         finally:
             app.request_stop("test over")
