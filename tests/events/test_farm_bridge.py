@@ -77,3 +77,6 @@ def test_a_bridged_coop_keeps_guarding_offline_and_its_backlog_arrives(
             reporters.close()
             coop_broker.stop()
 
+
+def test_the_readme_shows_the_bridge_tested_here() -> None:
+    assert (FARM / "bridge.conf").read_text() in (FARM.parents[1] / "README.md").read_text()
