@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.cli import main
 from edge.config.reporters import ReportersConfig
 from edge.events import EventLog, ReporterSet, start_reporters
 from edge.events.broker import MosquittoBroker
@@ -47,7 +48,7 @@ class Coop:
         monkeypatch.setenv("TENSORCHICKEN_MQTT_PASSWORD", USERS[node])  # read at start
         self.reporters: ReporterSet = start_reporters(
             cfg, self.log, threading.Event(), on_arm=self._on_arm, armed=lambda: self.armed,
-            identity=identity)
+            identity=identity, health=lambda: {"frame_age_s": 2.0})
 
     def _on_arm(self, armed: bool, source: str) -> None:
         self.calls.append((armed, source))
@@ -165,3 +166,42 @@ def test_a_coop_reads_only_its_own_and_the_group_commands(
     assert spy.wait(lambda: len(spy.messages) >= 2)
     assert [t for t, *_ in spy.messages] == ["tensorchicken/coop-a/armed/set",
                                              "tensorchicken/all/armed/set"]
+
+
+def test_the_farm_command_lists_every_coop_from_the_broker(
+        farm_broker: MosquittoBroker, coops: dict[str, Coop], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        watch: Callable[..., Any]) -> None:
+    owner = watch(farm_broker, "tensorchicken/+/status", auth=OWNER)
+    assert owner.ready()
+    event = make_event(7, verdict="predator")
+    event.camera = "coop-b"
+    coops["coop-b"].log.append(event)
+    assert owner.wait(lambda: all(owner.on(f"tensorchicken/{n}/status") for n in NODES))
+    state_b = "tensorchicken/coop-b/state"
+    late = watch(farm_broker, state_b, auth=OWNER)
+    assert late.wait(lambda: bool(late.on(state_b)))  # coop-b's event is on the broker
+    coops["coop-c"].close()  # says offline (retained)
+    config = tmp_path / "owner.yaml"
+    config.write_text(f"reporters: {{mqtt: {{enabled: true, host: {farm_broker.host}, "
+                      f"port: {farm_broker.port}}}}}\n")
+    monkeypatch.setenv("TENSORCHICKEN_MQTT_PASSWORD", USERS["owner"])
+    assert main(["farm", "-c", str(config), "--username", "owner", "--json",
+                 "--settle", "0.5"]) == 0
+    nodes = {n["node"]: n for n in json.loads(capsys.readouterr().out)}
+    assert sorted(nodes) == list(NODES)  # not "all", not the owner
+    assert [nodes[n]["online"] for n in NODES] == [True, True, False]
+    assert all(nodes[n]["armed"] is True for n in NODES)
+    assert nodes["coop-b"]["last_event"]["verdict"] == "predator"
+    assert nodes["coop-b"]["last_event"]["camera"] == "coop-b"
+    assert nodes["coop-a"]["backlog"] == {"mqtt": 0}
+    assert nodes["coop-a"]["frame_age_s"] >= 2.0  # the age told, and older since
+    assert main(["farm", "-c", str(config), "--username", "owner", "--settle", "0.5"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["node", "online", "armed"]
+    assert [line.split()[:2] for line in table[1:]] == [
+        ["coop-a", "online"], ["coop-b", "online"], ["coop-c", "OFFLINE"]]
+    # A wrong password is one line, not a traceback.
+    monkeypatch.setenv("TENSORCHICKEN_MQTT_PASSWORD", "wrong")
+    assert main(["farm", "-c", str(config), "--username", "owner"]) == 1
+    assert "refused" in capsys.readouterr().err
