@@ -145,6 +145,11 @@ class Limits:
             return None
         return int((self.memory / "memory.max_usage_in_bytes").read_text()) / 2**20
 
+    def reset_peak(self) -> None:
+        """Start the group's peak memory afresh (it is kept across runs otherwise)."""
+        if self.memory != Path():
+            (self.memory / "memory.max_usage_in_bytes").write_text("0")
+
     def failcnt(self) -> int:
         return 0 if self.memory == Path() else int((self.memory / "memory.failcnt").read_text())
 
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"limits: {limits.how}")
         try:
             for n in range(1, args.runs + 1):
+                limits.reset_peak()
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 done = subprocess.run(limits.command(
@@ -190,10 +196,13 @@ def main(argv: list[str] | None = None) -> int:
                 run = json.loads(done.stdout)
                 cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
                 group = limits.peak_mb()
+                # The child's own peak resident memory (ru_maxrss, shared library and model
+                # pages included) is its run record's peak_mb; the cgroup's counts only the
+                # pages charged to it (not those already cached by another process).
                 print(f"run {n}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS "
-                      f"{after.ru_maxrss / 1024:.0f} MB (child's ru_maxrss)"
+                      f"{run['peak_mb']} MB (the child's ru_maxrss)"
                       + (f", cgroup peak {group:.0f} MB" if group is not None else "")
-                      + f"; the re-fit itself: {run['seconds']} s, {run['peak_mb']} MB; "
+                      + f"; the re-fit itself: {run['seconds']} s; "
                       f"examples {run['examples']['nest']}")
         finally:
             limits.close()

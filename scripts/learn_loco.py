@@ -19,9 +19,15 @@ car clip (a fixed road camera, motion that is never an animal):
    are measured on the held-out empty crops, the held-out hens, the camera's own predators and
    the test predators.
 
+With ``--start default`` the base is the shipped default head's kind instead
+(``edge.train.default_head``: the two MobileNet v2s' 2560 pre-logits features, night copies,
+per-camera weights) fitted without that camera and the test predators, blended as the
+classifier blends it (at the shipped operating points, in the lights it is used in: night only),
+and also measured blended in every light; the re-fit starts from its weights.
+
 Run from the repository (a few minutes on two cores; embeddings are cached in ``--cache``)::
 
-    nice -n 10 .venv/bin/python scripts/learn_loco.py [--prior-l2 0.05] [--json]
+    nice -n 10 .venv/bin/python scripts/learn_loco.py [--prior-l2 0.05] [--start default] [--json]
 """
 
 from __future__ import annotations
@@ -49,9 +55,12 @@ from classifier import load_classifier  # noqa: E402
 from classifier.config import ModelsConfig  # noqa: E402
 from classifier.crop import crop_square  # noqa: E402
 from classifier.embeddings import load_extractor  # noqa: E402
+from classifier.feature_head import CLASSES, class_scores, shipped_head  # noqa: E402
+from classifier.regime import Regime, regime_of  # noqa: E402
 from edge.assets import AssetStore  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402
 from edge.learn.refit import decider_of, refit_head, scheme_of, targets_for  # noqa: E402
+from edge.train import default_head as dh  # noqa: E402
 from edge.train.clips import ClipSettings, clip_crops  # noqa: E402
 from edge.train.dataset import Embedded  # noqa: E402
 from edge.train.trainer import TrainSettings, class_scheme, fit_calibrated  # noqa: E402
@@ -114,12 +123,16 @@ class Scorer:
         self.extractor = load_extractor(store, threads=2)
         self.zero_shot = load_classifier(ModelsConfig(), store)
         self.cache = cache
-        self.known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if cache.exists():
-            with np.load(cache, allow_pickle=False) as npz:
-                keys = [str(k) for k in npz["keys"]]
-                self.known = {k: (f, p) for k, f, p in zip(keys, npz["features"],
-                                                          npz["partner"], strict=True)}
+        self.known = self.load(cache)
+
+    @staticmethod
+    def load(cache: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        if not cache.exists():
+            return {}
+        with np.load(cache, allow_pickle=False) as npz:
+            keys = [str(k) for k in npz["keys"]]
+            return {k: (f, p) for k, f, p in zip(keys, npz["features"], npz["partner"],
+                                                 strict=True)}
 
     def of(self, key: str, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if key not in self.known:
@@ -133,6 +146,27 @@ class Scorer:
         keys = sorted(self.known)
         np.savez(self.cache, keys=np.array(keys), features=np.array([self.known[k][0]
                  for k in keys]), partner=np.array([self.known[k][1] for k in keys]))
+
+
+LIGHTS = tuple(Regime)
+
+
+class DefaultScorer(Scorer):
+    """The default head's inputs instead: the two MobileNet v2s' 2560 pooled features; the
+    partner columns are the zero-shot predator and chicken scores and the picture's light
+    (an index into LIGHTS), which decides whether the head is used."""
+
+    def __init__(self, store: AssetStore, cache: Path) -> None:
+        self.models = dh.load_sources(store, threads=2)
+        self.cache = cache
+        self.known = self.load(cache)
+
+    def of(self, key: str, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self.known:
+            x, z = dh.source_outputs(self.models, rgb)
+            self.known[key] = (x.astype(np.float32),
+                               np.array([*z, LIGHTS.index(regime_of(rgb))], np.float32))
+        return self.known[key]
 
 
 def crops_of(rgb: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -200,13 +234,49 @@ def evaluate(head, scheme, sets: dict[str, Set]) -> dict[str, object]:  # type: 
     return out
 
 
+def verdicts_of(scores: np.ndarray) -> list[str]:
+    """Verdicts of (predator, chicken) score rows at the appliance's thresholds."""
+    return ["predator" if p >= PREDATOR_THRESHOLD else "chicken" if c >= CHICKEN_THRESHOLD
+            else "background" for p, c in scores[:, :2]]
+
+
 def zero_shot(sets: dict[str, Set]) -> dict[str, object]:
-    out = {}
-    for name, s in sets.items():
-        if s.labels:
-            said = ["predator" if p >= PREDATOR_THRESHOLD else "chicken" if c >= CHICKEN_THRESHOLD
-                    else "background" for p, c in s.partner]
-            out[name] = rates(said, s.labels)
+    return {name: rates(verdicts_of(s.partner), s.labels) for name, s in sets.items()
+            if s.labels}
+
+
+# The default head's classes, each its own verdict.
+DEFAULT_SCHEME = scheme_of(CLASSES, {c: c for c in CLASSES})
+
+
+def judged(head, scheme, sets: dict[str, Set], default: bool  # type: ignore[no-untyped-def]
+           ) -> dict[str, dict[str, object]]:
+    """Figures per way of blending: the default head's two, or the package's one."""
+    return evaluate_default(head, sets) if default else {"": evaluate(head, scheme, sets)}
+
+
+def default_base(examples: Sequence[dh.Example], feats: dh.Features, camera: str):  # type: ignore[no-untyped-def]
+    """A head of the default head's kind (its recipe, night copies and weights) that never saw
+    ``camera`` nor the test predators."""
+    keep = [i for i, e in enumerate(examples) if e.camera != camera
+            and not (e.camera in TEST_PREDATOR_CAMERAS and e.label == "predator")]
+    return dh.fit(examples, feats, np.flatnonzero(np.isin(feats.example, keep)), dh.Recipe())
+
+
+def evaluate_default(head, sets: dict[str, Set]) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+    """Blended as the classifier blends the default head: at the shipped operating points in
+    the lights it is used in (night), and, for comparison, at 0.5 in every light."""
+    shipped = shipped_head().info.operating_points
+    out: dict[str, dict[str, object]] = {}
+    for how, points in ((" (night only, as shipped)", shipped),
+                        (" (every light)", dict.fromkeys(LIGHTS, 0.5))):
+        out[how] = {}
+        for name, s in sets.items():
+            if s.labels:
+                lights = [LIGHTS[int(r)] for r in s.partner[:, 2]]
+                blended = dh.blended_scores(class_scores(head, s.features), s.partner[:, :2],
+                                            lights, points, 0.5)
+                out[how][name] = rates(verdicts_of(blended), s.labels)
     return out
 
 
@@ -217,10 +287,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=Path("/tmp/tensorchicken-learn-loco.npz"))
     p.add_argument("--photo-share", type=int, default=3,
                    help="train on one in N of train/'s ordinary photos (all fixed-camera frames)")
+    p.add_argument("--start", choices=("package", "default"), default="package",
+                   help="re-fit a head trained as tensorchicken train does (package), or one "
+                        "of the default head's kind (default)")
+    p.add_argument("--default-cache", type=Path,
+                   default=Path("/tmp/tensorchicken-learn-loco-default.npz"))
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     started = time.perf_counter()
-    scorer = Scorer(AssetStore(), args.cache)
+    scorer: Scorer | DefaultScorer
+    if args.start == "default":
+        scorer = DefaultScorer(AssetStore(), args.default_cache)
+    else:
+        scorer = Scorer(AssetStore(), args.cache)
     pictures = []
     for pic in rows(args.photo_share):
         try:
@@ -238,19 +317,31 @@ def main(argv: list[str] | None = None) -> int:
     scorer.save()
     test_predators = Set.of([(*whole[q.file], "predator") for q in pictures
                              if q.camera in TEST_PREDATOR_CAMERAS and q.label == "predator"])
+    examples: list[dh.Example] | None = None
+    if isinstance(scorer, DefaultScorer):
+        examples = dh.read_examples([DATA / "MANIFEST.csv", DATA / "train" / "MANIFEST.csv"])
+        cache_file = args.default_cache.with_suffix(".examples.npz")
+        cache = dh.load_cache(cache_file)
+        feats = dh.extract(examples, DATA, scorer.models, cache)
+        dh.save_cache(cache_file, cache)
+        print(f"default head's examples embedded ({time.perf_counter() - started:.0f} s)",
+              file=sys.stderr)
     counts: dict[str, int] = {}
     for q in pictures:
         if q.label == "background" and not q.camera.startswith("photo:"):
             counts[q.camera] = counts.get(q.camera, 0) + 1
     cameras = sorted(c for c, n in counts.items() if n >= MIN_EMPTY)
-    report: dict[str, object] = {"prior_l2": args.prior_l2, "cameras": {}}
+    report: dict[str, object] = {"prior_l2": args.prior_l2, "start": args.start, "cameras": {}}
     for camera in [*cameras, "clip:intel__car-detection"]:
         mine = [q for q in pictures if q.camera == camera]
         train_pics = [q for q in pictures if q.camera != camera
                       and not (q.camera in TEST_PREDATOR_CAMERAS and q.label == "predator")]
-        train = Set.of([(*whole[q.file], q.label) for q in train_pics])
-        _, groups = np.unique([q.camera for q in train_pics], return_inverse=True)
-        head, scheme = base_head(train, groups)
+        if examples is not None:
+            head, scheme = default_base(examples, feats, camera), DEFAULT_SCHEME
+        else:
+            train = Set.of([(*whole[q.file], q.label) for q in train_pics])
+            _, groups = np.unique([q.camera for q in train_pics], return_inverse=True)
+            head, scheme = base_head(train, groups)
         given, held = camera_split(camera, mine, scorer)
         hens = [q for q in sorted(mine, key=lambda q: q.file) if q.label == "chicken"]
         own_predators = Set.of([(*whole[q.file], "predator") for q in mine
@@ -268,12 +359,14 @@ def main(argv: list[str] | None = None) -> int:
                 "own predators": own_predators, "test predators": test_predators}
         entry: dict[str, object] = {"given_empty_crops": len(given.labels),
                                     "held_out_empty_crops": len(held.labels),
-                                    "zero-shot alone": zero_shot(sets),
-                                    "before (base head, blended)": evaluate(head, scheme, sets)}
+                                    "zero-shot alone": zero_shot(sets)}
+        for how, figures in judged(head, scheme, sets, examples is not None).items():
+            entry[f"before (base head, blended){how}"] = figures
         for name, data in variants.items():
             refit = refit_head(head, data.features, targets_for(data.labels, scheme),
                                args.prior_l2)
-            entry[f"after: {name}"] = evaluate(refit, scheme, sets)
+            for how, figures in judged(refit, scheme, sets, examples is not None).items():
+                entry[f"after: {name}{how}"] = figures
         report["cameras"][camera] = entry  # type: ignore[index]
         scorer.save()
         print(f"{camera}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)

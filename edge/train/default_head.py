@@ -150,7 +150,7 @@ def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteMode
             rgb = load_image(path)
             for name, picture in zip(names, [rgb, *variations(rgb, list(ex.copies))],
                                      strict=True):
-                cache[(ex.sha256, name)] = _run(models, picture)
+                cache[(ex.sha256, name)] = source_outputs(models, picture)
         for name in names:
             x, z = cache[(ex.sha256, name)]
             rows.append(i)
@@ -162,7 +162,10 @@ def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteMode
     return Features(np.array(rows, np.intp), tuple(copies), np.stack(xs), np.stack(zs))
 
 
-def _run(models: Sequence[TFLiteModel], rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def source_outputs(models: Sequence[TFLiteModel], rgb: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The head's input (the source models' pooled features, float16) and the zero-shot
+    combination's (predator, chicken) scores for one picture."""
     features, evidence = [], []
     for model in models:
         probs, pooled, _ = model.infer(rgb)
