@@ -1,5 +1,5 @@
-"""Where frames come from: the :class:`FrameSource` protocol, :func:`open_source`, and the
-small image helpers every backend shares.
+"""Where frames come from: the :class:`FrameSource` protocol and the small image helpers every
+backend shares (:func:`camera.opening.open_source` makes the source a configuration describes).
 
 Every backend hands out frames of one shape, fixed by the configuration: ``image`` is B,G,R
 at ``cfg.width`` x ``cfg.height`` and ``grey`` is the small plane motion works on, at
@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -48,34 +47,6 @@ class FrameSource(Protocol):
 
     def close(self) -> None:
         """Release the device or file; idempotent."""
-
-
-def open_source(cfg: CameraConfig, resolve: Callable[[str], str] = str) -> FrameSource:
-    """The (not yet opened) source ``cfg`` describes.
-
-    ``resolve`` turns an address such as ``asset:NAME`` into a local path (pass
-    ``AssetStore.resolve``); it is called for ``cfg.address`` and each arrival image.
-    """
-    if cfg.kind == "picamera2":
-        from camera.picamera2_source import Picamera2Source
-
-        return Picamera2Source(cfg)
-    if cfg.kind == "arrivals":
-        from camera.replay import ArrivalsSource
-
-        images = [resolve(a.image) for a in cfg.arrivals]
-        return ArrivalsSource(cfg, resolve(cfg.address), images)
-    address = resolve(cfg.address)
-    if cfg.kind == "replay" and Path(address).is_dir():
-        from camera.replay import PhotoFolderSource
-
-        return PhotoFolderSource(cfg, address)
-    from camera.opencv_source import OpenCVSource
-
-    if cfg.kind == "replay" and not Path(address).is_file():
-        raise SourceConfigError(f"camera {cfg.name}: replay address {address!r} is neither a "
-                                "video file nor a folder of photos")
-    return OpenCVSource(cfg, address)
 
 
 def grey_size(cfg: CameraConfig) -> tuple[int, int]:

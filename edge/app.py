@@ -13,7 +13,8 @@ from typing import Any
 from actuators.bank import DeterrentBank, make_pin_factory
 from camera.capture import Capture
 from camera.config import CameraConfig
-from camera.source import FrameSource, open_source
+from camera.opening import open_source
+from camera.source import FrameSource
 from classifier.keeper import ModelKeeper
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous

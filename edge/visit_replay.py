@@ -34,7 +34,7 @@ from actuators.bank import DeterrentBank, make_pin_factory
 from camera.capture import Capture
 from camera.config import CameraConfig
 from camera.errors import EndOfStream
-from camera.source import open_source
+from camera.opening import open_source
 from classifier import Classifier
 from edge.config import Config
 from edge.decider import Decider

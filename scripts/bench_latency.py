@@ -49,7 +49,8 @@ import cv2
 import numpy as np
 
 from camera.config import CameraConfig
-from camera.source import FrameSource, open_source
+from camera.opening import open_source
+from camera.source import FrameSource
 from classifier.emulate import pin_to_cores, slowed_invokes
 from classifier.loader import load_model
 from classifier.spec import load_specs

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from camera.capture import Capture
 from camera.config import CameraConfig, MotionConfig
 from camera.motion import MotionDetector
-from camera.source import grey_size, open_source
+from camera.opening import open_source
+from camera.source import grey_size
 from edge.latency import percentile
 
 _BESIDE = Path(__file__).resolve().parents[2] / "shared"

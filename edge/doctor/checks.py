@@ -177,7 +177,7 @@ def check_rendezvous(config: Config, store: AssetStore) -> Iterator[Finding]:
 
 def check_cameras(config: Config, store: AssetStore) -> Iterator[Finding]:
     """Each camera opens and gives a frame within its stall limit."""
-    from camera.source import open_source
+    from camera.opening import open_source
 
     for cam in config.cameras:
         part = f"camera {cam.name}"

@@ -13,8 +13,9 @@ from camera.config import ArrivalConfig, CameraConfig
 from camera.errors import CameraOpenError, EndOfStream, SourceConfigError
 from camera.frame import Frame
 from camera.motion import MotionDetector
+from camera.opening import open_source
 from camera.replay import ArrivalsSource
-from camera.source import FrameSource, grey_size, open_source
+from camera.source import FrameSource, grey_size
 from tests.conftest import SHARED_DATA
 
 BOX = (0.5, 0.25, 0.4, 0.5)

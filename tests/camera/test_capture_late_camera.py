@@ -13,7 +13,8 @@ import pytest
 from camera.capture import Capture
 from camera.config import CameraConfig, MotionConfig
 from camera.errors import CameraOpenError, SourceConfigError
-from camera.source import FrameSource, open_source
+from camera.opening import open_source
+from camera.source import FrameSource
 
 CFG = CameraConfig(kind="replay", width=64, height=48, fps=50, stall_s=0.2, loop=True,
                    realtime=False, motion=MotionConfig(width=32))

@@ -14,7 +14,8 @@ from camera.capture import Capture
 from camera.config import CameraConfig, MotionConfig
 from camera.errors import CameraOpenError, EndOfStream
 from camera.frame import Frame
-from camera.source import grey_size, make_frame, open_source
+from camera.opening import open_source
+from camera.source import grey_size, make_frame
 
 CFG = CameraConfig(kind="replay", width=64, height=48, fps=50, stall_s=0.3, loop=False,
                    motion=MotionConfig(width=32))

@@ -29,7 +29,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from camera.config import CameraConfig
 from camera.errors import CameraOpenError
-from camera.source import FrameSource, open_source
+from camera.opening import open_source
+from camera.source import FrameSource
 from edge.app import Appliance
 from edge.assets import AssetStore
 from edge.config import Config, parse_config
