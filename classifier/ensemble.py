@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -184,6 +185,20 @@ class Answer(Classification):
     late: tuple[str, ...] = ()
     busy: tuple[str, ...] = ()
     regime: str = ""
+
+
+class CropClassifier(Protocol):
+    """What the frame loop asks for a crop's answer: a :class:`Classifier` (the critical path
+    alone) or a :class:`classifier.rendezvous.Rendezvous` (with shadows, canary and swaps)."""
+
+    @property
+    def crop_side(self) -> int:
+        """The side a crop is sized to once, before :meth:`classify`."""
+        ...
+
+    def classify(self, rgb: np.ndarray) -> Answer:
+        """The verdict for one RGB uint8 crop, with every model's own answer."""
+        ...
 
 
 # One sequence for every classifier of the process: tickets stay unique across model swaps.

@@ -31,9 +31,8 @@ from camera.capture import Capture
 from camera.config import CameraConfig
 from camera.frame import Frame
 from camera.motion import MotionDetector
-from classifier import Classifier
 from classifier.crop import crop_regions
-from classifier.rendezvous import Rendezvous
+from classifier.ensemble import CropClassifier
 from classifier.verdict import Classification, Verdict
 from edge.config.clips import OutcomeConfig
 from edge.config.system import HealthConfig
@@ -58,7 +57,7 @@ _ERROR_LOG_EVERY_NS = 10_000_000_000
 class Parts:
     """What every camera loop shares."""
 
-    classifier: Classifier | Rendezvous
+    classifier: CropClassifier
     decider: Decider
     bank: DeterrentBank
     recorder: Recorder
