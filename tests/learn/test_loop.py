@@ -76,7 +76,7 @@ def base_package(tmp_path_factory: pytest.TempPathFactory, asset_store: AssetSto
                  small_photos: list[Photo]) -> Path:
     """A blending head trained on shared photos (no nest-box frame among them)."""
     plan = RetrainPlan("coop", "base", tmp_path_factory.mktemp("packages"),
-                       TrainSettings(folds=0), ["flip"])
+                       TrainSettings(folds=0), [])
     with load_classifier(ModelsConfig(), asset_store) as current:  # type: ignore[call-arg]
         return retrain(small_photos, asset_store, plan, current).package
 
@@ -101,7 +101,7 @@ def collect(config: Config, state: Path) -> SceneStore:
     try:
         for seq, path in enumerate(nest_box("background"), start=1):
             frame = frame_of(path, seq)
-            for _ in range(3):
+            for _ in range(2):
                 collector.still("nest", frame, 224)
                 assert collector.wait_idle()
     finally:
@@ -198,7 +198,6 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
     assert waiting["deferred"]
     later = LearnRecord(state).candidate()["registered_at"] + 3601  # type: ignore[index]
     verdict = judge_candidate(config, state, now=later)
-    print(verdict)
     if not verdict["promoted"]:
         assert verdict["reasons"] and roles[name] == "shadow"
         pytest.fail(f"the re-fit was not promoted: {verdict['reasons']}")
