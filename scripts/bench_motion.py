@@ -44,7 +44,7 @@ def clip_greys(count: int, size: tuple[int, int]) -> list[np.ndarray]:
     """``count`` grey frames of the clip (from its busy middle), scaled to ``size``."""
     cap = cv2.VideoCapture(str(CLIP))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 420)
-    greys = []
+    greys: list[np.ndarray] = []
     while len(greys) < count:
         ok, image = cap.read()
         if not ok:

@@ -45,6 +45,11 @@ from edge.train.default_head import (
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def _progress(done: int) -> None:
+    if done % 100 == 99:
+        print(f"  {done + 1} pictures", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
@@ -62,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     models = load_sources(store, args.threads)
     cache = load_cache(args.cache)
     started = time.perf_counter()
-    feats = extract(examples, args.data, models, cache,
-                    lambda i: i % 100 == 99 and print(f"  {i + 1} pictures", file=sys.stderr))
+    feats = extract(examples, args.data, models, cache, _progress)
     if args.cache:
         save_cache(args.cache, cache)
     print(f"{len(examples)} pictures, {len(feats.x)} examples with night copies, "
