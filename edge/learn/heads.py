@@ -46,5 +46,6 @@ def running_head(cfg: ModelsConfig) -> ModelUse:
     if head is None:
         raise LearnError(
             "no retrained head decides now, so there is nothing to re-fit from: train one "
-            "(tensorchicken train) and promote it, or install the default head")
+            "(tensorchicken train) and promote it (the shipped default head cannot be re-fitted "
+            "on the Pi yet)")
     return head
