@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.events.broker import MosquittoBroker
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TENSORCHICKEN_SHARED", REPO.parent / "shared"))
 SHARED_MODELS = SHARED / "models"
@@ -29,6 +31,15 @@ def _asset_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("TENSORCHICKEN_DATA_DIR", None)
     else:
         os.environ["TENSORCHICKEN_DATA_DIR"] = old
+
+
+@pytest.fixture()
+def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A mosquitto of our own on a free loopback port, stopped after the test."""
+    running = MosquittoBroker(tmp_path / "broker")
+    running.start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture()

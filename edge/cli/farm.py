@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json
-from edge.events.farm import FarmError, NodeView, read_farm
+from edge.events.farm import COLUMNS, FarmError, read_farm
 from edge.secrets import read_secret
 
 
@@ -44,38 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if not nodes:
         sys.stdout.write(f"no appliance under {cfg.topic_root}/ on {cfg.host}:{cfg.port}\n")
         return 0
-    rows: list[tuple[str, ...]] = [
-        ("node", "online", "armed", "last event", "last frame", "backlog", "canary")]
-    rows += [_row(n) for n in nodes]
+    rows = [COLUMNS, *(n.cells() for n in nodes)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
                          + "\n")
     return 0
-
-
-def _yes_no(value: bool | None, yes: str, no: str) -> str:
-    return "?" if value is None else (yes if value else no)
-
-
-def _row(n: NodeView) -> tuple[str, ...]:
-    return (n.node, _yes_no(n.online, "online", "OFFLINE"), _yes_no(n.armed, "armed", "disarmed"),
-            last_event(n), "-" if n.frame_age_s is None else f"{n.frame_age_s:.0f} s ago",
-            backlog(n), _yes_no(n.canary_alarm, "ALARM", "ok") + (f"; {n.problem}" if n.problem
-                                                                  else ""))
-
-
-def last_event(n: NodeView) -> str:
-    """The last event in a few words: verdict, label, age."""
-    e = n.last_event
-    if not e:
-        return "-"
-    age = f", {time.time() - float(e['time']):.0f} s ago" if isinstance(e.get("time"),
-                                                                         int | float) else ""
-    return f"#{e.get('id')} {e.get('verdict')} ({e.get('label')}){age}"
-
-
-def backlog(n: NodeView) -> str:
-    """Events waiting per reporter, or 0."""
-    waiting = {k: v for k, v in n.backlog.items() if v}
-    return ", ".join(f"{k} {v}" for k, v in waiting.items()) if waiting else "0"

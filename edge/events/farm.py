@@ -31,6 +31,7 @@ from edge.config.reporters import GROUP_NODE, MqttConfig
 log = logging.getLogger(__name__)
 
 LEAVES = ("availability", "armed", "state", "status", "canary", "problem")
+COLUMNS = ("node", "online", "armed", "last event", "last frame", "backlog", "canary")
 
 
 class FarmError(RuntimeError):
@@ -50,12 +51,37 @@ class NodeView:
     canary_alarm: bool | None
     problem: str
 
+    def cells(self, now: float | None = None) -> tuple[str, ...]:
+        """The row of the farm view in words, under :data:`COLUMNS`."""
+        age = "-" if self.frame_age_s is None else f"{self.frame_age_s:.0f} s ago"
+        canary = _yes_no(self.canary_alarm, "ALARM", "ok")
+        return (self.node, _yes_no(self.online, "online", "OFFLINE"),
+                _yes_no(self.armed, "armed", "disarmed"), self._last_event(now), age,
+                self._backlog(), canary + (f"; {self.problem}" if self.problem else ""))
+
+    def _last_event(self, now: float | None) -> str:
+        e = self.last_event
+        if not e:
+            return "-"
+        at = e.get("time")
+        now = time.time() if now is None else now
+        age = f", {now - float(at):.0f} s ago" if isinstance(at, int | float) else ""
+        return f"#{e.get('id')} {e.get('verdict')} ({e.get('label')}){age}"
+
+    def _backlog(self) -> str:
+        waiting = {k: v for k, v in self.backlog.items() if v}
+        return ", ".join(f"{k} {v}" for k, v in waiting.items()) if waiting else "0"
+
     def to_dict(self) -> dict[str, Any]:
         """For ``--json``."""
         return {"node": self.node, "online": self.online, "armed": self.armed,
                 "last_event": self.last_event, "frame_age_s": self.frame_age_s,
                 "backlog": self.backlog, "canary_alarm": self.canary_alarm,
                 "problem": self.problem}
+
+
+def _yes_no(value: bool | None, yes: str, no: str) -> str:
+    return "?" if value is None else (yes if value else no)
 
 
 def _json(payload: bytes | None) -> dict[str, Any] | None:

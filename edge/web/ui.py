@@ -11,7 +11,8 @@ from importlib import resources
 from string import Template
 
 PAGES = (("live", "/", "Live"), ("events", "/events", "Events"),
-         ("models", "/models", "Models"), ("health", "/health", "Health"))
+         ("models", "/models", "Models"), ("health", "/health", "Health"),
+         ("farm", "/farm", "Farm"))
 
 
 @functools.cache

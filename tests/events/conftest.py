@@ -39,15 +39,6 @@ def tmpfs() -> Callable[[Path, str], contextlib.AbstractContextManager[Path]]:
     return mounted_tmpfs
 
 
-@pytest.fixture()
-def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A mosquitto of our own on a free loopback port, stopped after the test."""
-    running = MosquittoBroker(tmp_path / "broker")
-    running.start()
-    yield running
-    running.stop()
-
-
 @dataclass
 class Watcher:
     """A subscriber that records every message; ``persistent`` keeps its session on the broker

@@ -10,7 +10,7 @@ from edge.web.http import Router
 
 def build_router(ctx: WebContext, guard: Guard, cfg: WebConfig) -> Router:
     """The routes of every page, bound to the running appliance."""
-    from edge.web.pages import events, files, health, live, models
+    from edge.web.pages import events, farm, files, health, live, models
 
     router = Router()
     files.register(router, ctx)
@@ -18,4 +18,5 @@ def build_router(ctx: WebContext, guard: Guard, cfg: WebConfig) -> Router:
     events.register(router, ctx, guard)
     models.register(router, ctx, guard)
     health.register(router, ctx, guard)
+    farm.register(router, ctx, guard)
     return router
