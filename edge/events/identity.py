@@ -9,7 +9,8 @@ command of the whole farm is ``<topic_root>/all/armed/set``.
 
 An appliance upgraded from before identities (its state folder has an event log but no
 ``identity.json``) keeps its old topics and Home Assistant device: node ``tensorchicken``,
-topics ``tensorchicken/...``; that choice is written to ``identity.json`` and logged once.
+topics ``tensorchicken/...``, with a client id of its own (``tensorchicken-<host>``); that
+choice is written to ``identity.json`` and logged once.
 
 Example::
 
@@ -81,16 +82,19 @@ def _chosen(state_dir: Path, hostname: Callable[[], str]) -> dict[str, str | Non
     stored = _stored(path)
     if stored is not None:
         return stored
+    mine = node_from_host(hostname()) or f"coop-{secrets.token_hex(3)}"
     if (Path(state_dir) / "events.sqlite3").exists():
-        record: dict[str, str | None] = {"node": LEGACY_NODE, "topic_prefix": LEGACY_NODE}
+        # Old topics and device, but a client id of its own: two upgraded appliances on one
+        # broker must not take each other's connection every second.
+        record: dict[str, str | None] = {"node": LEGACY_NODE, "topic_prefix": LEGACY_NODE,
+                                         "client_id": f"{LEGACY_NODE}-{mine}"}
         log.warning("mqtt: this appliance ran before per-appliance identities: it keeps its "
                     "topics %s/... and its Home Assistant device (kept in %s; to join a farm "
                     "under %s/<node>/..., set reporters.mqtt.node, see README 'Several coops')",
                     LEGACY_NODE, path, LEGACY_NODE)
     else:
-        node = node_from_host(hostname()) or f"coop-{secrets.token_hex(3)}"
-        record = {"node": node, "topic_prefix": None}
-        log.info("mqtt: this appliance is node %r (kept in %s)", node, path)
+        record = {"node": mine, "topic_prefix": None}
+        log.info("mqtt: this appliance is node %r (kept in %s)", mine, path)
     try:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         write_durably(path, json.dumps(record).encode())
@@ -108,10 +112,10 @@ def node_identity(cfg: MqttConfig, state_dir: Path, *,
     marks an appliance upgraded from a single-appliance version).
     """
     root = cfg.topic_root.rstrip("/")
-    if cfg.node is not None:
-        node, kept_prefix = cfg.node, None
-    else:
+    record: dict[str, str | None] = {"node": cfg.node}
+    if cfg.node is None:
         record = _chosen(state_dir, hostname)
-        node, kept_prefix = str(record["node"]), record.get("topic_prefix")
-    prefix = (cfg.topic_prefix or kept_prefix or f"{root}/{node}").rstrip("/")
-    return NodeIdentity(node=node, client_id=cfg.client_id or node, prefix=prefix, root=root)
+    node = str(record["node"])
+    prefix = (cfg.topic_prefix or record.get("topic_prefix") or f"{root}/{node}").rstrip("/")
+    client_id = cfg.client_id or record.get("client_id") or node
+    return NodeIdentity(node=node, client_id=client_id, prefix=prefix, root=root)

@@ -35,8 +35,10 @@ def test_coops_with_the_image_default_host_name_get_distinct_kept_ids(tmp_path: 
 def test_an_upgraded_single_appliance_keeps_its_topics_and_device(tmp_path: Path) -> None:
     (tmp_path / "events.sqlite3").write_bytes(b"")  # it ran before identities existed
     legacy = node_identity(MqttConfig(), tmp_path, hostname=lambda: "henhouse")
-    assert (legacy.node, legacy.client_id, legacy.prefix) == (
-        "tensorchicken", "tensorchicken", "tensorchicken")
+    assert (legacy.node, legacy.prefix) == ("tensorchicken", "tensorchicken")
+    # ...but not the shared client id: two upgraded coops must not take turns connecting.
+    assert legacy.client_id == "tensorchicken-henhouse"
+    assert node_identity(MqttConfig(), tmp_path, hostname=lambda: "renamed") == legacy
     # Told to join the farm: the configured node wins over the kept legacy prefix.
     joined = node_identity(MqttConfig(node="henhouse"), tmp_path)
     assert joined.prefix == "tensorchicken/henhouse"
