@@ -134,7 +134,7 @@ def test_every_page_loads(demo: Appliance, browser: Any) -> None:
         v in browser.find_element(By.ID, "verdict-coop").text for v in ("predator", "chicken")))
     screenshot(browser, "live")
     for path, title, needs in (("/events", "Events", "card"), ("/models", "Models", "table"),
-                               ("/health", "Health", "chart")):
+                               ("/health", "Health", "chart"), ("/farm", "Farm", "p.muted")):
         open_page(browser, demo, path)
         assert browser.find_element(By.TAG_NAME, "h1").text == title
         if path == "/events":
