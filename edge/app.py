@@ -20,6 +20,7 @@ from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.arming import ArmingMemory
 from edge.assets import AssetStore
+from edge.clips import ClipRecorder, adopt_through
 from edge.config import Config, ConfigError, load_config
 from edge.decider import Decider
 from edge.events.archive import Archive
@@ -99,6 +100,7 @@ class Appliance:
         self.metrics_server: MetricsServer | None = None
         self.web: Any = None  # edge.web.server.WebServer, when web.address is set
         self.loops: list[CameraLoop] = []
+        self.clip_recorders: list[ClipRecorder] = []
         self.scenes: SceneCollector | None = None
         self.nightly: NightlyRefit | None = None
         try:
@@ -154,7 +156,8 @@ class Appliance:
             live=self.live,
             outcome=config.outcome,
         )
-        self.loops = [self._camera_loop(cam, store, parts) for cam in config.cameras]
+        self.loops = [self._camera_loop(cam, store, parts, self._clips(cam, archive, state))
+                      for cam in config.cameras]
         self.web = self._bind_web(state, guard)
 
     def _identity(self, state: Path) -> NodeIdentity:
@@ -225,9 +228,22 @@ class Appliance:
             self.decider.set_armed(choice.armed, choice.source)
         self.decider.listeners.append(lambda on, source: memory.remember(on, source, self.config))
 
-    def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts) -> CameraLoop:
+    def _camera_loop(self, cam: CameraConfig, store: AssetStore, parts: Parts,
+                     clips: ClipRecorder | None) -> CameraLoop:
         capture = Capture(cam, lambda: self._source_factory(cam, store.resolve), self.stop)
-        return CameraLoop(cam, capture, parts, self.stop, health=self.config.health)
+        return CameraLoop(cam, capture, parts, self.stop, health=self.config.health, clips=clips)
+
+    def _clips(self, cam: CameraConfig, archive: Archive | None, state: Path
+               ) -> ClipRecorder | None:
+        """The camera's clip recorder, when clips are on and there is an archive to keep them."""
+        if archive is None or not self.config.clips.enabled:
+            return None
+        recorder = ClipRecorder(
+            cam.name, self.config.clips, archive.recording_dir(),
+            adopt_through(archive, state, self.recorder.update),
+            room=lambda: archive.free_bytes() > archive.reserve_bytes)
+        self.clip_recorders.append(recorder)
+        return recorder
 
     def _reread_models(self) -> Any:
         """The configuration file's ``models:`` now (SIGHUP reloads only the models)."""
@@ -378,6 +394,7 @@ class Appliance:
             self.keeper,
             self.metrics_server,
             self.web,
+            *self.clip_recorders,  # they hand their last clips to the recorder
             self.recorder,
             self.reporters,
             self._standin_log,

@@ -34,6 +34,7 @@ from camera.motion import MotionDetector
 from classifier.crop import crop_regions
 from classifier.ensemble import CropClassifier
 from classifier.verdict import Classification, Verdict
+from edge.clips import ClipRecorder
 from edge.config.clips import OutcomeConfig
 from edge.config.system import HealthConfig
 from edge.decider import Decider, Decision
@@ -105,6 +106,8 @@ class CameraLoop:
     ``health`` gives ``max_failed_frames`` (the default configuration's when omitted).
     ``clock_ns`` (monotonic nanoseconds) times the stages and the visits: a visit ends
     ``quiet_s`` after its last motion on that clock (a replay in video time passes its own).
+    ``clips`` is handed every frame, each visit's start and end and each event (it keeps a
+    clip per event on its own thread).
     """
 
     def __init__(
@@ -117,8 +120,10 @@ class CameraLoop:
         quiet_s: float = 2.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         health: HealthConfig | None = None,
+        clips: ClipRecorder | None = None,
     ) -> None:
         self.camera = camera
+        self.clips = clips  # this camera's clip per event (edge/clips.py), when kept
         self.capture = capture
         self.detector = MotionDetector(camera.motion)
         self.parts = parts
@@ -243,6 +248,8 @@ class CameraLoop:
         """Run one frame through motion, and if it moved, the rest of the pipeline."""
         clock = self._clock_ns
         t_ready = clock()
+        if self.clips is not None:  # a small copy, now: the frame's buffer goes back to the ring
+            self.clips.frame(t_ready / 1e9, frame.image)
         motion = self.detector.detect(frame.grey)
         t_motion = clock()
         live = self.parts.live
@@ -340,6 +347,8 @@ class CameraLoop:
         if self._episode is None:
             self._episode = Episode(self.camera.name, frame.wall_time, now)
             self.counters.episodes += 1
+            if self.clips is not None:
+                self.clips.visit_started(now)
         self._episode.last_motion = now
         return self._episode
 
@@ -375,6 +384,15 @@ class CameraLoop:
         episode, self._episode = self._episode, None
         if episode is None:
             return
+        try:
+            self._visit_over(episode, end_time)
+        finally:  # after the visit's last event: its clip ends here
+            if self.clips is not None:
+                self.clips.visit_ended(self._now_s())
+
+    def _visit_over(self, episode: Episode, end_time: float) -> None:
+        """Log a closed visit that fired nothing, if it saw anything; a quiet one may be an
+        empty scene for edge/learn/."""
         self.parts.decider.end_visit(self.camera.name)
         self.outcomes.visit_ended(episode.last_motion)
         if episode.events:
@@ -421,3 +439,6 @@ class CameraLoop:
         )
         self.parts.metrics.events.labels(verdict=event.verdict).inc()
         self.counters.events += 1
+        if self.clips is not None:  # a firing's clip goes on post_s; a closed visit's ends now
+            after = self.clips.cfg.post_s if event.deterrents else 0.0
+            self.clips.event(event, self._now_s() + after)

@@ -38,11 +38,13 @@ import numpy as np
 
 from edge.config.reporters import ArchiveConfig
 from edge.events.errors import ArchiveError, ArchiveFull
-from groundwork.durable import fsync_path, write_durably
+from groundwork.durable import fsync_path, replace_durably, write_durably
 
 log = logging.getLogger(__name__)
 
 PART = ".part"
+# Clips being recorded, under names of their own: never an event's file until finished.
+RECORDING = ".recording"
 _EVENT_DIR = re.compile(r"^(\d{6}\.\d{6})_([A-Za-z0-9_-]+?)(?:~\d+)?$")
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -171,6 +173,32 @@ class Archive:
             write_atomic(folder / name, data)
         return self._saved(folder, blobs)
 
+    def adopt_clip(self, camera: str, when: float, snapshot: str | None, clip: Path) -> Path:
+        """Move a finished clip (a file under :meth:`recording_dir`) into its event's folder,
+        the snapshot's (a new one when the event has none), durably: until this returns the
+        clip has no event's name. Raises :class:`ArchiveFull` or ArchiveError; the clip is
+        removed either way on failure."""
+        try:
+            self._make_room(clip.stat().st_size)
+            folder = Path(snapshot).parent if snapshot else self._new_folder(camera, when)
+            target = folder / ("clip" + clip.suffix)
+            replace_durably(clip, target)
+        except ArchiveError:
+            raise
+        except OSError as exc:
+            raise ArchiveError(exc.errno, f"cannot archive the clip {clip}: {exc.strerror}"
+                               ) from exc
+        finally:
+            clip.unlink(missing_ok=True)
+        return target
+
+    def recording_dir(self) -> Path:
+        """Where clips are written while they are recorded (same filesystem: adopted by a
+        rename); emptied at start, as a kill leaves a clip there half written."""
+        folder = self.root / RECORDING
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def _saved(self, folder: Path, blobs: dict[str, bytes]) -> SavedImages:
         snapshot = str(folder / "snapshot.jpg") if "snapshot.jpg" in blobs else None
         crops = {}
@@ -252,7 +280,7 @@ class Archive:
             day.rmdir()  # only when empty
 
     def _remove_partials(self) -> None:
-        for tmp in self.root.glob(f"*/*/*{PART}"):
+        for tmp in [*self.root.glob(f"*/*/*{PART}"), *self.root.glob(f"{RECORDING}/*")]:
             log.info("archive: removing %s, left by an interrupted write", tmp)
             tmp.unlink(missing_ok=True)
 

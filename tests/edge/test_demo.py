@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from edge.demo import run_demo
@@ -103,3 +105,49 @@ def test_the_summary_has_latency_percentiles_per_stage(demo) -> None:  # type: i
     for stage in ("capture", "motion", "crop", "inference", "decision", "pin", "total"):
         assert latency[stage]["n"] > 0
         assert 0 <= latency[stage]["p50"] <= latency[stage]["p99"]
+
+
+def clip_frames(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), f"OpenCV cannot open {path}"
+    frames = []
+    while (got := capture.read())[0]:
+        frames.append(got[1])
+    capture.release()
+    return frames
+
+
+def unlike(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two pictures, compared at the clip's size."""
+    b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    return float(np.mean(cv2.absdiff(a, b)))
+
+
+def test_every_firing_has_a_clip_from_before_the_animal_and_an_outcome(demo) -> None:  # type: ignore[no-untyped-def]
+    log = EventLog(Path(demo.state_dir) / "events.sqlite3")
+    try:
+        fired = [e for e in log.list() if e.deterrents]
+    finally:
+        log.close()
+    assert fired
+    first_of_visit = {}
+    for event in fired:  # a visit's later firings share its start
+        first_of_visit.setdefault(event.start_time, event.id)
+    for event in fired:
+        assert event.outcome is not None, f"event {event.id} has no outcome"
+        assert event.outcome["result"] in ("left", "stayed", "returned")
+        assert event.clip is not None and event.clip.startswith("archive/")
+        path = Path(demo.state_dir) / event.clip
+        assert path.parent == Path(str(event.snapshot)).parent  # beside the snapshot
+        frames = clip_frames(path)
+        snapshot = cv2.imread(str(event.snapshot))
+        closest = min(unlike(f, snapshot) for f in frames)
+        assert closest < 8, f"event {event.id}: its sighting is not in its clip"
+        if first_of_visit[event.start_time] != event.id:
+            continue  # a later firing's clip starts at the firing before
+        # The pre-roll: the clip opens on the empty scene, before the animal's first frame;
+        # then the animal, as the snapshot (a frame of the visit) shows it.
+        assert unlike(frames[0], snapshot) > 3 * closest, (
+            f"event {event.id}: the clip does not start before the animal")
+    # The recording folder is left empty: every clip went to its event or was deleted.
+    assert not list((Path(demo.state_dir) / "archive" / ".recording").iterdir())
