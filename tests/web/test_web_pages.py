@@ -4,8 +4,13 @@ charts from the event log."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
+import numpy as np
 import pytest
+
+from edge.clip_format import FORMATS
+from edge.events.log import EventLog
 
 from .conftest import Site, fetch
 
@@ -42,3 +47,25 @@ def test_health_draws_its_charts_from_the_event_log(site: Site) -> None:
     assert page.count('<svg class="chart"') == 2
     assert "<title>total p50 60.0 ms</title>" in page
     assert f"{date.today().isoformat()}: 1 predator" in page
+
+
+def test_an_event_plays_its_clip_and_says_what_the_firing_did(site: Site) -> None:
+    page = fetch(f"{site.url}/events/{site.event.id}").body
+    assert "No clip archived." in page and "Still watching the camera." in page
+    folder = Path(str(site.event.snapshot)).parent
+    clip = folder / "clip.mp4"
+    writer = FORMATS[1].open(clip, 5, (64, 48))  # mp4v: every OpenCV wheel writes it
+    for shade in range(5):
+        writer.write(np.full((48, 64, 3), shade * 40, np.uint8))
+    writer.release()
+    site.event.clip = clip.relative_to(site.ctx.state_dir).as_posix()
+    site.event.outcome = {"result": "left", "left_after_s": 2.5, "stayed": False,
+                          "returned": False, "fired_again": False, "watched_s": 300.0}
+    with EventLog(site.ctx.state_dir / "events.sqlite3") as log:
+        log.update(site.event)
+    page = fetch(f"{site.url}/events/{site.event.id}").body
+    url = f"/archive/{folder.parent.name}/{folder.name}/clip.mp4"
+    assert f'<video id="clip" controls preload="metadata" src="{url}">' in page
+    assert '<p id="outcome">It left 2.5 s after the firing.</p>' in page
+    video = fetch(site.url + url)
+    assert video.status == 200 and video.headers["Content-Type"] == "video/mp4"
