@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -191,6 +192,7 @@ class ClipRecorder:
     # -- this recorder's thread ------------------------------------------------------------
 
     def _run(self) -> None:
+        _yield_cpu()
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
@@ -294,6 +296,16 @@ class ClipRecorder:
         if clip is not None:
             clip.writer.release()
             clip.path.unlink(missing_ok=True)
+
+
+def _yield_cpu() -> None:
+    """Run this thread 10 nice levels lower (Linux nices threads one by one): encoding clips
+    must never take the CPU the frame loop needs on a 4-core Pi Zero 2 W."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 10)
+    except (OSError, AttributeError):  # not Linux: the clip thread runs at the loop's priority
+        log.debug("clips: cannot lower the clip thread's priority here")
 
 
 def adopt_through(archive: Archive, state_dir: Path,
