@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edge.cli import main
 from edge.cli.events import parse_when
@@ -73,3 +74,24 @@ def test_when_accepts_dates_ages_and_seconds() -> None:
     assert parse_when("1.5d", now=200_000.0) == 200_000.0 - 129_600
     assert parse_when("1800000000") == 1_800_000_000.0
     assert parse_when("2026-05-01T20:00") == parse_when("2026-05-01 20:00")
+
+
+def test_a_firing_shows_its_outcome_and_clip(config: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["events", "-c", str(config)]) == 0
+    assert "fired=siren 61 ms outcome=watching\n" in capsys.readouterr().out  # undecided
+    state = Path(yaml.safe_load(config.read_text())["paths"]["state_dir"])
+    with EventLog(state / "events.sqlite3") as log:
+        fox = log.get(2)
+        assert fox is not None
+        fox.outcome = {"result": "left", "left_after_s": 2.5, "returned": False,
+                       "fired_again": False}
+        fox.clip = "archive/2027-01-15/080000.000000_coop/clip.mp4"
+        log.update(fox)
+    assert main(["events", "-c", str(config)]) == 0
+    assert ("fired=siren 61 ms outcome=left 2.5s "
+            "clip=archive/2027-01-15/080000.000000_coop/clip.mp4\n") in capsys.readouterr().out
+    assert main(["events", "--json", "-c", str(config)]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert events[1]["outcome"]["left_after_s"] == 2.5 and events[1]["clip"].endswith("clip.mp4")
+    assert events[0]["outcome"] is None and events[0]["clip"] is None

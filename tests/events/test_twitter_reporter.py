@@ -30,7 +30,14 @@ from edge.events import (
     start_reporters,
 )
 from edge.events.courier import Backoff, Courier
-from edge.events.twitter import MAX_CHARS, TwitterSink, XClient, XCredentials, predator_text
+from edge.events.twitter import (
+    MAX_CHARS,
+    TwitterSink,
+    XClient,
+    XCredentials,
+    digest_text,
+    predator_text,
+)
 from tests.conftest import SHARED_DATA
 
 UPLOAD = "https://api.x.com/2/media/upload"
@@ -470,3 +477,16 @@ def test_doctor_says_the_daily_allowance_is_spent_and_what_x_waits_for(
         fresh.deliver(_predator(log, state_dir, 9, snapshot=False))
     (found,) = check_reporters(config, asset_store)  # type: ignore[arg-type]
     assert found.status == WARN and "x-user-limit-24hour-reset" in found.message
+
+
+def test_the_digest_says_what_each_deterrent_did_to_each_predator() -> None:
+    def fired(label: str, result: str | None, *devices: str) -> Event:
+        outcome = None if result is None else {"result": result}
+        return Event("coop", 0.0, 0.0, "predator", label, 0.9, deterrents=list(devices),
+                     outcome=outcome)
+
+    day = [fired("red fox", "left", "siren", "floodlight"), fired("red fox", "returned", "siren"),
+           fired("jay", "stayed", "siren"), fired("jay", None, "siren")]  # one undecided
+    text = digest_text(day[:1], 0.0, 86400.0, day)
+    assert ("Afterwards: floodlight on red fox: 1 left; siren on jay: 1 stayed; "
+            "siren on red fox: 1 left, 1 returned.") in text
