@@ -3,6 +3,8 @@ without an event, durable or absent, and a full card costs the clip, never the e
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,16 +97,6 @@ def test_a_visit_without_an_event_leaves_no_file(footage: list[np.ndarray],
     assert handed.clips == {} and list(recording.iterdir()) == []
 
 
-def test_a_clip_half_written_by_a_killed_appliance_is_never_an_events(tmp_path: Path) -> None:
-    archive = Archive(tmp_path / "archive", ArchiveConfig.model_validate({"min_free_mb": 0}))
-    half = archive.recording_dir() / "coop-7.mp4"
-    half.write_bytes(b"\x00\x00\x00\x18ftypmp42")  # what a kill mid-write leaves
-    Archive(tmp_path / "archive", ArchiveConfig.model_validate({"min_free_mb": 0}))  # restart
-    assert not half.exists()
-    assert not list((tmp_path / "archive").glob("*/*/clip.*"))
-    assert RECORDING.startswith(".")  # never taken for a day's folder by retention
-
-
 def fox_through(archive: Archive, state: Path, footage: list[np.ndarray]) -> Event:
     """A fox's event through the recorder with its clip (visit 1 s to 4 s, fired at 2 s):
     the event as the log holds it after."""
@@ -139,3 +131,43 @@ def test_an_adopted_clip_lands_beside_the_snapshot_named_relative_to_the_state_f
     assert kept.clip is not None and kept.snapshot is not None
     assert (tmp_path / kept.clip).parent == Path(kept.snapshot).parent
     assert readable(tmp_path / kept.clip)
+
+
+KILLED_WRITER = """
+import sys, threading
+from pathlib import Path
+import cv2
+from edge.clips import ClipRecorder
+from edge.config.clips import ClipsConfig
+from edge.config.reporters import ArchiveConfig
+from edge.events.archive import Archive
+archive = Archive(Path(sys.argv[1]), ArchiveConfig.model_validate({"min_free_mb": 0}))
+clips = ClipRecorder("coop", ClipsConfig.model_validate({"pre_s": 1, "fps": 5, "width": 320}),
+                     archive.recording_dir(), lambda event, path: None)
+capture = cv2.VideoCapture(sys.argv[2])
+t = 0.0
+while (got := capture.read())[0]:
+    clips.frame(t, got[1])
+    if t == 0.5:
+        clips.visit_started(t)
+    if t > 1.0 and any(p.stat().st_size for p in archive.recording_dir().iterdir()):
+        print("writing", flush=True)
+        threading.Event().wait(60)  # killed here, the clip half written
+    t = round(t + 0.1, 1)
+"""
+
+
+def test_a_clip_killed_mid_write_is_swept_and_never_an_events(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root), str(VIDEO)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "writing\n"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    half = list((root / RECORDING).iterdir())
+    assert len(half) == 1 and half[0].stat().st_size > 0
+    Archive(root, ArchiveConfig.model_validate({"min_free_mb": 0}))  # the next start
+    assert list((root / RECORDING).iterdir()) == []
+    assert not list(root.glob("*/*/clip.*"))
