@@ -41,7 +41,7 @@ class Coop:
         mqtt_cfg = {"enabled": True, "host": broker.host, "port": broker.port,
                     "username": node, "reconnect_max_s": 1, "publish_timeout_s": 5}
         if node == "coop-c":  # named by the configuration; the others by their host names
-            mqtt_cfg["node"] = node
+            mqtt_cfg.update(node=node, area="North coop")
         cfg = ReportersConfig.model_validate({"mqtt": mqtt_cfg, "retry_initial_s": 0.2})
         # Chosen before the log existed, as the app does; the host name is this coop's.
         identity = node_identity(cfg.mqtt, folder / f"{node}-state", hostname=lambda: node)
@@ -120,6 +120,8 @@ def test_three_coops_share_one_broker_each_its_own(
         assert len(mine) == 5
         assert {json.dumps(c["device"]["identifiers"]) for c in mine} == {json.dumps([node])}
         assert {c["device"]["name"] for c in mine} == {node}
+        areas = {c["device"].get("suggested_area") for c in mine}
+        assert areas == ({"North coop"} if node == "coop-c" else {None})
         assert {c["availability_topic"] for c in mine} == {f"tensorchicken/{node}/availability"}
 
     # One group disarm reaches every coop; the owner may send it.
