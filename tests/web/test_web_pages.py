@@ -69,3 +69,4 @@ def test_an_event_plays_its_clip_and_says_what_the_firing_did(site: Site) -> Non
     assert '<p id="outcome">It left 2.5 s after the firing.</p>' in page
     video = fetch(site.url + url)
     assert video.status == 200 and video.headers["Content-Type"] == "video/mp4"
+    assert "siren → left" in fetch(site.url + "/events").body  # the gallery's card too

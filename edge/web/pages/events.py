@@ -114,6 +114,8 @@ def _card(ctx: WebContext, event: Event, labels: dict[str, str]) -> str:
     img = (f'<img src="{esc(picture)}" alt="snapshot of event {event.id}" loading="lazy">'
            if picture else '<p class="muted">no picture archived</p>')
     fired = ", ".join(event.deterrents) or "nothing fired"
+    if event.deterrents and event.outcome:  # what the firing did: left, stayed, returned
+        fired += f" → {event.outcome.get('result')}"
     mine = labels.get(_ref(ctx, event) or "")
     return (
         f'<article class="card" data-event="{event.id}"><a href="/events/{event.id}">{img}</a>'
