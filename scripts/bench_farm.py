@@ -70,7 +70,8 @@ def _snapshot(folder: Path) -> str:
     rng = np.random.default_rng(0)
     small = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
     picture = cv2.resize(small, (640, 480), interpolation=cv2.INTER_CUBIC)
-    picture = cv2.add(picture, rng.integers(0, 12, picture.shape, dtype=np.uint8))
+    noise: np.ndarray = np.asarray(rng.integers(0, 12, picture.shape, dtype=np.uint8))
+    picture = cv2.add(picture, noise)
     saved = Archive(folder / "archive", ArchiveConfig(min_free_mb=0, save_crops=False)).save(
         "coop", time.time(), picture, {})
     return str(saved.snapshot)

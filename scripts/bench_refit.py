@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -64,6 +65,14 @@ def nest_box(label: str) -> list[Path]:
                       if r["camera"] == CAMERA and r["label"] == label)
 
 
+def _read(path: Path) -> np.ndarray:
+    """A BGR picture; SystemExit naming the file OpenCV cannot read."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"bench_refit: cannot read {path}")
+    return image
+
+
 def taken_at(path: Path, days_later: int) -> float:
     t = time.strptime(path.stem.rsplit("image_", 1)[1], "%Y-%m-%d_%H%M")
     return time.mktime((t.tm_year + 10, t.tm_mon, t.tm_mday + days_later, t.tm_hour, t.tm_min,
@@ -82,7 +91,7 @@ def build_state(state: Path, config_file: Path, days: int, hens: int) -> int:
         photos += [make_photo(DATA / r["file"], label, r["subclass"], r["file"])
                    for r in mine[::max(1, len(mine) // count)][:count]]
     plan = RetrainPlan("coop", "base", state / "packages", TrainSettings(folds=0), ["flip"])
-    with load_classifier(ModelsConfig(), store) as current:  # type: ignore[call-arg]
+    with load_classifier(ModelsConfig(), store) as current:
         package = retrain(photos, store, plan, current).package
     registry = ModelRegistry(state, config.models)
     registry.register("coop-base", package=package)
@@ -98,7 +107,7 @@ def build_state(state: Path, config_file: Path, days: int, hens: int) -> int:
     seq = 0
     for day in range(days):
         for path in nest_box("background"):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = _read(path)
             grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (160, 90))
             seq += 1
             frame = Frame(seq, image, grey, time.monotonic_ns(), taken_at(path, day))
@@ -107,7 +116,7 @@ def build_state(state: Path, config_file: Path, days: int, hens: int) -> int:
     collector.close()
     archive = Archive(state / "archive", config.reporters.archive)
     for path in nest_box("chicken")[:hens]:
-        rgb = cv2.cvtColor(cv2.resize(cv2.imread(str(path)), (224, 224)), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(cv2.resize(_read(path), (224, 224)), cv2.COLOR_BGR2RGB)
         archive.save("nest", taken_at(path, 0), None, {"mobilenet_v2_imagenet": rgb})
     labels = LabelStore(state / LABELS_FILE)
     labels.set([c.event for c in archived_crops(archive, labels, state / "events.sqlite3")],

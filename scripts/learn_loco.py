@@ -194,10 +194,10 @@ class Set:
                    [i[2] for i in items])
 
 
-def base_head(train: Set, groups: np.ndarray):  # type: ignore[no-untyped-def]
+def base_head(train: Set, groups: np.ndarray):
     labels = ["background" if label == "person" else label for label in train.labels]
     photos = [type("P", (), {"label": label, "subclass": ""})() for label in labels]
-    scheme = class_scheme(photos, fine=False, min_per_class=4)  # type: ignore[arg-type]
+    scheme = class_scheme(photos, fine=False, min_per_class=4)
     n = len(labels)
     emb = Embedded(train.features, np.arange(n), ("original",) * n, np.arange(n), np.zeros(n))
     settings = TrainSettings(blend=0.5, predator_threshold=PREDATOR_THRESHOLD,
@@ -224,10 +224,10 @@ def rates(verdicts: list[str], labels: list[str]) -> dict[str, object]:
     return out
 
 
-def evaluate(head, scheme, sets: dict[str, Set]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def evaluate(head, scheme, sets: dict[str, Set]) -> dict[str, object]:
     rule = decider_of(scheme_of(scheme.classes, scheme.verdict_of), 0.5, PREDATOR_THRESHOLD,
                       CHICKEN_THRESHOLD)
-    out = {}
+    out: dict[str, object] = {}
     for name, s in sets.items():
         if s.labels:
             out[name] = rates(rule.verdicts(head.probabilities(s.features), s.partner), s.labels)
@@ -249,13 +249,13 @@ def zero_shot(sets: dict[str, Set]) -> dict[str, object]:
 DEFAULT_SCHEME = scheme_of(CLASSES, {c: c for c in CLASSES})
 
 
-def judged(head, scheme, sets: dict[str, Set], default: bool  # type: ignore[no-untyped-def]
+def judged(head, scheme, sets: dict[str, Set], default: bool
            ) -> dict[str, dict[str, object]]:
     """Figures per way of blending: the default head's two, or the package's one."""
     return evaluate_default(head, sets) if default else {"": evaluate(head, scheme, sets)}
 
 
-def default_base(examples: Sequence[dh.Example], feats: dh.Features, camera: str):  # type: ignore[no-untyped-def]
+def default_base(examples: Sequence[dh.Example], feats: dh.Features, camera: str):
     """A head of the default head's kind (its recipe, night copies and weights) that never saw
     ``camera`` nor the test predators."""
     keep = [i for i, e in enumerate(examples) if e.camera != camera
@@ -263,7 +263,7 @@ def default_base(examples: Sequence[dh.Example], feats: dh.Features, camera: str
     return dh.fit(examples, feats, np.flatnonzero(np.isin(feats.example, keep)), dh.Recipe())
 
 
-def evaluate_default(head, sets: dict[str, Set]) -> dict[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+def evaluate_default(head, sets: dict[str, Set]) -> dict[str, dict[str, object]]:
     """Blended as the classifier blends the default head: at the shipped operating points in
     the lights it is used in (night), and, for comparison, at 0.5 in every light."""
     shipped = shipped_head().info.operating_points
@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         pictures.append(pic)
     whole = {}
     for n, pic in enumerate(pictures, start=1):
+        assert pic.rgb is not None  # read just above
         whole[pic.file] = scorer.of(f"whole:{pic.file}", pic.rgb)
         if n % 200 == 0:
             scorer.save()
@@ -377,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def camera_split(camera: str, mine: list[Picture], scorer: Scorer) -> tuple[Set, Set]:
     """The camera's empty crops: given (even frames) and held out (odd frames)."""
-    given, held = [], []
+    given: list[tuple[np.ndarray, np.ndarray, str]] = []
+    held: list[tuple[np.ndarray, np.ndarray, str]] = []
     if camera.startswith("clip:"):
         crops, _, count = clip_crops(CAR_CLIP, ClipSettings(still_every=10, still_crops=3))
         for index, kind, rgb in crops:

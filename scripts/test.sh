@@ -33,6 +33,8 @@ fi
 
 "$VENV/bin/ruff" check edge camera classifier actuators scripts tests
 "$VENV/bin/mypy"
+# The scripts too (benchmarks and builders): not a package, so a second run over the folder.
+"$VENV/bin/mypy" scripts
 # The layering contracts of pyproject.toml (edge composes camera, classifier, actuators; no cycles).
 "$VENV/bin/lint-imports"
 "$VENV/bin/python" -m pytest "$@"
