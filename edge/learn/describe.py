@@ -10,8 +10,10 @@ def describe_run(run: dict[str, Any]) -> str:
     """A re-fit or judgement in a few lines, for people."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["at"]))
     if run["kind"] == "refit":
+        now = (f"a shadow now, beside {run['running']}" if run.get("start") != "default"
+               else f"written beside the shipped {run['running']}")
         lines = [f"{when} re-fit {run['candidate']} from {run['base']} in {run['seconds']} s "
-                 f"({run['peak_mb']} MB): a shadow now, beside {run['running']}"]
+                 f"({run['peak_mb']} MB): {now}"]
         for camera in run["offline"]["cameras"]:
             lines.append("  " + describe_camera(camera))
         reasons = run["offline"]["reasons"]

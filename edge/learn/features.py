@@ -18,15 +18,30 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from classifier import Classifier
-from classifier.embeddings import Extractor
 from edge.events.archive import write_atomic
 from edge.learn.examples import Example
 
 log = logging.getLogger(__name__)
+
+
+class _Ref(Protocol):
+    @property
+    def outputs(self) -> int: ...
+
+
+class Embeds(Protocol):
+    """What embeds a crop: a package's extractor (:class:`classifier.embeddings.Extractor`) or
+    the default head's source models (:class:`edge.learn.default.PoolExtractor`)."""
+
+    @property
+    def ref(self) -> _Ref: ...
+
+    def embed(self, rgb: np.ndarray) -> tuple[np.ndarray, float]: ...
 
 
 class FeatureCache:
@@ -44,7 +59,7 @@ class FeatureCache:
         except (OSError, ValueError, KeyError) as exc:
             log.warning("%s: unreadable, the crops are embedded again: %s", self.path, exc)
 
-    def embed(self, examples: Sequence[Example], extractor: Extractor,
+    def embed(self, examples: Sequence[Example], extractor: Embeds,
               zero_shot: Classifier | None) -> tuple[np.ndarray, np.ndarray]:
         """Features (N, D) of every example and the zero-shot predator and chicken scores
         (N, 2) of the held-out ones (NaN for the others, or without ``zero_shot``)."""

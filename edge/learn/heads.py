@@ -45,7 +45,6 @@ def running_head(cfg: ModelsConfig) -> ModelUse:
     head = joined_head(cfg)
     if head is None:
         raise LearnError(
-            "no retrained head decides now, so there is nothing to re-fit from: train one "
-            "(tensorchicken train) and promote it (the shipped default head cannot be re-fitted "
-            "on the Pi yet)")
+            "no retrained head decides now and the default head is off (models.default_head), "
+            "so there is nothing to re-fit from: train one (tensorchicken train) and promote it")
     return head

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,17 +32,20 @@ import numpy as np
 
 from classifier import load_classifier
 from classifier.ensemble import Thresholds
+from classifier.feature_head import shipped_head
 from classifier.package import PackageModel, checked_file, load_package_model, write_package
+from classifier.regime import regime_of
 from classifier.registry import ModelRegistry, RegistryError
 from classifier.verdict_map import read_groups
 from edge.assets import AssetStore
 from edge.config import Config
 from edge.events.archive import Archive, event_camera
 from edge.events.log import EventLog
+from edge.learn import default as shipped
 from edge.learn.errors import LearnError
 from edge.learn.examples import Example, camera_examples
 from edge.learn.features import FeatureCache
-from edge.learn.heads import LEARN_KEY, base_package, running_head, zero_shot_config
+from edge.learn.heads import LEARN_KEY, base_package, joined_head, running_head, zero_shot_config
 from edge.learn.judge import CameraComparison, Judgement, compare_camera, judge
 from edge.learn.quiet import adopt_uncontested
 from edge.learn.record import LearnRecord, learn_dir
@@ -113,15 +116,16 @@ def _load_heads(config: Config, store: AssetStore, state_dir: Path) -> _Heads:
 
 def refit(config: Config, store: AssetStore, state_dir: Path, now: float | None = None,
           version: str | None = None) -> dict[str, Any]:
-    """Re-fit, compare, write and register the candidate as a shadow; the run's record."""
+    """Re-fit, compare, write and register the candidate as a shadow; the run's record.
+
+    Without a head the owner trained and promoted, the shipped default head is re-fitted
+    (:func:`refit_default`)."""
     started, now = time.perf_counter(), now if now is not None else time.time()
+    if joined_head(ModelRegistry(state_dir, config.models).effective()) is None \
+            and config.models.default_head:
+        return refit_default(config, store, state_dir, now, version)
     heads = _load_heads(config, store, state_dir)
-    examples = gather(config, state_dir, now)
-    fit = np.array([not e.held_out for e in examples], dtype=bool)
-    if not fit.any():
-        raise LearnError("nothing to learn yet: no camera has collected empty scenes or "
-                         "labelled events to fit on (the collector samples a still scene every "
-                         f"{config.learn.scene_interval_s:g} s)")
+    examples, fit = _examples(config, state_dir, now)
     zero_shot = load_classifier(zero_shot_config(
         ModelRegistry(state_dir, config.models).effective()), store)
     try:
@@ -134,7 +138,11 @@ def refit(config: Config, store: AssetStore, state_dir: Path, now: float | None 
     head = refit_head(heads.base.head, features[fit],
                       targets_for([label for label, f in zip(labels, fit, strict=True) if f],
                                   heads.rule.scheme), config.learn.prior_l2)
-    judgement = judge(_comparisons(examples, features, partner, heads, head))
+    judgement = judge(_comparisons(
+        examples,
+        lambda rows: heads.rule.verdicts(heads.running.head.probabilities(features[rows]),
+                                         partner[rows]),
+        lambda rows: heads.rule.verdicts(head.probabilities(features[rows]), partner[rows])))
     version = version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     path = _write(heads, head, version, examples, fit, config, state_dir, judgement, now)
     name = f"{PACKAGE_NAME}-{version}"
@@ -154,19 +162,83 @@ def refit(config: Config, store: AssetStore, state_dir: Path, now: float | None 
     return run
 
 
-def _comparisons(examples: Sequence[Example], features: np.ndarray, partner: np.ndarray,
-                 heads: _Heads, candidate: Any) -> list[CameraComparison]:
+def _examples(config: Config, state_dir: Path, now: float) -> tuple[list[Example], np.ndarray]:
+    """Every camera's examples and which are fitted; LearnError when none is."""
+    examples = gather(config, state_dir, now)
+    fit = np.array([not e.held_out for e in examples], dtype=bool)
+    if not fit.any():
+        raise LearnError("nothing to learn yet: no camera has collected empty scenes or "
+                         "labelled events to fit on (the collector samples a still scene every "
+                         f"{config.learn.scene_interval_s:g} s)")
+    return examples, fit
+
+
+def _comparisons(examples: Sequence[Example], running: Callable[[list[int]], list[str]],
+                 candidate: Callable[[list[int]], list[str]]) -> list[CameraComparison]:
+    """Each camera's held-out examples' verdicts by the running head and by the candidate
+    (each a function of the rows), compared."""
     out = []
     for camera in sorted({e.camera for e in examples}):
         rows = [i for i, e in enumerate(examples) if e.camera == camera and e.held_out]
         if not rows:
             out.append(CameraComparison(camera, {}, 0, 0, 0))
             continue
-        p = partner[rows]
-        running = heads.rule.verdicts(heads.running.head.probabilities(features[rows]), p)
-        said = heads.rule.verdicts(candidate.probabilities(features[rows]), p)
-        out.append(compare_camera(camera, [examples[i] for i in rows], running, said))
+        out.append(compare_camera(camera, [examples[i] for i in rows], running(rows),
+                                  candidate(rows)))
     return out
+
+
+def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float,
+                  version: str | None = None) -> dict[str, Any]:
+    """Re-fit the shipped default head (:mod:`edge.learn.default`) on the cameras' examples,
+    compare it with the shipped head on the held-out ones (each blended as the classifier
+    blends it), write it under ``<state_dir>/learn/heads`` and record it as the candidate."""
+    started = time.perf_counter()
+    base = shipped_head()
+    examples, fit = _examples(config, state_dir, now)
+    zero_shot = load_classifier(zero_shot_config(
+        ModelRegistry(state_dir, config.models).effective()), store)
+    try:
+        extractor = shipped.PoolExtractor(base, zero_shot.models)
+        cache = FeatureCache(learn_dir(state_dir), extractor.ref.sha256)
+        features, partner = cache.embed(examples, extractor, zero_shot)
+        cache.save()
+    finally:
+        zero_shot.close()
+    # The light of each held-out crop, as the classifier tells it (the shipped head counts
+    # only at night).
+    regimes = {i: regime_of(e.load()) for i, e in enumerate(examples) if e.held_out}
+    labels = [shipped.target_of(e.label) for e, f in zip(examples, fit, strict=True) if f]
+    targets = targets_for(labels, shipped.SCHEME)
+    head = refit_head(base.head, features[fit], targets, config.learn.prior_l2)
+    th = Thresholds(config.models.predator_threshold, config.models.chicken_threshold)
+    weight = base.info.blend
+
+    def said(model: Any, points: Any) -> Callable[[list[int]], list[str]]:
+        return lambda rows: shipped.verdicts(model, points, weight, features[rows], partner[rows],
+                                     [regimes[i] for i in rows], th)
+
+    judgement = judge(_comparisons(examples, said(base.head, base.info.operating_points),
+                                   said(head, shipped.OPERATING_POINTS)))
+    version = version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    folder = shipped.heads_folder(state_dir) / f"{shipped.NAME}-{version}"
+    info = shipped.write_head(folder, base, head, version, examples, fit,
+                      {"prior_l2": config.learn.prior_l2, "examples": _counts(examples, fit)},
+                      {"held_out": judgement.to_dict()})
+    name = info.model_name
+    run = {
+        "kind": "refit", "start": "default", "at": now, "candidate": name, "base": base.name,
+        "running": base.name, "examples": _counts(examples, fit),
+        "offline": judgement.to_dict(), "seconds": round(time.perf_counter() - started, 1),
+        "peak_mb": round(peak_memory_mb(), 1),
+    }
+    candidate = {"name": name, "head": str(folder), "registered_at": now,
+                 "running": base.name, "blend": weight, "offline": judgement.to_dict(),
+                 "judged": None}
+    LearnRecord(state_dir).add(run, candidate)
+    log.info("re-fit %s from the default head %s on %d crops in %.1f s: %s", name, base.name,
+             int(fit.sum()), run["seconds"], "; ".join(judgement.reasons) or "passes so far")
+    return run
 
 
 def _counts(examples: Sequence[Example], fit: np.ndarray) -> dict[str, Any]:
@@ -225,6 +297,10 @@ def judge_candidate(config: Config, state_dir: Path, now: float | None = None,
     if cand is None:
         raise LearnError("no re-fitted head is waiting to be judged (run tensorchicken learn "
                          "refit first)")
+    if cand.get("head"):
+        raise LearnError(f"{cand['name']} is a re-fitted default head: its comparison is in "
+                         "tensorchicken learn status; the classifier cannot take it in place "
+                         "of the shipped head yet")
     waited_h = (now - float(cand["registered_at"])) / 3600.0
     if waited_h < config.learn.shadow_hours and not force:
         return {"kind": "judge", "at": now, "candidate": cand["name"], "deferred": True,

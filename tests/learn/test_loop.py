@@ -25,6 +25,8 @@ from camera.frame import Frame
 from camera.replay import ArrivalsSource
 from classifier import load_classifier
 from classifier.config import ModelsConfig
+from classifier.feature_head import load_feature_head, shipped_head
+from classifier.regime import Regime
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
 from edge.assets import AssetStore
@@ -212,3 +214,33 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
         registry.rollback()
         rendezvous.swap(registry.effective())
         assert rendezvous.plan.joined_head == "coop-base"
+
+
+def test_a_fresh_camera_re_fits_the_shipped_default_head(
+    tmp_path: Path, asset_store: AssetStore
+) -> None:
+    """No head the owner trained: the re-fit starts from the shipped default head, on the
+    features the zero-shot models compute, and writes a head of its format, compared with the
+    shipped one (each blended as the classifier blends it) on the held-out crops."""
+    state = tmp_path / "state"
+    config = parse_config({
+        "cameras": [{"name": "nest"}], "paths": {"state_dir": str(state)},
+        "reporters": {"archive": {"min_free_mb": 0}},
+        "learn": {"scene_interval_s": 5, "still_s": 0, "per_hour": 6, "shadow_hours": 1},
+    })
+    collect(config, state)
+    label_hens(config, state, nest_box("chicken")[:12])
+
+    run = refit(config, asset_store, state)
+    assert run["base"] == shipped_head().name
+    cand = LearnRecord(state).candidate()
+    assert cand is not None and cand["name"] == run["candidate"]
+    head = load_feature_head(Path(cand["head"]))
+    assert head.info.operating_points == dict.fromkeys(Regime, 0.5)
+    assert head.info.training["learn"]["base_sha256"] == shipped_head().info.head.sha256
+    fitted = run["examples"]["nest"]["fit"]
+    assert head.info.training["files"]["count"] == sum(fitted.values()) and fitted["chicken"] > 0
+    assert not np.allclose(head.head.weights, shipped_head().head.weights)
+    (nest,) = run["offline"]["cameras"]
+    assert nest["empty"]["n"] > 0 and nest["labelled"]["chicken"]["n"] > 0
+    assert head.info.metrics["held_out"] == run["offline"]

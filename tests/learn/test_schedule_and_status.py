@@ -45,8 +45,8 @@ def test_the_nightly_child_runs_the_learn_command_and_reports_its_failure(
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     nightly = NightlyRefit(LearnConfig(), learn_command(config), threading.Event(), env=env)
     with caplog.at_level(logging.WARNING, logger="edge.learn.schedule"):
-        assert nightly.run_once() == 1  # nothing decides that could be re-fitted
-    assert "no retrained head decides now" in caplog.text
+        assert nightly.run_once() == 1  # a fresh coop: no scene collected yet to re-fit on
+    assert "nothing to learn yet" in caplog.text
 
 
 def test_a_nightly_child_that_takes_too_long_is_killed(caplog: pytest.LogCaptureFixture) -> None:
@@ -66,7 +66,7 @@ def test_the_refit_command_lowers_its_own_priority(tmp_path: Path) -> None:
              "TENSORCHICKEN_STATE_DIR": str(tmp_path / "state")},
         capture_output=True, text=True, check=False, cwd=REPO)
     assert "nice 19" in done.stdout, done.stderr
-    assert "no retrained head decides now" in done.stderr
+    assert "nothing to learn yet" in done.stderr
 
 
 def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
