@@ -46,6 +46,10 @@ class ModelsConfig(Section):
         "in the lights its head.yaml names (at night) at the operating points chosen there; "
         "used when both models are on the critical path. A head the owner trains and promotes "
         "comes first")
+    default_head_folder: str | None = Field(
+        None, description="A re-fitted default head (head.yaml and head.npz, written by "
+        "tensorchicken learn refit) used in place of the shipped one; set when it is promoted "
+        "(the model registry), cleared by rollback")
     deadline_ms: float = Field(
         1000.0, gt=0, le=60000,
         description="Critical-path answers later than this are not waited for",

@@ -506,4 +506,4 @@ def load_classifier(
             _spec_for(use, specs)  # a wrong name fails now, not at the first swap
     models = [load_any(use, store, specs) for use in uses]
     return Classifier(models, thresholds_of(cfg), cfg.deadline_ms,
-                      head=head_for(cfg.default_head, models))
+                      head=head_for(cfg.default_head, models, cfg.default_head_folder))

@@ -214,13 +214,26 @@ def _manifest_sha256() -> dict[str, str]:
     return declared_sha256()  # the asset manifest the loader verifies files by
 
 
-def head_for(enabled: bool, models: Sequence[Model]) -> FeatureHead | None:
-    """The shipped head for a classifier of ``models`` when ``enabled`` (the configuration's
-    ``models.default_head``) and it can read their features; else None, with a warning saying
-    why when it was wanted (the zero-shot models then decide alone, as before it existed)."""
+@functools.cache
+def _refitted(folder: str) -> FeatureHead:
+    return load_feature_head(Path(folder))
+
+
+def head_for(enabled: bool, models: Sequence[Model], folder: str | None = None
+             ) -> FeatureHead | None:
+    """The default head for a classifier of ``models`` when ``enabled`` (the configuration's
+    ``models.default_head``) and it can read their features: the re-fitted one in ``folder``
+    (``models.default_head_folder``), else the shipped one; None otherwise, with a warning
+    saying why when it was wanted (the zero-shot models then decide alone, as before it
+    existed). A re-fitted head that cannot be loaded leaves the shipped one, with a warning."""
     if not enabled:
         return None
     head = shipped_head()
+    if folder is not None:
+        try:
+            head = _refitted(folder)
+        except ModelError as exc:
+            log.warning("the re-fitted default head is not used, the shipped one is: %s", exc)
     why = fits(head, [m.spec for m in models], _manifest_sha256())
     if why is not None:
         log.warning("the default head %s is not used: %s", head.name, why)

@@ -67,7 +67,8 @@ class RegistryError(ClassifierError, ValueError):
 
 
 # What a promotion changed, to undo it: {"promoted": name, "primary": the stored primary before
-# (a name or None), "roles": {name: its stored role before, or None if it had none}}.
+# (a name or None), "roles": {name: its stored role before, or None if it had none}}, and for a
+# re-fitted default head's promotion "head": the default head folder before (or None).
 Undo = dict[str, Any]
 
 
@@ -79,11 +80,15 @@ class RegistryState:
     history: list[Undo] = field(default_factory=list)
     roles: dict[str, str] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
+    # The re-fitted default head that decides in place of the shipped one (its folder), if any.
+    head: str | None = None
 
     def to_yaml(self) -> str:
         """The file's text."""
-        body = {"primary": self.primary, "history": self.history, "roles": self.roles,
-                "packages": self.packages}
+        body: dict[str, Any] = {"primary": self.primary, "history": self.history,
+                                "roles": self.roles, "packages": self.packages}
+        if self.head is not None:
+            body["head"] = self.head
         header = "# Written by tensorchicken (models register/promote/rollback); base: the config\n"
         return header + yaml.safe_dump(body, sort_keys=False)
 
@@ -96,8 +101,10 @@ def read_state(path: Path) -> RegistryState:
         return RegistryState()
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"{path}: cannot read the model registry: {exc}") from None
-    if not isinstance(data, dict) or set(data) - {"primary", "history", "roles", "packages"}:
-        raise RegistryError(f"{path}: expected a mapping of primary, history, roles, packages")
+    if not isinstance(data, dict) or set(data) - {"primary", "history", "roles", "packages",
+                                                  "head"}:
+        raise RegistryError(f"{path}: expected a mapping of primary, history, roles, packages "
+                            "(and head)")
     primary, history = data.get("primary"), data.get("history") or []
     roles, packages = data.get("roles") or {}, data.get("packages") or {}
     if primary is not None and not isinstance(primary, str):
@@ -110,9 +117,12 @@ def read_state(path: Path) -> RegistryState:
         raise RegistryError(f"{path}: roles must map model names to shadow, canary or critical")
     if not isinstance(packages, dict) or not all(isinstance(v, str) for v in packages.values()):
         raise RegistryError(f"{path}: packages must map model names to folders")
+    head = data.get("head")
+    if head is not None and not isinstance(head, str):
+        raise RegistryError(f"{path}: head must be a folder or null, got {head!r}")
     return RegistryState(
         primary, list(history), {str(k): str(v) for k, v in roles.items()},
-        {str(k): v for k, v in packages.items()},
+        {str(k): v for k, v in packages.items()}, head,
     )
 
 
@@ -121,7 +131,9 @@ def _is_roles(roles: Any) -> bool:
 
 
 def _is_undo(entry: Any) -> bool:
-    return (isinstance(entry, dict) and set(entry) == {"promoted", "primary", "roles"}
+    return (isinstance(entry, dict)
+            and set(entry) - {"head"} == {"promoted", "primary", "roles"}
+            and (entry.get("head") is None or isinstance(entry["head"], str))
             and isinstance(entry["promoted"], str)
             and (entry["primary"] is None or isinstance(entry["primary"], str))
             and isinstance(entry["roles"], dict)
@@ -246,6 +258,19 @@ class ModelRegistry:
                else f"previous primary {current}")
         self._save(state, f"promoted {name} ({how})")
 
+    def promote_head(self, name: str, folder: Path) -> None:
+        """Let the re-fitted default head ``name`` (its ``folder``: ``head.yaml`` and
+        ``head.npz``) be blended in place of the default head blended now. Rollback undoes it."""
+        state = self.state()
+        where = str(Path(folder).resolve())
+        if state.head == where:
+            raise RegistryError(f"{name} already decides")
+        state.history.append({"promoted": name, "primary": state.primary, "roles": {},
+                              "head": state.head})
+        state.head = where
+        self._save(state, f"promoted {name} (the default head blended with the zero-shot "
+                   "models' answers)")
+
     def rollback(self) -> None:
         """Undo the last promotion: the roles it changed are restored (later registrations are
         kept), so the model it promoted goes back to its earlier role, a shadow if it had none
@@ -261,7 +286,9 @@ class ModelRegistry:
             else:
                 state.roles[model] = role
         promoted = undo["promoted"]
-        if promoted not in state.roles and promoted not in {u.name for u in self.base.use}:
+        if "head" in undo:
+            state.head = undo["head"]  # a re-fitted default head: the one before decides again
+        elif promoted not in state.roles and promoted not in {u.name for u in self.base.use}:
             state.roles[promoted] = "shadow"
         self._save(state, f"rolled back {promoted}")
 
@@ -295,11 +322,13 @@ class ModelRegistry:
         for name, package in state.packages.items():
             if name in uses:
                 uses[name]["package"] = package
-        return self._validated(list(uses.values()))
+        return self._validated(list(uses.values()), state.head)
 
-    def _validated(self, uses: list[dict[str, Any]]) -> ModelsConfig:
+    def _validated(self, uses: list[dict[str, Any]], head: str | None = None) -> ModelsConfig:
         data = self.base.model_dump()
         data["use"] = [ModelUse.model_validate(u) for u in uses]
+        if head is not None:
+            data["default_head_folder"] = head
         try:
             return ModelsConfig.model_validate(data)
         except ValidationError as exc:

@@ -403,7 +403,8 @@ class Rendezvous:
             [x.model for _, x in loaded], thresholds_of(cfg), cfg.deadline_ms,
             workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
             paces={x.use.name: x.pace for _, x in loaded},
-            head=head_for(cfg.default_head, [x.model for _, x in loaded]),
+            head=head_for(cfg.default_head, [x.model for _, x in loaded],
+                          cfg.default_head_folder),
         )
         classifier.on_late = self._on_late
         shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]

@@ -10,9 +10,11 @@ appliance's nightly child would, limited to one core and 200 MB: in cgroup v1 gr
 ``/sys/fs/cgroup/cpu`` and ``/sys/fs/cgroup/memory`` are writable (a CPU quota of one core, a
 memory limit; their own peak figure), else pinned to one core with ``taskset``; its peak
 resident memory is the child's ``ru_maxrss``. The first re-fit embeds every crop; ``--runs 2``
-also times the next night's, which finds them in the feature cache.
+also times the next night's, which finds them in the feature cache. With ``--start default``
+no head is trained nor promoted: a fresh coop, whose re-fit starts from the shipped default head.
 
-    nice -n 10 .venv/bin/python scripts/bench_refit.py [--days 8] [--hens 12] [--runs 2]
+    nice -n 10 .venv/bin/python scripts/bench_refit.py [--days 8] [--hens 12] [--runs 2] \
+        [--start default]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from classifier import load_classifier  # noqa: E402
 from classifier.config import ModelsConfig  # noqa: E402
 from classifier.registry import ModelRegistry  # noqa: E402
 from edge.assets import AssetStore  # noqa: E402
-from edge.config import parse_config  # noqa: E402
+from edge.config import Config, parse_config  # noqa: E402
 from edge.events.archive import Archive  # noqa: E402
 from edge.learn.collector import SceneCollector  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402
@@ -79,9 +81,8 @@ def taken_at(path: Path, days_later: int) -> float:
                         0, 0, 0, -1))
 
 
-def build_state(state: Path, config_file: Path, days: int, hens: int) -> int:
-    """The state folder after ``days`` of collecting; the number of scene crops kept."""
-    config = parse_config(json.loads(config_file.read_text(encoding="utf-8")))
+def promote_a_retrained_head(state: Path, config: Config) -> None:
+    """A blended head trained on a subset of the shared photos, promoted (not timed)."""
     store = AssetStore()
     photos = []
     with (DATA / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
@@ -96,6 +97,14 @@ def build_state(state: Path, config_file: Path, days: int, hens: int) -> int:
     registry = ModelRegistry(state, config.models)
     registry.register("coop-base", package=package)
     registry.promote("coop-base")
+
+
+def build_state(state: Path, config_file: Path, days: int, hens: int, package: bool) -> int:
+    """The state folder after ``days`` of collecting (with a retrained head promoted when
+    ``package``); the number of scene crops kept."""
+    config = parse_config(json.loads(config_file.read_text(encoding="utf-8")))
+    if package:
+        promote_a_retrained_head(state, config)
     scenes = SceneStore(scenes_dir(state), config.learn.per_hour, config.learn.refresh_h)
     ticks = [0.0]
 
@@ -173,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=8)
     p.add_argument("--hens", type=int, default=12)
     p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--start", choices=("package", "default"), default="package",
+                   help="re-fit a promoted retrained head, or the shipped default head")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-refit-"))
     try:
@@ -181,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         config_file.write_text(json.dumps({
             "cameras": [{"name": "nest"}], "paths": {"state_dir": str(state)},
             "reporters": {"archive": {"min_free_mb": 0}}}), encoding="utf-8")
-        scenes = build_state(state, config_file, args.days, args.hens)
+        scenes = build_state(state, config_file, args.days, args.hens,
+                             args.start == "package")
         print(f"state: {scenes} empty-scene crops of one camera over {args.days} days, "
-              f"{args.hens} labelled hens; load average {os.getloadavg()[0]:.1f} on "
-              f"{os.cpu_count()} cores")
+              f"{args.hens} labelled hens; re-fit from the {args.start} head; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         limits = Limits()
         print(f"limits: {limits.how}")
         try:

@@ -32,7 +32,7 @@ import numpy as np
 
 from classifier import load_classifier
 from classifier.ensemble import Thresholds
-from classifier.feature_head import shipped_head
+from classifier.feature_head import load_feature_head, shipped_head
 from classifier.package import PackageModel, checked_file, load_package_model, write_package
 from classifier.regime import regime_of
 from classifier.registry import ModelRegistry, RegistryError
@@ -194,10 +194,14 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
     compare it with the shipped head on the held-out ones (each blended as the classifier
     blends it), write it under ``<state_dir>/learn/heads`` and record it as the candidate."""
     started = time.perf_counter()
+    # Always from the shipped head (re-fits never drift from night to night), compared with
+    # the one blended now: the shipped head, or a re-fit of it promoted earlier.
     base = shipped_head()
+    effective = ModelRegistry(state_dir, config.models).effective()
+    promoted = effective.default_head_folder
+    running = load_feature_head(Path(promoted)) if promoted else base
     examples, fit = _examples(config, state_dir, now)
-    zero_shot = load_classifier(zero_shot_config(
-        ModelRegistry(state_dir, config.models).effective()), store)
+    zero_shot = load_classifier(zero_shot_config(effective), store)
     try:
         extractor = shipped.PoolExtractor(base, zero_shot.models)
         cache = FeatureCache(learn_dir(state_dir), extractor.ref.sha256)
@@ -218,7 +222,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
         return lambda rows: shipped.verdicts(model, points, weight, features[rows], partner[rows],
                                      [regimes[i] for i in rows], th)
 
-    judgement = judge(_comparisons(examples, said(base.head, base.info.operating_points),
+    judgement = judge(_comparisons(examples, said(running.head, running.info.operating_points),
                                    said(head, shipped.OPERATING_POINTS)))
     version = version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     folder = shipped.heads_folder(state_dir) / f"{shipped.NAME}-{version}"
@@ -226,14 +230,17 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                       {"prior_l2": config.learn.prior_l2, "examples": _counts(examples, fit)},
                       {"held_out": judgement.to_dict()})
     name = info.model_name
+    state = ModelRegistry(state_dir, config.models).state()
+    _prune(shipped.heads_folder(state_dir),
+           {h for h in [state.head, *(u.get("head") for u in state.history)] if h})
     run = {
         "kind": "refit", "start": "default", "at": now, "candidate": name, "base": base.name,
-        "running": base.name, "examples": _counts(examples, fit),
+        "running": running.name, "examples": _counts(examples, fit),
         "offline": judgement.to_dict(), "seconds": round(time.perf_counter() - started, 1),
         "peak_mb": round(peak_memory_mb(), 1),
     }
     candidate = {"name": name, "head": str(folder), "registered_at": now,
-                 "running": base.name, "blend": weight, "offline": judgement.to_dict(),
+                 "running": running.name, "blend": weight, "offline": judgement.to_dict(),
                  "judged": None}
     LearnRecord(state_dir).add(run, candidate)
     log.info("re-fit %s from the default head %s on %d crops in %.1f s: %s", name, base.name,
@@ -279,9 +286,13 @@ def _replace_candidate(state_dir: Path, config: Config, name: str, path: Path) -
         except RegistryError as exc:
             log.info("previous candidate %s stays: %s", previous["name"], exc)
     registry.register(name, "shadow", package=path)
-    named = set(registry.state().packages.values())
-    old = sorted(p for p in packages_folder(state_dir).iterdir()
-                 if p.is_dir() and str(p.resolve()) not in named)
+    _prune(packages_folder(state_dir), set(registry.state().packages.values()))
+
+
+def _prune(folder: Path, named: set[str]) -> None:
+    """Remove the oldest of ``folder``'s re-fits beyond ``KEEP_PACKAGES``, except those the
+    registry names (``named``: resolved folders) and so a rollback may need."""
+    old = sorted(p for p in folder.iterdir() if p.is_dir() and str(p.resolve()) not in named)
     for stale in old[:-KEEP_PACKAGES] if len(old) > KEEP_PACKAGES else []:
         for f in stale.iterdir():
             f.unlink()
@@ -297,22 +308,23 @@ def judge_candidate(config: Config, state_dir: Path, now: float | None = None,
     if cand is None:
         raise LearnError("no re-fitted head is waiting to be judged (run tensorchicken learn "
                          "refit first)")
-    if cand.get("head"):
-        raise LearnError(f"{cand['name']} is a re-fitted default head: its comparison is in "
-                         "tensorchicken learn status; the classifier cannot take it in place "
-                         "of the shipped head yet")
     waited_h = (now - float(cand["registered_at"])) / 3600.0
     if waited_h < config.learn.shadow_hours and not force:
         return {"kind": "judge", "at": now, "candidate": cand["name"], "deferred": True,
                 "reasons": [f"a shadow for {waited_h:.1f} h of the {config.learn.shadow_hours:g}"
                             " h it needs before judgement"]}
-    shadow = _shadow(config, state_dir, cand)
+    # A re-fitted default head scores no live crop before its promotion (the classifier
+    # blends one default head): it is judged on the held-out crops alone.
+    shadow = [] if cand.get("head") else _shadow(config, state_dir, cand)
     offline = [CameraComparison.from_dict(c) for c in cand["offline"]["cameras"]]
     judgement = judge(offline, shadow)
     registry = ModelRegistry(state_dir, config.models)
     promoted = False
     if judgement.promote:
-        registry.promote(cand["name"])
+        if cand.get("head"):
+            registry.promote_head(cand["name"], Path(cand["head"]))
+        else:
+            registry.promote(cand["name"])
         promoted = True
     run = {"kind": "judge", "at": now, "candidate": cand["name"], "promoted": promoted,
            "reasons": judgement.reasons, "shadow_hours": round(waited_h, 1),

@@ -216,7 +216,7 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
         assert rendezvous.plan.joined_head == "coop-base"
 
 
-def test_a_fresh_camera_re_fits_the_shipped_default_head(
+def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_back(
     tmp_path: Path, asset_store: AssetStore
 ) -> None:
     """No head the owner trained: the re-fit starts from the shipped default head, on the
@@ -244,3 +244,19 @@ def test_a_fresh_camera_re_fits_the_shipped_default_head(
     (nest,) = run["offline"]["cameras"]
     assert nest["empty"]["n"] > 0 and nest["labelled"]["chicken"]["n"] > 0
     assert head.info.metrics["held_out"] == run["offline"]
+
+    # Judged on the held-out crops after its waiting hours, promoted in place of the shipped
+    # head: the rendezvous blends it (in every light); a rollback gives the shipped head back.
+    assert judge_candidate(config, state)["deferred"]
+    verdict = judge_candidate(config, state, now=float(cand["registered_at"]) + 3601)
+    assert verdict["promoted"], verdict["reasons"]
+    registry = ModelRegistry(state, config.models)
+    assert registry.effective().default_head_folder == str(Path(cand["head"]).resolve())
+    crop = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[-1])), (224, 224)),
+                        cv2.COLOR_BGR2RGB)
+    with load_rendezvous(registry.effective(), asset_store) as rendezvous:
+        assert run["candidate"] in rendezvous.classify(np.ascontiguousarray(crop)).models
+        registry.rollback()
+        assert registry.effective().default_head_folder is None
+        rendezvous.swap(registry.effective())
+        assert run["candidate"] not in rendezvous.classify(np.ascontiguousarray(crop)).models
