@@ -209,12 +209,12 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
         cache.save()
     finally:
         zero_shot.close()
-    # The light of each held-out crop, as the classifier tells it (the shipped head counts
-    # only at night).
+    # The light of each held-out crop, as the classifier tells it (a default head counts only
+    # in the lights its head.yaml names: at night).
     regimes = {i: regime_of(e.load()) for i, e in enumerate(examples) if e.held_out}
     labels = [shipped.target_of(e.label) for e, f in zip(examples, fit, strict=True) if f]
     targets = targets_for(labels, shipped.SCHEME)
-    head = refit_head(base.head, features[fit], targets, config.learn.prior_l2)
+    head = refit_head(base.head, features[fit], targets, config.learn.default_prior_l2)
     th = Thresholds(config.models.predator_threshold, config.models.chicken_threshold)
     weight = base.info.blend
 
@@ -223,11 +223,12 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                                      [regimes[i] for i in rows], th)
 
     judgement = judge(_comparisons(examples, said(running.head, running.info.operating_points),
-                                   said(head, shipped.OPERATING_POINTS)))
+                                   said(head, base.info.operating_points)))
     version = version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     folder = shipped.heads_folder(state_dir) / f"{shipped.NAME}-{version}"
     info = shipped.write_head(folder, base, head, version, examples, fit,
-                      {"prior_l2": config.learn.prior_l2, "examples": _counts(examples, fit)},
+                      {"prior_l2": config.learn.default_prior_l2,
+                       "examples": _counts(examples, fit)},
                       {"held_out": judgement.to_dict()})
     name = info.model_name
     state = ModelRegistry(state_dir, config.models).state()

@@ -236,7 +236,7 @@ def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_ba
     cand = LearnRecord(state).candidate()
     assert cand is not None and cand["name"] == run["candidate"]
     head = load_feature_head(Path(cand["head"]))
-    assert head.info.operating_points == dict.fromkeys(Regime, 0.5)
+    assert head.info.operating_points == shipped_head().info.operating_points
     assert head.info.training["learn"]["base_sha256"] == shipped_head().info.head.sha256
     fitted = run["examples"]["nest"]["fit"]
     assert head.info.training["files"]["count"] == sum(fitted.values()) and fitted["chicken"] > 0
@@ -246,16 +246,20 @@ def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_ba
     assert head.info.metrics["held_out"] == run["offline"]
 
     # Judged on the held-out crops after its waiting hours, promoted in place of the shipped
-    # head: the rendezvous blends it (in every light); a rollback gives the shipped head back.
+    # head: the rendezvous blends it (at night, as the shipped one); a rollback gives the
+    # shipped head back.
     assert judge_candidate(config, state)["deferred"]
     verdict = judge_candidate(config, state, now=float(cand["registered_at"]) + 3601)
     assert verdict["promoted"], verdict["reasons"]
     registry = ModelRegistry(state, config.models)
     assert registry.effective().default_head_folder == str(Path(cand["head"]).resolve())
-    crop = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[-1])), (224, 224)),
-                        cv2.COLOR_BGR2RGB)
+    # A hen under IR (grey): a light the default head counts in.
+    grey = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[-1])), (224, 224)),
+                        cv2.COLOR_BGR2GRAY)
+    crop = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
     with load_rendezvous(registry.effective(), asset_store) as rendezvous:
-        assert run["candidate"] in rendezvous.classify(np.ascontiguousarray(crop)).models
+        answer = rendezvous.classify(np.ascontiguousarray(crop))
+        assert answer.regime is Regime.NIGHT_IR and run["candidate"] in answer.models
         registry.rollback()
         assert registry.effective().default_head_folder is None
         rendezvous.swap(registry.effective())
