@@ -43,9 +43,9 @@ class ModelsConfig(Section):
     default_head: bool = Field(
         True, description="Blend the head shipped with the product (trained on the project's "
         "photos, reading the two MobileNet v2s' features) with the zero-shot models' answer, "
-        "in the lights its head.yaml names (at night) at the operating points chosen there; "
-        "used when both models are on the critical path. A head the owner trains and promotes "
-        "comes first")
+        "in the lights its head.yaml names (all three as shipped) at the operating points chosen "
+        "there; used when both models are on the critical path. A head the owner trains and "
+        "promotes comes first")
     default_head_folder: str | None = Field(
         None, description="A re-fitted default head (head.yaml and head.npz, written by "
         "tensorchicken learn refit) used in place of the shipped one; set when it is promoted "

@@ -5,11 +5,12 @@
         python scripts/build_default_head.py [--data ../shared/data] [--cache FILE.npz]
 
 Runs every labelled picture of ``DATA/MANIFEST.csv`` and ``DATA/train/MANIFEST.csv`` through the
-two zero-shot models (features and scores; chickens, empty scenes and people also as night
-copies), prints held-out figures (cross-validation grouped by camera) of the zero-shot models
-alone and blended with the head, per scene kind, then fits the head on everything and writes
-``head.npz``, ``head.yaml`` and ``training_files.txt``. The same files give the same weights;
-``--cache`` keeps the models' outputs between runs (keyed by each file's sha256).
+two zero-shot models (features and scores; also as night copies, and as crops of the COCO
+detector's boxes, ``--detector``, standing in for motion crops), prints held-out figures
+(cross-validation grouped by camera) of the zero-shot models alone and blended with the head,
+per scene kind, then fits the head on everything and writes ``head.npz``, ``head.yaml`` and
+``training_files.txt``. The same files give the same weights; ``--cache`` keeps the models'
+outputs between runs (keyed by each file's sha256).
 See ``edge/train/default_head.py`` for the recipe and why.
 """
 
@@ -41,8 +42,10 @@ from edge.train.default_head import (
     save_cache,
     write_head,
 )
+from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_DATA = SHARED / "data"
 
 
 def _progress(done: int) -> None:
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
     p.add_argument("--folds", type=int, default=Recipe().folds, help="0 skips the held-out figures")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--detector", type=Path, default=SHARED / "models" / DETECTOR_FILE,
+                   help="the COCO SSD detector whose boxes give the motion-crop copies")
+    p.add_argument("--detector-labels", type=Path, default=SHARED / "models" / LABELS_FILE)
     args = p.parse_args(argv)
     manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
     examples = read_examples(manifests)
@@ -67,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     models = load_sources(store, args.threads)
     cache = load_cache(args.cache)
     started = time.perf_counter()
-    feats = extract(examples, args.data, models, cache, _progress)
+    detector = SsdDetector(args.detector, args.detector_labels, args.threads)
+    feats = extract(examples, args.data, models, cache, _progress, detector)
     if args.cache:
         save_cache(args.cache, cache)
     print(f"{len(examples)} pictures, {len(feats.x)} examples with night copies, "
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"operating_points": points, **metrics}, indent=1))
     head = fit(examples, feats, np.arange(len(feats.x)), recipe)
     info = write_head(args.out, head, examples, models, store, recipe, points, metrics,
-                      manifests)
+                      manifests, feats, args.detector)
     print(f"wrote {args.out} (version {info.version}, head sha256 {info.head.sha256})")
     return 0
 

@@ -29,67 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from camera.box import Box  # noqa: E402
 from classifier import load_classifier, load_image  # noqa: E402
 from classifier.crop import crop_regions  # noqa: E402
-from classifier.runtime import make_interpreter  # noqa: E402
 from edge.assets import AssetStore, mirrors_from_env  # noqa: E402
 from edge.cli.eval import Row, headline, read_manifest  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.latency import percentile  # noqa: E402
 from edge.train.confusion import per_scene, rates  # noqa: E402
+from edge.train.detector import ANIMALS, SsdDetector  # noqa: E402
 
 SHARED_MODELS = REPO.parent / "shared" / "models"
-ANIMALS = frozenset({"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
-                     "giraffe", "teddy bear"})
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6)
-FLOOR = min(THRESHOLDS)
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """One detection: COCO label, score, and where (fractions of the picture)."""
-
-    label: str
-    score: float
-    box: Box
-
-
-class SsdDetector:
-    """The TFLite SSD with its post-processing op: 1x300x300x3 uint8 in; boxes (ymin, xmin,
-    ymax, xmax), classes, scores and a count out."""
-
-    def __init__(self, model: Path, labels: Path, threads: int) -> None:
-        self.labels = labels.read_text(encoding="utf-8").splitlines()
-        self.interpreter = make_interpreter(str(model), threads)
-        (inp,) = self.interpreter.get_input_details()
-        if tuple(inp["shape"]) != (1, 300, 300, 3) or inp["dtype"] != np.uint8:
-            raise SystemExit(f"{model}: expected a 1x300x300x3 uint8 input, got "
-                             f"{inp['shape']} {inp['dtype']}")
-        self.input = inp["index"]
-        self.outputs = [d["index"] for d in self.interpreter.get_output_details()]
-        if len(self.outputs) != 4:
-            raise SystemExit(f"{model}: expected 4 outputs (boxes, classes, scores, count)")
-
-    def detect(self, rgb: np.ndarray) -> list[Found]:
-        """Detections at or above the lowest threshold measured."""
-        self.interpreter.set_tensor(self.input, cv2.resize(rgb, (300, 300))[np.newaxis])
-        self.interpreter.invoke()
-        boxes, classes, scores, count = (self.interpreter.get_tensor(i) for i in self.outputs)
-        found = []
-        for i in range(int(count[0])):
-            if scores[0][i] < FLOOR:
-                continue
-            y0, x0, y1, x1 = np.clip(boxes[0][i], 0.0, 1.0)
-            cls = int(classes[0][i])
-            label = self.labels[cls] if 0 <= cls < len(self.labels) else str(cls)
-            found.append(Found(label, float(scores[0][i]), Box(x0, y0, x1 - x0, y1 - y0)))
-        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,19 @@
    ``shared/data/train/MANIFEST.csv``; ``person`` rows are learnt as background) is run through
    the two zero-shot models exactly as the appliance runs a crop, keeping their pre-logits
    features and the zero-shot combination's predator and chicken scores;
-2. chickens, empty scenes and people also under :data:`NIGHT_COPIES` (``edge/train/augment.py``):
-   the corpus has almost no hens under IR, and a head that never saw one calls it a predator;
-3. each example is weighted so that every camera counts about as much as the square root of its
+2. every picture also under :data:`NIGHT_COPIES` (``edge/train/augment.py``): the corpus has
+   almost no hens under IR, and a head that never saw one calls it a predator; predators too,
+   so that a night look is evidence of nothing;
+3. every picture also as the crops a motion crop would show: the COCO detector's boxes
+   (:func:`training_boxes`, cut as the appliance cuts a moving region), since the appliance
+   classifies a square around what moved, not the photographer's frame;
+4. each example is weighted so that every camera counts about as much as the square root of its
    frame count (so the 152 low-resolution pet photos of one repository, or one nest-box camera's
    48 frames, do not dominate) and each class weighs the same in total;
-4. cross-validation grouped by camera (the ``camera`` column; ``source_repo`` for the first
+5. cross-validation grouped by camera (the ``camera`` column; ``source_repo`` for the first
    manifest, which has none): a camera is never in training and test at once; the held-out
    scores are blended with the zero-shot ones in log-odds and reported per scene kind;
-5. the head is fitted on everything and written with its description (``head.yaml``: source
+6. the head is fitted on everything and written with its description (``head.yaml``: source
    models and tensors, the training files' sha256 in ``training_files.txt``, the metrics).
 
 Deterministic: the same manifests and files give the same weights, byte for byte.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +38,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from camera.box import Box
 from classifier import load_image
 from classifier.blend import blend
+from classifier.crop import crop_regions
 from classifier.ensemble import combine, evidence_of
 from classifier.feature_head import (
     CLASSES,
@@ -53,6 +60,7 @@ from classifier.regime import Regime, regime_of
 from edge.assets import AssetStore, sha256_of
 from edge.train.augment import variations
 from edge.train.confusion import PERSON, SKIPPED, per_scene, rates
+from edge.train.detector import ANIMALS, Found, SsdDetector
 from edge.train.errors import TrainError
 from edge.train.split import grouped_folds
 
@@ -60,6 +68,12 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("mobilenet_v2_imagenet", "mobilenet_v2_inat_birds")
 NIGHT_COPIES = ("ir_night", "noir_purple")
+BOX_COPY = "box"
+# A detection counts as a region worth learning from this score up, and each picture gives at
+# most this many (the best first). A box of nearly the whole picture is the picture itself.
+BOX_SCORE = 0.4
+BOXES_PER_PICTURE = 2
+BOX_AREA = (0.01, 0.7)
 TRAINING_FILES = "training_files.txt"
 
 
@@ -80,8 +94,10 @@ class Example:
 
     @property
     def copies(self) -> tuple[str, ...]:
-        """The night copies this example is also learnt under."""
-        return NIGHT_COPIES if self.target != "predator" else ()
+        """The night copies this example is also learnt under: every class, predators too, so
+        that a night look is evidence of nothing (with hens and empty scenes alone under it, the
+        head learnt "night means no predator" and missed predators in IR frames)."""
+        return NIGHT_COPIES
 
 
 def read_examples(manifests: Sequence[Path]) -> list[Example]:
@@ -137,29 +153,66 @@ def save_cache(path: Path, cache: Cache) -> None:
 
 
 def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteModel],
-            cache: Cache, progress: Callable[[int], None] | None = None) -> Features:
+            cache: Cache, progress: Callable[[int], None] | None = None,
+            detector: SsdDetector | None = None) -> Features:
     """Features of every example and its night copies, taken from ``cache`` when there (keyed
-    by the file's sha256, so a changed file is run again) and added to it otherwise."""
+    by the file's sha256, so a changed file is run again) and added to it otherwise; with a
+    ``detector``, also of the crops of its :func:`training_boxes` (copy ``box``)."""
     rows, copies, xs, zs = [], [], [], []
     for i, ex in enumerate(examples):
         names = ("original", *ex.copies)
-        if any((ex.sha256, n) not in cache for n in names):
+        missing = any((ex.sha256, n) not in cache for n in names)
+        rgb: np.ndarray | None = None
+        if missing or detector is not None:
             path = root / ex.file
             if sha256_of(path) != ex.sha256:
                 raise TrainError(f"{path}: its sha256 is not the manifest's")
             rgb = load_image(path)
+        if rgb is not None and missing:
             for name, picture in zip(names, [rgb, *variations(rgb, list(ex.copies))],
                                      strict=True):
                 cache[(ex.sha256, name)] = source_outputs(models, picture)
-        for name in names:
-            x, z = cache[(ex.sha256, name)]
+        keys = [(ex.sha256, name) for name in names]
+        if detector is not None and rgb is not None:
+            keys += _box_keys(ex, rgb, detector, models, cache)
+        for key in keys:
+            x, z = cache[key]
             rows.append(i)
-            copies.append(name)
+            copies.append(BOX_COPY if key[1].startswith(BOX_COPY) else key[1])
             xs.append(np.asarray(x, np.float32))
             zs.append(z)
         if progress is not None:
             progress(i)
     return Features(np.array(rows, np.intp), tuple(copies), np.stack(xs), np.stack(zs))
+
+
+def training_boxes(found: Sequence[Found], label: str) -> list[Box]:
+    """The detections of a picture of ``label`` learnt as motion crops, best first: animals in
+    a picture of a predator or a hen, people in one of a person, and anything in an empty
+    scene (a box the detector draws there is a region that looks like something, and the
+    appliance must learn that it is nothing)."""
+    low, high = BOX_AREA
+    wanted = [f for f in found if f.score >= BOX_SCORE and low <= f.box.area <= high]
+    if label in ("predator", "chicken"):
+        wanted = [f for f in wanted if f.label in ANIMALS]
+    elif label == PERSON:
+        wanted = [f for f in wanted if f.label == "person"]
+    return [f.box for f in sorted(wanted, key=lambda f: -f.score)[:BOXES_PER_PICTURE]]
+
+
+def _box_keys(ex: Example, rgb: np.ndarray, detector: SsdDetector,
+              models: Sequence[TFLiteModel], cache: Cache) -> list[tuple[str, str]]:
+    """Cache keys of the crops of ``ex``'s training boxes, run through the models if new (the
+    key names the box, so another detector's boxes are never taken for these)."""
+    keys = []
+    for box in training_boxes(detector.detect(rgb), ex.label):
+        key = (ex.sha256, f"{BOX_COPY}:{box.x:.4f},{box.y:.4f},{box.w:.4f},{box.h:.4f}")
+        if key not in cache:
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            (crop,) = crop_regions(bgr, (box,), limit=1, size=models[0].spec.input.shape[1])
+            cache[key] = source_outputs(models, np.ascontiguousarray(crop[..., ::-1]))
+        keys.append(key)
+    return keys
 
 
 def source_outputs(models: Sequence[TFLiteModel], rgb: np.ndarray
@@ -204,12 +257,13 @@ def example_weights(examples: Sequence[Example], feats: Features, power: float) 
 class Recipe:
     """How the head is fitted and blended, and in which lights it may be used.
 
-    Not by day in colour: there the blend's held-out figures were better than the zero-shot
-    models' (more predators found, no more false alarms), but on the demo's clip of people
-    walking past a yard camera, which no picture of the corpus comes from, it confirmed a
-    person as a predator in 1 of 12 visits where the zero-shot models confirm none, at every
-    operating point from 0.5 to 0.8 (``tensorchicken eval --clips``). At night, where the
-    zero-shot models miss most predators, it is used.
+    In every light, each at its own operating point. By day in colour it was once left out:
+    trained on whole pictures only, the blend confirmed a person walking past the demo's yard
+    camera (no picture of the corpus comes from it; seen from behind, a dark-haired person in a
+    fluffy grey cardigan) as a predator in 1 of 12 visits. Learnt also on the detector's boxes
+    (:func:`training_boxes`: people as the appliance crops them), it confirms none there, and
+    held out by camera it finds more predators by day at fewer false alarms
+    (``tensorchicken eval --clips``; README, "The default head").
     """
 
     l2: float = 0.05
@@ -217,7 +271,7 @@ class Recipe:
     camera_power: float = 0.5
     iterations: int = 300
     folds: int = 5
-    regimes: tuple[Regime, ...] = (Regime.NIGHT_IR, Regime.NIGHT_COLOUR)
+    regimes: tuple[Regime, ...] = (Regime.DAY_COLOUR, Regime.NIGHT_IR, Regime.NIGHT_COLOUR)
     # Operating points tried, lowest first: the first that keeps false alarms down is taken.
     points: tuple[float, ...] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
@@ -329,8 +383,11 @@ def digest_of_files(examples: Sequence[Example]) -> tuple[str, str]:
 def write_head(folder: Path, head: SoftmaxHead, examples: Sequence[Example],
                models: Sequence[TFLiteModel], store: AssetStore, recipe: Recipe,
                points: dict[Regime, float], metrics: dict[str, Any],
-               manifests: Sequence[Path]) -> FeatureHeadInfo:
-    """Write ``head.npz``, ``training_files.txt`` and ``head.yaml`` into ``folder``."""
+               manifests: Sequence[Path], feats: Features,
+               detector: Path | None = None) -> FeatureHeadInfo:
+    """Write ``head.npz``, ``training_files.txt`` and ``head.yaml`` into ``folder``; ``feats``
+    are the examples it was fitted on (their copies are counted), ``detector`` the file whose
+    boxes gave the ``box`` copies."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / HEAD_FILE).write_bytes(head.to_bytes())
     text, files_sha = digest_of_files(examples)
@@ -343,7 +400,8 @@ def write_head(folder: Path, head: SoftmaxHead, examples: Sequence[Example],
         key = f"{e.label}/{e.scene or 'unlabelled'}"
         counts[key] = counts.get(key, 0) + 1
     info = FeatureHeadInfo(
-        name="default", version=files_sha[:12],
+        # Named by its weights: the same pictures under another recipe are another head.
+        name="default", version=sha256_of(folder / HEAD_FILE)[:12],
         description="head on the two MobileNet v2s' pre-logits features, trained on the "
         "project's corpus (shared/data and shared/data/train), blended with the zero-shot models",
         sources=sources, head=FileRef(file=HEAD_FILE, sha256=sha256_of(folder / HEAD_FILE)),
@@ -355,6 +413,11 @@ def write_head(folder: Path, head: SoftmaxHead, examples: Sequence[Example],
             "files": {"list": TRAINING_FILES, "count": len(examples), "sha256": files_sha},
             "examples": dict(sorted(counts.items())),
             "night_copies": list(NIGHT_COPIES),
+            "copies": dict(sorted(Counter(feats.copy).items())),
+            "boxes": None if detector is None else {
+                "detector": detector.name, "sha256": sha256_of(detector),
+                "min_score": BOX_SCORE, "per_picture": BOXES_PER_PICTURE,
+                "area": list(BOX_AREA)},
             "recipe": {"l2": recipe.l2, "camera_power": recipe.camera_power,
                        "iterations": recipe.iterations, "folds": recipe.folds,
                        "regimes": [str(r) for r in recipe.regimes]},

@@ -11,8 +11,10 @@ import pytest
 from classifier import Classifier, ModelError, load_classifier, load_image
 from classifier.blend import blend, log_odds
 from classifier.config import ModelsConfig
+from classifier.ensemble import thresholds_of
 from classifier.feature_head import (
     DEFAULT_HEAD_DIR,
+    FeatureHead,
     head_for,
     load_feature_head,
     shipped_head,
@@ -61,11 +63,11 @@ def test_a_tensor_whose_memory_is_reused_is_refused(asset_store: AssetStore) -> 
         load_model(spec, asset_store, threads=1)
 
 
-def test_the_shipped_head_is_blended_into_the_answer_at_night_and_not_by_day(
+def test_the_shipped_head_is_blended_into_the_answer_in_every_light(
     asset_store: AssetStore
 ) -> None:
     head = shipped_head()
-    assert set(head.info.operating_points) == {Regime.NIGHT_IR, Regime.NIGHT_COLOUR}
+    assert set(head.info.operating_points) == set(Regime)
     with_head = load_classifier(ModelsConfig(), asset_store)  # type: ignore[call-arg]
     assert with_head.head is head  # on by default
     plain = load_classifier(ModelsConfig(default_head=False), asset_store)  # type: ignore[call-arg]
@@ -76,14 +78,30 @@ def test_the_shipped_head_is_blended_into_the_answer_at_night_and_not_by_day(
     with with_head:
         answers = {"night": with_head.classify(night), "day": with_head.classify(day)}
     assert answers["night"].regime == "night_ir" and answers["day"].regime == "day_colour"
-    # By day the zero-shot models decide alone, exactly as without the head.
-    assert head.name not in answers["day"].models
-    assert answers["day"].predator_score == zero_shot["day"].predator_score
-    # At night the head's predator score, moved to its operating point, is blended in.
-    mine = answers["night"].models[head.name]
-    assert head.name not in zero_shot["night"].models
-    expected = blend(mine.predator_score, zero_shot["night"].predator_score, head.info.blend)
-    assert answers["night"].predator_score == pytest.approx(expected, abs=2e-3)
+    # The head's predator score, moved to the light's operating point, is blended in.
+    for light in ("night", "day"):
+        mine = answers[light].models[head.name]
+        assert head.name not in zero_shot[light].models
+        expected = blend(mine.predator_score, zero_shot[light].predator_score, head.info.blend)
+        assert answers[light].predator_score == pytest.approx(expected, abs=2e-3)
+
+
+def test_in_a_light_without_an_operating_point_the_zero_shot_models_decide_alone(
+    asset_store: AssetStore
+) -> None:
+    shipped = shipped_head()
+    points = {r: p for r, p in shipped.info.operating_points.items() if r != Regime.DAY_COLOUR}
+    night_only = FeatureHead(shipped.info.model_copy(update={"operating_points": points}),
+                             shipped.head)
+    day = load_image(OWL)
+    cfg = ModelsConfig(default_head=False)  # type: ignore[call-arg]
+    with load_classifier(cfg, asset_store) as plain:
+        zero_shot = plain.classify(day)
+        with Classifier(list(plain.models), thresholds_of(cfg), cfg.deadline_ms,
+                        head=night_only) as classifier:
+            answer = classifier.classify(day)
+    assert answer.regime == "day_colour" and night_only.name not in answer.models
+    assert answer.predator_score == zero_shot.predator_score
 
 
 @pytest.mark.parametrize("point", [0.5, 0.55, 0.7, 0.9])

@@ -11,11 +11,20 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from camera.box import Box
+from classifier import load_image
 from classifier.feature_head import load_feature_head
 from classifier.regime import Regime
 from edge.assets import sha256_of
-from edge.train.default_head import Example, Recipe, blended_scores, operating_points
-from tests.conftest import SHARED_DATA
+from edge.train.default_head import (
+    Example,
+    Recipe,
+    blended_scores,
+    operating_points,
+    training_boxes,
+)
+from edge.train.detector import DETECTOR_FILE, LABELS_FILE, Found, SsdDetector
+from tests.conftest import SHARED_DATA, SHARED_MODELS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_default_head.py"
 DATA = SHARED_DATA
@@ -63,6 +72,14 @@ def test_the_builder_gives_the_same_weights_twice_and_records_its_files(
     with manifest.open(newline="", encoding="utf-8") as fh:
         hashes = {r["sha256"] for r in csv.DictReader(fh)}
     assert {line.split()[0] for line in listed} == hashes
+    # Every picture under each night copy, and its detector boxes as motion crops.
+    detector = SsdDetector(SHARED_MODELS / DETECTOR_FILE, SHARED_MODELS / LABELS_FILE, 1)
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        boxes = sum(len(training_boxes(detector.detect(load_image(DATA / r["file"])), r["label"]))
+                    for r in csv.DictReader(fh))
+    assert info["training"]["copies"] == {"original": 13, "ir_night": 13, "noir_purple": 13,
+                                          **({"box": boxes} if boxes else {})}
+    assert info["training"]["boxes"]["sha256"] == sha256_of(SHARED_MODELS / DETECTOR_FILE)
 
 
 def test_the_operating_point_is_the_lowest_that_adds_no_false_alarm_in_its_light() -> None:
@@ -87,3 +104,22 @@ def test_the_operating_point_is_the_lowest_that_adds_no_false_alarm_in_its_light
     assert day not in points
     # Where the head is not used, the scores are the zero-shot ones.
     assert np.array_equal(blended_scores(head, zero_shot, regimes, {}, 0.5), zero_shot)
+
+
+def test_the_boxes_learnt_as_motion_crops_are_the_subjects_of_the_picture() -> None:
+    """Animals in a predator's or a hen's picture, people in a person's, anything the detector
+    draws in an empty scene; never a box under the score, a speck, or nearly the whole
+    picture; the best two."""
+    def found(label: str, score: float, side: float, x: float = 0.1) -> Found:
+        return Found(label, score, Box(x, 0.1, side, side))
+
+    fox, person = found("dog", 0.9, 0.4), found("person", 0.8, 0.5)
+    bench = found("bench", 0.5, 0.3)
+    seen = [fox, person, bench, found("cat", 0.35, 0.4), found("bird", 0.9, 0.05),
+            found("bear", 0.9, 0.9)]
+    assert training_boxes(seen, "predator") == [fox.box]
+    assert training_boxes(seen, "chicken") == [fox.box]
+    assert training_boxes(seen, "person") == [person.box]
+    assert training_boxes(seen, "background") == [fox.box, person.box]
+    assert training_boxes([bench], "background") == [bench.box]
+    assert training_boxes([bench], "predator") == []
