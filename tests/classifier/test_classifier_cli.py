@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from classifier.feature_head import shipped_head
 from edge.cli import main
 from tests.conftest import SHARED_DATA
 
@@ -34,7 +35,8 @@ def test_classify_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", str(DATA / "images/predator/coral__owl.jpg"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "predator" and out["ms"] > 0
-    assert set(out["models"]) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
+    assert set(out["models"]) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds",
+                                  shipped_head().name}
     assert out["models"]["mobilenet_v2_inat_birds"]["top"][0][0].startswith("Athene cunicularia")
 
 

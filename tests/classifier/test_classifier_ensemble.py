@@ -21,7 +21,7 @@ from classifier import (
 )
 from classifier.blend import blend
 from classifier.config import ModelsConfig, ModelUse
-from classifier.ensemble import Evidence, Thresholds, by_priority
+from classifier.ensemble import Answer, Evidence, Thresholds, by_priority
 from edge.assets import AssetStore
 from tests.conftest import SHARED_DATA
 
@@ -47,7 +47,8 @@ def test_golden_inat_owl_is_predator_hen_is_chicken(default_classifier: Classifi
 def test_classification_carries_every_model(default_classifier: Classifier) -> None:
     result = default_classifier.classify(load_image(OWL))
     assert default_classifier.model_names == ("mobilenet_v2_imagenet", "mobilenet_v2_inat_birds")
-    assert set(result.models) == set(default_classifier.model_names)
+    assert default_classifier.head is not None  # the default head, used in every light
+    assert set(result.models) == {*default_classifier.model_names, default_classifier.head.name}
     assert result.decided_by in result.models
     for score in result.models.values():
         assert len(score.top) == 3 and score.top[0][1] >= score.top[1][1]
@@ -66,20 +67,36 @@ def test_crop_of_a_small_bird_in_a_wide_frame(default_classifier: Classifier) ->
 
 
 def test_thread_safe_same_answers(default_classifier: Classifier) -> None:
+    """Two threads classifying at once: every model that answers gives exactly its answer
+    alone (no interpreter mixes two crops); a critical model busy with the other thread's crop
+    is skipped by design, and the answer names it (the head, which reads both models'
+    features, is then left out too)."""
     pictures = [load_image(OWL), load_image(HEN)]
-    expected = [default_classifier.classify(p).predator_score for p in pictures]
-    got: dict[int, list[float]] = {0: [], 1: []}
+    expected = [default_classifier.classify(p) for p in pictures]
+    got: dict[int, list[Answer]] = {0: [], 1: []}
 
     def work(i: int) -> None:
         for _ in range(5):
-            got[i].append(default_classifier.classify(pictures[i]).predator_score)
+            got[i].append(default_classifier.classify(pictures[i]))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert got == {0: [expected[0]] * 5, 1: [expected[1]] * 5}
+    for i, answers in got.items():
+        assert len(answers) == 5
+        for answer in answers:
+            for name, score in answer.models.items():
+                assert score.predator_score == expected[i].models[name].predator_score
+                assert score.chicken_score == expected[i].models[name].chicken_score
+                assert score.top == expected[i].models[name].top
+            missing = set(expected[i].models) - set(answer.models)
+            skipped = set(answer.busy) | set(answer.late)
+            assert missing <= skipped | ({default_classifier.head.name} if skipped
+                                         and default_classifier.head else set())
+            if not missing:
+                assert answer.predator_score == expected[i].predator_score
 
 
 def test_combination_asks_the_specialist_only_about_birds() -> None:

@@ -11,6 +11,7 @@ import pytest
 from camera.frame import Frame
 from classifier import load_classifier, load_image
 from classifier.config import ModelsConfig
+from classifier.feature_head import shipped_head
 from edge.episode import Episode, event_from, worth_logging
 from tests.conftest import SHARED_DATA
 
@@ -67,7 +68,8 @@ def test_an_event_holds_every_model_and_the_reason(classify) -> None:  # type: i
     )
     event = event_from(episode, 1_700_000_005.0, [], {"rule": "no firing", "rules": episode.rules})
     assert event.verdict == "predator" and event.deterrents == []
-    assert set(event.scores) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
+    assert set(event.scores) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds",
+                                 shipped_head().name}
     assert event.decision["rules"] == {"held": 1}
     assert event.latency_ms == {"total": 12.35}
     assert event.to_dict()["time"] == 1_700_000_000.0

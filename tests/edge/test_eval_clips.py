@@ -42,10 +42,14 @@ def fox_frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_people_walking_past_never_fire_nor_make_a_predator_event(
     asset_store, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    # The demo's people clip, every frame: four frames of it are called "dog" (0.54-0.66),
-    # each alone in its visit. None may fire, and none may make its visit a predator's event
-    # (which MQTT publishes as "tensorchicken/predator ON").
+    # The demo's people clip, every frame: to the zero-shot models alone four frames of it are
+    # "dog" (0.54-0.66), each alone in its visit. None may fire, and none may make its visit a
+    # predator's event (which MQTT publishes as "tensorchicken/predator ON"). The default head
+    # (off here, so that the lone frames are there to test the visit rule) calls none of them
+    # predator: tests/edge/test_demo.py runs the clip with it.
     config = Config()
+    config = config.model_copy(update={
+        "models": config.models.model_copy(update={"default_head": False})})
     camera = video_config(CameraConfig(), PEOPLE)
     with load_classifier(config.models, asset_store) as classifier:
         visits = replay_visits(camera, config, classifier, state_dir=tmp_path)
