@@ -22,8 +22,9 @@ car clip (a fixed road camera, motion that is never an animal):
 With ``--start default`` the base is the shipped default head's kind instead
 (``edge.train.default_head``: the two MobileNet v2s' 2560 pre-logits features, night copies,
 per-camera weights) fitted without that camera and the test predators, blended as the
-classifier blends it (at the shipped operating points, in the lights it is used in: night only),
-and also measured blended in every light; the re-fit starts from its weights.
+classifier blends it (at the shipped operating points, in the lights its head.yaml names), and
+also at 0.5 in every light; the re-fit starts from its weights. The base learns no detector
+boxes (the shipped head does: ``scripts/build_default_head.py --detector``).
 
 Run from the repository (a few minutes on two cores; embeddings are cached in ``--cache``)::
 
@@ -265,10 +266,10 @@ def default_base(examples: Sequence[dh.Example], feats: dh.Features, camera: str
 
 def evaluate_default(head, sets: dict[str, Set]) -> dict[str, dict[str, object]]:
     """Blended as the classifier blends the default head: at the shipped operating points in
-    the lights it is used in (night), and, for comparison, at 0.5 in every light."""
+    the lights its head.yaml names, and, for comparison, at 0.5 in every light."""
     shipped = shipped_head().info.operating_points
     out: dict[str, dict[str, object]] = {}
-    for how, points in ((" (night only, as shipped)", shipped),
+    for how, points in ((" (as shipped)", shipped),
                         (" (every light)", dict.fromkeys(LIGHTS, 0.5))):
         out[how] = {}
         for name, s in sets.items():

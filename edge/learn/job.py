@@ -210,7 +210,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
     finally:
         zero_shot.close()
     # The light of each held-out crop, as the classifier tells it (a default head counts only
-    # in the lights its head.yaml names: at night).
+    # in the lights its head.yaml names).
     regimes = {i: regime_of(e.load()) for i, e in enumerate(examples) if e.held_out}
     labels = [shipped.target_of(e.label) for e, f in zip(examples, fit, strict=True) if f]
     targets = targets_for(labels, shipped.SCHEME)
