@@ -17,7 +17,9 @@ from edge.config.web import DEFAULT_ADDRESS
 from edge.health.summary import RunSummary
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
-GRACE_S = 1.5  # a firing up to this long after a photo leaves still belongs to it
+# A firing decided on a frame up to this long after a photo left (its leaving is motion too)
+# still belongs to it; the next photo comes 3 s later.
+GRACE_S = 1.5
 
 
 def demo_config(state_dir: Path, web_address: str | None = DEFAULT_ADDRESS) -> Config:
@@ -61,18 +63,19 @@ class DemoResult:
         return "; ".join(problems) or None
 
 
-def _arrival_outcomes(
-    config: Config, summary: RunSummary, started_wall: float
-) -> list[ArrivalOutcome]:
+def arrival_outcomes(config: Config, summary: RunSummary) -> list[ArrivalOutcome]:
+    """Each photo arrival and the firings decided while it was on show, in the source's own
+    time (frame n of a source paced at ``fps`` shows second (n - 1) / fps of its schedule),
+    so that a run behind real time still credits each firing to the photo it saw."""
     outcomes = []
     for cam in config.cameras:
         counts = summary.cameras.get(cam.name, {})
-        fired = counts.get("fired_at", [])
+        fired_s = [(seq - 1) / cam.fps for seq in counts.get("fired_frames", [])]
         # The source is paced at its fps: the frames it delivered say how far it got.
         reached_s = (counts.get("frames", 0) + counts.get("skipped", 0)) / cam.fps
         for arrival in cam.arrivals:
-            begin, end = started_wall + arrival.at_s, started_wall + arrival.at_s + arrival.for_s
-            hits = sum(1 for t in fired if begin <= t <= end + GRACE_S)
+            begin, end = arrival.at_s, arrival.at_s + arrival.for_s
+            hits = sum(1 for t in fired_s if begin <= t <= end + GRACE_S)
             outcomes.append(
                 ArrivalOutcome(Path(arrival.image).name, arrival.label, arrival.at_s, hits,
                                shown=reached_s > arrival.at_s)
@@ -91,8 +94,6 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo to its end (or ``duration_s``) and say what happened; ``announce`` is
     told the web page's address before the run starts."""
-    import time
-
     from actuators.bank import make_pin_factory
 
     state = state_dir or Path(tempfile.mkdtemp(prefix="tensorchicken-demo-"))
@@ -101,6 +102,5 @@ def run_demo(
     with Appliance(config, store, pin_factory=factory, state_dir=state) as appliance:
         if announce is not None and appliance.web is not None:
             announce(appliance.web.url)
-        started_wall = time.time()
         summary = appliance.run(duration_s=duration_s)
-    return DemoResult(summary, _arrival_outcomes(config, summary, started_wall), factory, state)
+    return DemoResult(summary, arrival_outcomes(config, summary), factory, state)

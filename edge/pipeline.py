@@ -83,7 +83,10 @@ class LoopCounters:
     firings: int = 0
     errors: int = 0  # frames whose processing raised, and were skipped
     verdicts: Counter[str] = field(default_factory=Counter)
-    fired_at: list[float] = field(default_factory=list)
+    # The capture number (Frame.seq) of the frame each firing was decided on: where in its
+    # source the firing happened, which a replay that runs behind real time (a slow board,
+    # emulation) keeps and wall-clock time does not.
+    fired_frames: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -176,7 +179,7 @@ class CameraLoop:
             "events": c.events,
             "firings": c.firings,
             "verdicts": dict(c.verdicts),
-            "fired_at": list(c.fired_at),
+            "fired_frames": list(c.fired_frames),
             "bad_frames": stats.bad_frames,
             "failed_frames": c.errors,
             "reopens": stats.reopens,
@@ -313,7 +316,7 @@ class CameraLoop:
         if report and report.refused:
             episode.refused.update(report.refused)
         if report and report.fired:
-            self._report_firing(episode, decision, report, stages)
+            self._report_firing(frame, episode, decision, report, stages)
 
     def _look(self, crops: list[np.ndarray]) -> _Looked:
         """Classify each crop; the most predator-like answer is the one decided on."""
@@ -353,12 +356,13 @@ class CameraLoop:
         return self._episode
 
     def _report_firing(
-        self, episode: Episode, decision: Decision, report: FireReport, stages: dict[str, float]
+        self, frame: Frame, episode: Episode, decision: Decision, report: FireReport,
+        stages: dict[str, float],
     ) -> None:
         self.counters.firings += 1
         for name in report.fired:
             self.parts.metrics.deterrent_firings.labels(deterrent=name).inc()
-        self.counters.fired_at.append(time.time())
+        self.counters.fired_frames.append(frame.seq)
         log.warning(
             "camera %s: %s → fired %s (%s)",
             self.camera.name,
