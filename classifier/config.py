@@ -50,6 +50,10 @@ class ModelsConfig(Section):
         None, description="A re-fitted default head (head.yaml and head.npz, written by "
         "tensorchicken learn refit) used in place of the shipped one; set when it is promoted "
         "(the model registry), cleared by rollback")
+    default_head_shadow_folder: str | None = Field(
+        None, description="A re-fitted default head waiting for its judgement: scored on every "
+        "crop from the same features as the default head and recorded beside the decision, "
+        "never deciding; set by tensorchicken learn refit (the model registry)")
     deadline_ms: float = Field(
         1000.0, gt=0, le=60000,
         description="Critical-path answers later than this are not waited for",

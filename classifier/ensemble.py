@@ -43,7 +43,7 @@ from classifier.assets import AssetFiles
 from classifier.blend import blend
 from classifier.config import ModelsConfig, ModelUse, Role
 from classifier.errors import ModelError
-from classifier.feature_head import CLASSES, FeatureHead, head_for
+from classifier.feature_head import CLASSES, FeatureHead, head_for, shadow_head_for
 from classifier.loader import load_model
 from classifier.model import Model
 from classifier.pace import Pace
@@ -253,6 +253,7 @@ class Classifier:
         workers: Mapping[str, BoundedWorker] | None = None,
         paces: Mapping[str, Pace] | None = None,
         head: FeatureHead | None = None,
+        shadow_head: FeatureHead | None = None,
     ) -> None:
         if not models:
             raise ModelError("a classifier needs at least one model")
@@ -263,6 +264,9 @@ class Classifier:
                         "chosen for that", models[0].name)
         self.thresholds = thresholds or Thresholds()
         self.head = head
+        # A re-fitted default head waiting for its judgement: its answer is recorded in the
+        # scores beside the decision (edge/learn/shadow.py reads it), never blended.
+        self.shadow_head = shadow_head
         self.deadline_ms = deadline_ms
         self._clock = clock
         self._closed = threading.Event()
@@ -380,14 +384,14 @@ class Classifier:
             label=top[0][0], top=top, invoke_ms=round(invoke_ms, 3), total_ms=round(total_ms, 3),
         ), ev
 
-    def _head_answer(self, evidence: list[Evidence], regime: Regime
+    def _head_answer(self, head: FeatureHead | None, evidence: list[Evidence], regime: Regime
                      ) -> tuple[ModelScore, Evidence] | None:
-        """The default head's answer from the features of the models that answered in time;
-        None without a head, when one of its source models did not answer, or in a light
-        (``regime``) the head is not used in."""
-        if self.head is None or any(e.blend is not None for e in evidence):
+        """A default head's answer (``head``: the one blended, or its shadow) from the features
+        of the models that answered in time; None without a head, when one of its source models
+        did not answer, or in a light (``regime``) the head is not used in."""
+        if head is None or any(e.blend is not None for e in evidence):
             return None  # no head, or the owner's own joined head decides in its place
-        timed = self.head.timed_scores(
+        timed = head.timed_scores(
             {e.name: e.features for e in evidence if e.features is not None}, regime)
         if timed is None:
             return None
@@ -396,23 +400,26 @@ class Classifier:
         top = sorted(zip(CLASSES, (background, chicken, predator), strict=True),
                      key=lambda lv: -lv[1])
         score = ModelScore(
-            model=self.head.name, verdict=verdict, score=round(value, 4),
+            model=head.name, verdict=verdict, score=round(value, 4),
             predator_score=round(predator, 4), chicken_score=round(chicken, 4),
             label=top[0][0], top=tuple((label, round(v, 4)) for label, v in top),
             invoke_ms=round(max(ms, 0.001), 3), total_ms=round(max(ms, 0.001), 3),
         )
-        return score, Evidence(self.head.name, predator, chicken, 0.0, background, False,
-                               self.head.info.blend)
+        return score, Evidence(head.name, predator, chicken, 0.0, background, False,
+                               head.info.blend)
 
     def _decide(
         self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
         late: tuple[str, ...], busy: tuple[str, ...], regime: Regime,
     ) -> Answer:
-        head = self._head_answer(evidence, regime)
+        head = self._head_answer(self.head, evidence, regime)
         if head is not None:
+            shadow = self._head_answer(self.shadow_head, evidence, regime)
             # Last in priority: a head the owner trained and joined (a package) comes first.
             scores = {**scores, head[0].model: head[0]}
             evidence = [*evidence, head[1]]
+            if shadow is not None:
+                scores[shadow[0].model] = shadow[0]
         chosen = by_priority(evidence)
         combined = combine(chosen, self.model_names[0])
         verdict, value = verdict_for(combined.predator, combined.chicken, self.thresholds)
@@ -505,5 +512,7 @@ def load_classifier(
         if use.role not in CRITICAL_ROLES and not use.package:
             _spec_for(use, specs)  # a wrong name fails now, not at the first swap
     models = [load_any(use, store, specs) for use in uses]
-    return Classifier(models, thresholds_of(cfg), cfg.deadline_ms,
-                      head=head_for(cfg.default_head, models, cfg.default_head_folder))
+    return Classifier(
+        models, thresholds_of(cfg), cfg.deadline_ms,
+        head=head_for(cfg.default_head, models, cfg.default_head_folder),
+        shadow_head=shadow_head_for(cfg.default_head, models, cfg.default_head_shadow_folder))

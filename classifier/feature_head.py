@@ -234,8 +234,29 @@ def head_for(enabled: bool, models: Sequence[Model], folder: str | None = None
             head = _refitted(folder)
         except ModelError as exc:
             log.warning("the re-fitted default head is not used, the shipped one is: %s", exc)
+    return _reading(head, models, "is not used")
+
+
+def shadow_head_for(enabled: bool, models: Sequence[Model], folder: str | None
+                    ) -> FeatureHead | None:
+    """The re-fitted default head waiting for its judgement (``folder``:
+    ``models.default_head_shadow_folder``), scored beside the default head when that is
+    ``enabled``; None when there is none, or with a warning when it cannot be loaded or cannot
+    read ``models``' features (the decision is the same either way)."""
+    if not enabled or folder is None:
+        return None
+    try:
+        head = _refitted(folder)
+    except ModelError as exc:
+        log.warning("the default head's shadow is not scored: %s", exc)
+        return None
+    return _reading(head, models, "is not scored as a shadow")
+
+
+def _reading(head: FeatureHead, models: Sequence[Model], otherwise: str) -> FeatureHead | None:
+    """``head`` if it can read ``models``' features, else None with a warning."""
     why = fits(head, [m.spec for m in models], _manifest_sha256())
     if why is not None:
-        log.warning("the default head %s is not used: %s", head.name, why)
+        log.warning("the default head %s %s: %s", head.name, otherwise, why)
         return None
     return head

@@ -82,6 +82,8 @@ class RegistryState:
     packages: dict[str, str] = field(default_factory=dict)
     # The re-fitted default head that decides in place of the shipped one (its folder), if any.
     head: str | None = None
+    # A re-fitted default head scored beside the decision while it waits to be judged (folder).
+    head_shadow: str | None = None
 
     def to_yaml(self) -> str:
         """The file's text."""
@@ -89,6 +91,8 @@ class RegistryState:
                                 "roles": self.roles, "packages": self.packages}
         if self.head is not None:
             body["head"] = self.head
+        if self.head_shadow is not None:
+            body["head_shadow"] = self.head_shadow
         header = "# Written by tensorchicken (models register/promote/rollback); base: the config\n"
         return header + yaml.safe_dump(body, sort_keys=False)
 
@@ -102,9 +106,9 @@ def read_state(path: Path) -> RegistryState:
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"{path}: cannot read the model registry: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"primary", "history", "roles", "packages",
-                                                  "head"}:
+                                                  "head", "head_shadow"}:
         raise RegistryError(f"{path}: expected a mapping of primary, history, roles, packages "
-                            "(and head)")
+                            "(and head, head_shadow)")
     primary, history = data.get("primary"), data.get("history") or []
     roles, packages = data.get("roles") or {}, data.get("packages") or {}
     if primary is not None and not isinstance(primary, str):
@@ -117,12 +121,13 @@ def read_state(path: Path) -> RegistryState:
         raise RegistryError(f"{path}: roles must map model names to shadow, canary or critical")
     if not isinstance(packages, dict) or not all(isinstance(v, str) for v in packages.values()):
         raise RegistryError(f"{path}: packages must map model names to folders")
-    head = data.get("head")
-    if head is not None and not isinstance(head, str):
-        raise RegistryError(f"{path}: head must be a folder or null, got {head!r}")
+    head, head_shadow = data.get("head"), data.get("head_shadow")
+    for key, value in (("head", head), ("head_shadow", head_shadow)):
+        if value is not None and not isinstance(value, str):
+            raise RegistryError(f"{path}: {key} must be a folder or null, got {value!r}")
     return RegistryState(
         primary, list(history), {str(k): str(v) for k, v in roles.items()},
-        {str(k): v for k, v in packages.items()}, head,
+        {str(k): v for k, v in packages.items()}, head, head_shadow,
     )
 
 
@@ -268,8 +273,18 @@ class ModelRegistry:
         state.history.append({"promoted": name, "primary": state.primary, "roles": {},
                               "head": state.head})
         state.head = where
+        if state.head_shadow == where:
+            state.head_shadow = None  # it decides now: no longer scored beside itself
         self._save(state, f"promoted {name} (the default head blended with the zero-shot "
                    "models' answers)")
+
+    def shadow_head(self, name: str, folder: Path) -> None:
+        """Score the re-fitted default head ``name`` (its ``folder``) on every crop beside the
+        decision, from the default head's features, until it is promoted or another takes its
+        place; it never decides."""
+        state = self.state()
+        state.head_shadow = str(Path(folder).resolve())
+        self._save(state, f"registered {name} as the default head's shadow")
 
     def rollback(self) -> None:
         """Undo the last promotion: the roles it changed are restored (later registrations are
@@ -322,13 +337,16 @@ class ModelRegistry:
         for name, package in state.packages.items():
             if name in uses:
                 uses[name]["package"] = package
-        return self._validated(list(uses.values()), state.head)
+        return self._validated(list(uses.values()), state.head, state.head_shadow)
 
-    def _validated(self, uses: list[dict[str, Any]], head: str | None = None) -> ModelsConfig:
+    def _validated(self, uses: list[dict[str, Any]], head: str | None = None,
+                   head_shadow: str | None = None) -> ModelsConfig:
         data = self.base.model_dump()
         data["use"] = [ModelUse.model_validate(u) for u in uses]
         if head is not None:
             data["default_head_folder"] = head
+        if head_shadow is not None:
+            data["default_head_shadow_folder"] = head_shadow
         try:
             return ModelsConfig.model_validate(data)
         except ValidationError as exc:

@@ -53,7 +53,7 @@ from classifier.ensemble import (
     thresholds_of,
 )
 from classifier.errors import ModelError
-from classifier.feature_head import head_for
+from classifier.feature_head import head_for, shadow_head_for
 from classifier.model import Model
 from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
@@ -405,6 +405,8 @@ class Rendezvous:
             paces={x.use.name: x.pace for _, x in loaded},
             head=head_for(cfg.default_head, [x.model for _, x in loaded],
                           cfg.default_head_folder),
+            shadow_head=shadow_head_for(cfg.default_head, [x.model for _, x in loaded],
+                                        cfg.default_head_shadow_folder),
         )
         classifier.on_late = self._on_late
         shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]

@@ -11,7 +11,7 @@ def describe_run(run: dict[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["at"]))
     if run["kind"] == "refit":
         now = (f"a shadow now, beside {run['running']}" if run.get("start") != "default"
-               else f"written beside the default head {run['running']}")
+               else f"a shadow now, beside the default head {run['running']}")
         lines = [f"{when} re-fit {run['candidate']} from {run['base']} in {run['seconds']} s "
                  f"({run['peak_mb']} MB): {now}"]
         for camera in run["offline"]["cameras"]:

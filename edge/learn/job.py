@@ -5,7 +5,9 @@ passed) and the owner's labels of each camera's events are embedded; the head th
 is re-fitted from its base on the fitted ones (:mod:`edge.learn.refit`), compared with the
 running head on each camera's held-out ones (:mod:`edge.learn.judge`), written as a package
 (``scene-<version>``) and registered as a **shadow**: it now scores every live crop beside the
-running head and decides nothing.
+running head and decides nothing. A re-fit of the shipped default head (:func:`refit_default`) is
+written as a head folder and registered as the default head's shadow: it is scored on the same
+features as the default head, beside it.
 
 :func:`judge_candidate`: once the candidate has been a shadow for ``learn.shadow_hours``, its
 live answers are compared with the decisions (:mod:`edge.learn.shadow`) and, with the held-out
@@ -231,9 +233,11 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                        "examples": _counts(examples, fit)},
                       {"held_out": judgement.to_dict()})
     name = info.model_name
-    state = ModelRegistry(state_dir, config.models).state()
-    _prune(shipped.heads_folder(state_dir),
-           {h for h in [state.head, *(u.get("head") for u in state.history)] if h})
+    registry = ModelRegistry(state_dir, config.models)
+    registry.shadow_head(name, folder)  # scored beside the default head from now on
+    state = registry.state()
+    _prune(shipped.heads_folder(state_dir), {h for h in [
+        state.head, state.head_shadow, *(u.get("head") for u in state.history)] if h})
     run = {
         "kind": "refit", "start": "default", "at": now, "candidate": name, "base": base.name,
         "running": running.name, "examples": _counts(examples, fit),
@@ -314,9 +318,7 @@ def judge_candidate(config: Config, state_dir: Path, now: float | None = None,
         return {"kind": "judge", "at": now, "candidate": cand["name"], "deferred": True,
                 "reasons": [f"a shadow for {waited_h:.1f} h of the {config.learn.shadow_hours:g}"
                             " h it needs before judgement"]}
-    # A re-fitted default head scores no live crop before its promotion (the classifier
-    # blends one default head): it is judged on the held-out crops alone.
-    shadow = [] if cand.get("head") else _shadow(config, state_dir, cand)
+    shadow = _shadow(config, state_dir, cand)
     offline = [CameraComparison.from_dict(c) for c in cand["offline"]["cameras"]]
     judgement = judge(offline, shadow)
     registry = ModelRegistry(state_dir, config.models)

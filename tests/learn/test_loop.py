@@ -217,19 +217,22 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
 
 
 def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_back(
-    tmp_path: Path, asset_store: AssetStore
+    tmp_path: Path, asset_store: AssetStore, mock_factory: object
 ) -> None:
     """No head the owner trained: the re-fit starts from the shipped default head, on the
     features the zero-shot models compute, and writes a head of its format, compared with the
-    shipped one (each blended as the classifier blends it) on the held-out crops."""
+    shipped one (each blended as the classifier blends it) on the held-out crops and, as the
+    default head's shadow, on its live answers."""
     state = tmp_path / "state"
     config = parse_config({
         "cameras": [{"name": "nest"}], "paths": {"state_dir": str(state)},
         "reporters": {"archive": {"min_free_mb": 0}},
+        "models": {"join_wait_ms": 60000, "deadline_ms": 60000},  # this machine may be busy
         "learn": {"scene_interval_s": 5, "still_s": 0, "per_hour": 6, "shadow_hours": 1},
     })
     collect(config, state)
-    label_hens(config, state, nest_box("chicken")[:12])
+    hens = nest_box("chicken")
+    label_hens(config, state, hens[:12])
 
     run = refit(config, asset_store, state)
     assert run["base"] == shipped_head().name
@@ -245,14 +248,29 @@ def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_ba
     assert nest["empty"]["n"] > 0 and nest["labelled"]["chicken"]["n"] > 0
     assert head.info.metrics["held_out"] == run["offline"]
 
-    # Judged on the held-out crops after its waiting hours, promoted in place of the shipped
-    # head: the rendezvous blends it (at night, as the shipped one); a rollback gives the
-    # shipped head back.
+    # A shadow of the default head: scored on every live crop beside it, deciding nothing.
+    registry = ModelRegistry(state, config.models)
+    assert registry.effective().default_head_shadow_folder == str(Path(cand["head"]).resolve())
+    assert registry.effective().default_head_folder is None
+    # (Hens photographed by day: the nest box's own IR hens are mostly "nothing" to the shipped
+    # head, and an event is written for a visit that was something.)
+    visitors = [SHARED_DATA / "images" / "chicken" / f"h730breeds__{breed}.jpg"
+                for breed in ("australorp", "brahma")]
+    replay_visits(config, state, asset_store, registry, mock_factory, visitors)
+    with EventLog(state / "events.sqlite3", readonly=True) as log:
+        events = [e for e in log.list() if e.camera == "nest"]
+    assert events and all({run["candidate"], shipped_head().name} <= set(e.scores)
+                          for e in events)
+
+    # Judged on the held-out crops and its live answers after its waiting hours, promoted in
+    # place of the shipped head: the rendezvous blends it (in every light, as the shipped
+    # one); a rollback gives the shipped head back.
     assert judge_candidate(config, state)["deferred"]
     verdict = judge_candidate(config, state, now=float(cand["registered_at"]) + 3601)
     assert verdict["promoted"], verdict["reasons"]
-    registry = ModelRegistry(state, config.models)
+    assert "shadow_disagreements" in verdict
     assert registry.effective().default_head_folder == str(Path(cand["head"]).resolve())
+    assert registry.effective().default_head_shadow_folder is None
     # A hen under IR (grey): a light the default head counts in.
     grey = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[-1])), (224, 224)),
                         cv2.COLOR_BGR2GRAY)
