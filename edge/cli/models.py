@@ -35,6 +35,7 @@ from classifier.ensemble import (
     thresholds_of,
     verdict_for,
 )
+from classifier.feature_head import load_feature_head
 from classifier.keeper import read_status
 from classifier.package import read_package
 from classifier.registry import ModelRegistry, write_atomic_text
@@ -171,8 +172,9 @@ def run_list(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     running = _running(state_dir_of(config))
     rows = _list_rows(cfg, running)
+    heads = _default_heads(cfg)
     if args.json:
-        print_json({"running": running is not None, "models": rows,
+        print_json({"running": running is not None, "models": rows, **heads,
                     "canary": running.get("canary") if running else None})
         return 0
     print("running appliance:" if running else "not running; configured (with models.yaml):")
@@ -184,12 +186,41 @@ def run_list(args: argparse.Namespace) -> int:
               f"pace {_ms(r.get('pace_ms'))}  "
               f"skipped {r.get('skipped', '-')}  canary agreement "
               f"{'-' if agree is None else f'{agree:.0%}'}")
+    for key, title, what in (("default_head", "default head", "blended with the zero-shot "
+                              "models"),
+                             ("default_head_shadow", "its shadow", "scored beside it, deciding "
+                              "nothing until tensorchicken learn judge promotes it")):
+        head = heads[key]
+        if head is not None:
+            kind = "re-fitted" if head["folder"] else "shipped"
+            print(f"  {title + ':':13} {head['name']} ({kind}; {what}; lights: "
+                  f"{', '.join(head['lights']) or 'none'})")
     if running and running.get("canary", {}).get("canary"):
         canary = running["canary"]
         print(("CANARY ALARM: " if canary["alarm"] else "canary: ") + canary["message"])
     if running and running.get("last_error"):
         print(f"last refused change: {running['last_error']}")
     return 0
+
+
+def _default_heads(cfg: ModelsConfig) -> dict[str, dict[str, Any] | None]:
+    """The default head blended with the zero-shot models and a re-fit of it waiting as its
+    shadow, as the configuration (with ``models.yaml``) names them: name, folder (None: the
+    shipped one) and the lights it counts in; None for one that is off or not there."""
+    if not cfg.default_head:
+        return {"default_head": None, "default_head_shadow": None}
+
+    def described(folder: str | None) -> dict[str, Any]:
+        try:
+            head = load_feature_head(Path(folder)) if folder else load_feature_head()
+        except ClassifierError as exc:
+            return {"name": f"? ({exc})", "folder": folder, "lights": []}
+        return {"name": head.name, "folder": folder,
+                "lights": [str(r) for r in head.info.operating_points]}
+
+    shadow = cfg.default_head_shadow_folder
+    return {"default_head": described(cfg.default_head_folder),
+            "default_head_shadow": described(shadow) if shadow else None}
 
 
 def _ms(value: Any) -> str:

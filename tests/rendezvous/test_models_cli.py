@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from classifier.feature_head import DEFAULT_HEAD_DIR, shipped_head
 from classifier.keeper import ModelKeeper, read_status
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import Rendezvous
@@ -42,6 +44,34 @@ def test_promote_list_rollback_when_nothing_runs(
     assert main(["models", "rollback", "-c", str(config)]) == 0
     assert main(["models", "rollback", "-c", str(config)]) == 1
     assert "nothing to roll back" in capsys.readouterr().err
+
+
+def test_list_names_the_default_head_and_a_re_fit_waiting_as_its_shadow(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refit = tmp_path / "scene-default-x"
+    shutil.copytree(DEFAULT_HEAD_DIR, refit)
+    info = refit / "head.yaml"
+    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
+                                             "version: refit-1"))
+    registry = ModelRegistry(tmp_path / "state", load_config(config).models)
+
+    def listed() -> dict[str, Any]:
+        assert main(["models", "list", "-c", str(config), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+    assert listed()["default_head"]["name"] == shipped_head().name
+    assert listed()["default_head_shadow"] is None
+    registry.shadow_head("default-refit-1", refit)
+    now = listed()
+    assert now["default_head"]["name"] == shipped_head().name
+    assert now["default_head_shadow"] == {"name": "default-refit-1", "folder": str(refit),
+                                          "lights": ["day_colour", "night_ir", "night_colour"]}
+    assert main(["models", "list", "-c", str(config)]) == 0
+    assert "its shadow:   default-refit-1 (re-fitted; scored beside it" in capsys.readouterr().out
+    registry.promote_head("default-refit-1", refit)
+    now = listed()
+    assert now["default_head"]["name"] == "default-refit-1" and now["default_head_shadow"] is None
 
 
 def test_a_model_that_cannot_load_changes_nothing(
