@@ -46,14 +46,16 @@ class ModelsConfig(Section):
         "in the lights its head.yaml names (all three as shipped) at the operating points chosen "
         "there; used when both models are on the critical path. A head the owner trains and "
         "promotes comes first")
-    default_head_folder: str | None = Field(
-        None, description="A re-fitted default head (head.yaml and head.npz, written by "
-        "tensorchicken learn refit) used in place of the shipped one; set when it is promoted "
-        "(the model registry), cleared by rollback")
-    default_head_shadow_folder: str | None = Field(
-        None, description="A re-fitted default head waiting for its judgement: scored on every "
-        "crop from the same features as the default head and recorded beside the decision, "
-        "never deciding; set by tensorchicken learn refit (the model registry)")
+    camera_heads: dict[str, str] = Field(
+        default_factory=dict, description="Per camera (its name), a re-fitted default head "
+        "(head.yaml and head.npz, written by tensorchicken learn refit from that camera's own "
+        "scenes and labels) blended for that camera's crops in place of the shipped one; set "
+        "when it is promoted (the model registry), cleared by rollback")
+    camera_head_shadows: dict[str, str] = Field(
+        default_factory=dict, description="Per camera, a re-fitted default head waiting for its "
+        "judgement: scored on every crop of that camera from the same features as the default "
+        "head and recorded beside the decision, never deciding; set by tensorchicken learn "
+        "refit (the model registry)")
     deadline_ms: float = Field(
         1000.0, gt=0, le=60000,
         description="Critical-path answers later than this are not waited for",

@@ -43,7 +43,7 @@ from classifier.assets import AssetFiles
 from classifier.blend import blend
 from classifier.config import ModelsConfig, ModelUse, Role
 from classifier.errors import ModelError
-from classifier.feature_head import CLASSES, FeatureHead, head_for, shadow_head_for
+from classifier.feature_head import CLASSES, FeatureHead, camera_heads_for, head_for
 from classifier.loader import load_model
 from classifier.model import Model
 from classifier.pace import Pace
@@ -196,8 +196,9 @@ class CropClassifier(Protocol):
         """The side a crop is sized to once, before :meth:`classify`."""
         ...
 
-    def classify(self, rgb: np.ndarray) -> Answer:
-        """The verdict for one RGB uint8 crop, with every model's own answer."""
+    def classify(self, rgb: np.ndarray, camera: str | None = None) -> Answer:
+        """The verdict for one RGB uint8 crop of ``camera`` (None: unknown), with every
+        model's own answer."""
         ...
 
 
@@ -253,7 +254,8 @@ class Classifier:
         workers: Mapping[str, BoundedWorker] | None = None,
         paces: Mapping[str, Pace] | None = None,
         head: FeatureHead | None = None,
-        shadow_head: FeatureHead | None = None,
+        camera_heads: Mapping[str, FeatureHead] | None = None,
+        shadow_heads: Mapping[str, FeatureHead] | None = None,
     ) -> None:
         if not models:
             raise ModelError("a classifier needs at least one model")
@@ -264,9 +266,14 @@ class Classifier:
                         "chosen for that", models[0].name)
         self.thresholds = thresholds or Thresholds()
         self.head = head
-        # A re-fitted default head waiting for its judgement: its answer is recorded in the
-        # scores beside the decision (edge/learn/shadow.py reads it), never blended.
-        self.shadow_head = shadow_head
+        # Per camera, a re-fit of the default head on that camera's own scenes and labels,
+        # blended for its crops in place of ``head`` (two cameras of one coop see different
+        # things); they read the same features as ``head``, which must be there.
+        self.camera_heads = dict(camera_heads or {}) if head is not None else {}
+        # Per camera, a re-fitted default head waiting for its judgement: its answer is
+        # recorded in the scores beside the decision (edge/learn/shadow.py reads it), never
+        # blended.
+        self.shadow_heads = dict(shadow_heads or {}) if head is not None else {}
         self.deadline_ms = deadline_ms
         self._clock = clock
         self._closed = threading.Event()
@@ -289,8 +296,10 @@ class Classifier:
         that its own pre-processing is a table look-up (other models resize from there)."""
         return self._critical[0].prepare.side
 
-    def classify(self, rgb: np.ndarray) -> Answer:
-        """The verdict for one RGB uint8 picture (a crop), with every model's own answer.
+    def classify(self, rgb: np.ndarray, camera: str | None = None) -> Answer:
+        """The verdict for one RGB uint8 picture (a crop) of ``camera``, with every model's
+        own answer. A camera with a default head of its own (``camera_heads``) is decided with
+        it; None (a picture of no camera) or another camera, with ``head``.
 
         ``rgb`` must not be changed until the late answers are in (the pipeline's crops are
         new arrays for every frame).
@@ -311,8 +320,8 @@ class Classifier:
                 evidence.append(item.evidence)
             else:
                 late.append(item.model.name)
-        return replace(self._decide(ticket, scores, evidence, tuple(late), busy, regime),
-                       regime=regime)
+        return replace(self._decide(ticket, scores, evidence, tuple(late), busy, regime,
+                                    camera), regime=regime)
 
     def _dispatch(self, ticket: int, rgb: np.ndarray) -> tuple[list[_Pending], tuple[str, ...]]:
         pending, busy = [], []
@@ -410,11 +419,13 @@ class Classifier:
 
     def _decide(
         self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
-        late: tuple[str, ...], busy: tuple[str, ...], regime: Regime,
+        late: tuple[str, ...], busy: tuple[str, ...], regime: Regime, camera: str | None,
     ) -> Answer:
-        head = self._head_answer(self.head, evidence, regime)
+        blended = self.camera_heads.get(camera, self.head) if camera is not None else self.head
+        head = self._head_answer(blended, evidence, regime)
         if head is not None:
-            shadow = self._head_answer(self.shadow_head, evidence, regime)
+            shadow = self._head_answer(
+                self.shadow_heads.get(camera) if camera is not None else None, evidence, regime)
             # Last in priority: a head the owner trained and joined (a package) comes first.
             scores = {**scores, head[0].model: head[0]}
             evidence = [*evidence, head[1]]
@@ -514,5 +525,7 @@ def load_classifier(
     models = [load_any(use, store, specs) for use in uses]
     return Classifier(
         models, thresholds_of(cfg), cfg.deadline_ms,
-        head=head_for(cfg.default_head, models, cfg.default_head_folder),
-        shadow_head=shadow_head_for(cfg.default_head, models, cfg.default_head_shadow_folder))
+        head=head_for(cfg.default_head, models),
+        camera_heads=camera_heads_for(cfg.default_head, models, cfg.camera_heads, "blended"),
+        shadow_heads=camera_heads_for(cfg.default_head, models, cfg.camera_head_shadows,
+                                      "shadow"))

@@ -219,38 +219,38 @@ def _refitted(folder: str) -> FeatureHead:
     return load_feature_head(Path(folder))
 
 
-def head_for(enabled: bool, models: Sequence[Model], folder: str | None = None
-             ) -> FeatureHead | None:
-    """The default head for a classifier of ``models`` when ``enabled`` (the configuration's
-    ``models.default_head``) and it can read their features: the re-fitted one in ``folder``
-    (``models.default_head_folder``), else the shipped one; None otherwise, with a warning
-    saying why when it was wanted (the zero-shot models then decide alone, as before it
-    existed). A re-fitted head that cannot be loaded leaves the shipped one, with a warning."""
+def head_for(enabled: bool, models: Sequence[Model]) -> FeatureHead | None:
+    """The shipped default head for a classifier of ``models`` when ``enabled`` (the
+    configuration's ``models.default_head``) and it can read their features; None otherwise,
+    with a warning saying why when it was wanted (the zero-shot models then decide alone, as
+    before it existed)."""
     if not enabled:
         return None
-    head = shipped_head()
-    if folder is not None:
+    return _reading(shipped_head(), models, "is not used")
+
+
+def camera_heads_for(enabled: bool, models: Sequence[Model], folders: Mapping[str, str],
+                     role: Literal["blended", "shadow"]) -> dict[str, FeatureHead]:
+    """Per camera, the re-fitted default head in its folder (``folders``: camera name → folder,
+    ``models.camera_heads`` or ``models.camera_head_shadows``), for a classifier of ``models``
+    whose default head is ``enabled``. A head that cannot be loaded or cannot read ``models``'
+    features is left out with a warning: for a ``blended`` one, that camera's crops get the
+    shipped head; a ``shadow`` is simply not scored (the decision is the same either way)."""
+    if not enabled:
+        return {}
+    otherwise = ("is not used for camera {}, the shipped one is" if role == "blended"
+                 else "is not scored as camera {}'s shadow")
+    out = {}
+    for camera, folder in folders.items():
         try:
             head = _refitted(folder)
         except ModelError as exc:
-            log.warning("the re-fitted default head is not used, the shipped one is: %s", exc)
-    return _reading(head, models, "is not used")
-
-
-def shadow_head_for(enabled: bool, models: Sequence[Model], folder: str | None
-                    ) -> FeatureHead | None:
-    """The re-fitted default head waiting for its judgement (``folder``:
-    ``models.default_head_shadow_folder``), scored beside the default head when that is
-    ``enabled``; None when there is none, or with a warning when it cannot be loaded or cannot
-    read ``models``' features (the decision is the same either way)."""
-    if not enabled or folder is None:
-        return None
-    try:
-        head = _refitted(folder)
-    except ModelError as exc:
-        log.warning("the default head's shadow is not scored: %s", exc)
-        return None
-    return _reading(head, models, "is not scored as a shadow")
+            log.warning("a re-fitted default head %s: %s", otherwise.format(camera), exc)
+            continue
+        fitting = _reading(head, models, otherwise.format(camera))
+        if fitting is not None:
+            out[camera] = fitting
+    return out
 
 
 def _reading(head: FeatureHead, models: Sequence[Model], otherwise: str) -> FeatureHead | None:

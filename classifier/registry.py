@@ -30,6 +30,10 @@ changed (``history`` as a list of replaced primaries) is read as the same undo r
 as that list tells: a model it promoted from a stored role (a run-time canary) comes back as a
 shadow, as it did then.
 
+A re-fitted default head (``tensorchicken learn refit``) is per camera: each camera's re-fit is
+first that camera's shadow (``head_shadows``), then, promoted, blended for that camera's crops
+(``heads``); a rollback gives the camera its head before back.
+
 Example::
 
     registry = ModelRegistry(state_dir, config.models)
@@ -42,6 +46,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,7 +73,8 @@ class RegistryError(ClassifierError, ValueError):
 
 # What a promotion changed, to undo it: {"promoted": name, "primary": the stored primary before
 # (a name or None), "roles": {name: its stored role before, or None if it had none}}, and for a
-# re-fitted default head's promotion "head": the default head folder before (or None).
+# re-fitted default head's promotion "camera" and "head": that camera's head folder before (or
+# None: the shipped head).
 Undo = dict[str, Any]
 
 
@@ -80,19 +86,21 @@ class RegistryState:
     history: list[Undo] = field(default_factory=list)
     roles: dict[str, str] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
-    # The re-fitted default head that decides in place of the shipped one (its folder), if any.
-    head: str | None = None
-    # A re-fitted default head scored beside the decision while it waits to be judged (folder).
-    head_shadow: str | None = None
+    # Per camera, the re-fitted default head that decides its crops in place of the shipped
+    # one (its folder).
+    heads: dict[str, str] = field(default_factory=dict)
+    # Per camera, a re-fitted default head scored beside the decision while it waits to be
+    # judged (its folder).
+    head_shadows: dict[str, str] = field(default_factory=dict)
 
     def to_yaml(self) -> str:
         """The file's text."""
         body: dict[str, Any] = {"primary": self.primary, "history": self.history,
                                 "roles": self.roles, "packages": self.packages}
-        if self.head is not None:
-            body["head"] = self.head
-        if self.head_shadow is not None:
-            body["head_shadow"] = self.head_shadow
+        if self.heads:
+            body["heads"] = self.heads
+        if self.head_shadows:
+            body["head_shadows"] = self.head_shadows
         header = "# Written by tensorchicken (models register/promote/rollback); base: the config\n"
         return header + yaml.safe_dump(body, sort_keys=False)
 
@@ -106,9 +114,9 @@ def read_state(path: Path) -> RegistryState:
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"{path}: cannot read the model registry: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"primary", "history", "roles", "packages",
-                                                  "head", "head_shadow"}:
+                                                  "heads", "head_shadows"}:
         raise RegistryError(f"{path}: expected a mapping of primary, history, roles, packages "
-                            "(and head, head_shadow)")
+                            "(and heads, head_shadows)")
     primary, history = data.get("primary"), data.get("history") or []
     roles, packages = data.get("roles") or {}, data.get("packages") or {}
     if primary is not None and not isinstance(primary, str):
@@ -121,13 +129,15 @@ def read_state(path: Path) -> RegistryState:
         raise RegistryError(f"{path}: roles must map model names to shadow, canary or critical")
     if not isinstance(packages, dict) or not all(isinstance(v, str) for v in packages.values()):
         raise RegistryError(f"{path}: packages must map model names to folders")
-    head, head_shadow = data.get("head"), data.get("head_shadow")
-    for key, value in (("head", head), ("head_shadow", head_shadow)):
-        if value is not None and not isinstance(value, str):
-            raise RegistryError(f"{path}: {key} must be a folder or null, got {value!r}")
+    heads, head_shadows = data.get("heads") or {}, data.get("head_shadows") or {}
+    for key, value in (("heads", heads), ("head_shadows", head_shadows)):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise RegistryError(f"{path}: {key} must map camera names to head folders, "
+                                f"got {value!r}")
     return RegistryState(
         primary, list(history), {str(k): str(v) for k, v in roles.items()},
-        {str(k): v for k, v in packages.items()}, head, head_shadow,
+        {str(k): v for k, v in packages.items()}, {str(k): v for k, v in heads.items()},
+        {str(k): v for k, v in head_shadows.items()},
     )
 
 
@@ -137,8 +147,9 @@ def _is_roles(roles: Any) -> bool:
 
 def _is_undo(entry: Any) -> bool:
     return (isinstance(entry, dict)
-            and set(entry) - {"head"} == {"promoted", "primary", "roles"}
+            and set(entry) - {"head", "camera"} == {"promoted", "primary", "roles"}
             and (entry.get("head") is None or isinstance(entry["head"], str))
+            and ("head" not in entry or isinstance(entry.get("camera"), str))
             and isinstance(entry["promoted"], str)
             and (entry["primary"] is None or isinstance(entry["primary"], str))
             and isinstance(entry["roles"], dict)
@@ -263,33 +274,37 @@ class ModelRegistry:
                else f"previous primary {current}")
         self._save(state, f"promoted {name} ({how})")
 
-    def promote_head(self, name: str, folder: Path) -> None:
+    def promote_head(self, name: str, folder: Path, camera: str) -> None:
         """Let the re-fitted default head ``name`` (its ``folder``: ``head.yaml`` and
-        ``head.npz``) be blended in place of the default head blended now. Rollback undoes it."""
+        ``head.npz``) be blended for ``camera``'s crops in place of the default head blended
+        there now. Rollback undoes it."""
         state = self.state()
         where = str(Path(folder).resolve())
-        if state.head == where:
-            raise RegistryError(f"{name} already decides")
+        if state.heads.get(camera) == where:
+            raise RegistryError(f"{name} already decides for camera {camera}")
         state.history.append({"promoted": name, "primary": state.primary, "roles": {},
-                              "head": state.head})
-        state.head = where
-        if state.head_shadow == where:
-            state.head_shadow = None  # it decides now: no longer scored beside itself
+                              "camera": camera, "head": state.heads.get(camera)})
+        state.heads[camera] = where
+        if state.head_shadows.get(camera) == where:
+            del state.head_shadows[camera]  # it decides now: no longer scored beside itself
         self._save(state, f"promoted {name} (the default head blended with the zero-shot "
-                   "models' answers)")
+                   f"models' answers for camera {camera})")
 
-    def shadow_head(self, name: str, folder: Path) -> None:
-        """Score the re-fitted default head ``name`` (its ``folder``) on every crop beside the
-        decision, from the default head's features, until it is promoted or another takes its
-        place; it never decides."""
+    def shadow_heads(self, heads: Mapping[str, tuple[str, Path]]) -> None:
+        """Score each camera's re-fitted default head (``heads``: camera → its name and folder)
+        on every crop of that camera beside the decision, from the default head's features,
+        in place of the shadows scored before; they never decide."""
         state = self.state()
-        state.head_shadow = str(Path(folder).resolve())
-        self._save(state, f"registered {name} as the default head's shadow")
+        state.head_shadows = {camera: str(Path(folder).resolve())
+                              for camera, (_, folder) in heads.items()}
+        names = ", ".join(f"{name} ({camera})" for camera, (name, _) in sorted(heads.items()))
+        self._save(state, f"registered the default head's shadows: {names or 'none'}")
 
-    def rollback(self) -> None:
+    def rollback(self) -> str:
         """Undo the last promotion: the roles it changed are restored (later registrations are
         kept), so the model it promoted goes back to its earlier role, a shadow if it had none
-        (it stays loaded and scored)."""
+        (it stays loaded and scored); a camera's re-fitted default head gives way to the head
+        that camera had before. What was rolled back, in words."""
         state = self.state()
         if not state.history:
             raise RegistryError("nothing to roll back to: no model was promoted")
@@ -301,11 +316,16 @@ class ModelRegistry:
             else:
                 state.roles[model] = role
         promoted = undo["promoted"]
-        if "head" in undo:
-            state.head = undo["head"]  # a re-fitted default head: the one before decides again
+        what = f"{promoted} (camera {undo['camera']})" if "head" in undo else promoted
+        if "head" in undo:  # a re-fitted default head: the one before decides there again
+            if undo["head"] is None:
+                state.heads.pop(undo["camera"], None)
+            else:
+                state.heads[undo["camera"]] = undo["head"]
         elif promoted not in state.roles and promoted not in {u.name for u in self.base.use}:
             state.roles[promoted] = "shadow"
-        self._save(state, f"rolled back {promoted}")
+        self._save(state, f"rolled back {what}")
+        return what
 
     def _blends(self, state: RegistryState, name: str) -> bool:
         """Whether ``name`` is a model package whose head is blended with the zero-shot models
@@ -337,16 +357,14 @@ class ModelRegistry:
         for name, package in state.packages.items():
             if name in uses:
                 uses[name]["package"] = package
-        return self._validated(list(uses.values()), state.head, state.head_shadow)
+        return self._validated(list(uses.values()), state.heads, state.head_shadows)
 
-    def _validated(self, uses: list[dict[str, Any]], head: str | None = None,
-                   head_shadow: str | None = None) -> ModelsConfig:
+    def _validated(self, uses: list[dict[str, Any]], heads: Mapping[str, str],
+                   head_shadows: Mapping[str, str]) -> ModelsConfig:
         data = self.base.model_dump()
         data["use"] = [ModelUse.model_validate(u) for u in uses]
-        if head is not None:
-            data["default_head_folder"] = head
-        if head_shadow is not None:
-            data["default_head_shadow_folder"] = head_shadow
+        data["camera_heads"] = {**self.base.camera_heads, **heads}
+        data["camera_head_shadows"] = {**self.base.camera_head_shadows, **head_shadows}
         try:
             return ModelsConfig.model_validate(data)
         except ValidationError as exc:

@@ -53,7 +53,7 @@ from classifier.ensemble import (
     thresholds_of,
 )
 from classifier.errors import ModelError
-from classifier.feature_head import head_for, shadow_head_for
+from classifier.feature_head import camera_heads_for, head_for
 from classifier.model import Model
 from classifier.pace import Pace
 from classifier.spec import ModelSpec, load_specs
@@ -245,8 +245,9 @@ class Rendezvous:
         """Critical-path models, primary first."""
         return self.plan.classifier.model_names
 
-    def classify(self, rgb: np.ndarray) -> Answer:
-        """Decide on ``rgb`` with the critical path, then hand it to the off-path models.
+    def classify(self, rgb: np.ndarray, camera: str | None = None) -> Answer:
+        """Decide on ``rgb`` (a crop of ``camera``, None: unknown) with the critical path,
+        then hand it to the off-path models.
 
         Returns as soon as the decision is taken; the off-path answers join the board later.
         ``rgb`` must not be changed afterwards (the pipeline's crops are new arrays).
@@ -255,7 +256,7 @@ class Rendezvous:
             raise RuntimeError("the rendezvous is closed")
         plan = self._plan  # read once: a swap during this call does not affect it
         assert plan is not None
-        answer = plan.classifier.classify(rgb)
+        answer = plan.classifier.classify(rgb, camera)
         own = answer.models[plan.primary]
         # With a head joined, the primary's own verdict is not what decides: the canary is
         # compared with the blended decision too, under the decider's name; when the head did
@@ -399,14 +400,15 @@ class Rendezvous:
     def _plan_for(self, cfg: ModelsConfig, refits: Mapping[Key, BoundedWorker]) -> Plan:
         critical = sorted(cfg.by_role(*CRITICAL_ROLES), key=lambda u: u.role != "primary")
         loaded = [(u, self._loaded[key_of(u)]) for u in critical]
+        models = [x.model for _, x in loaded]
         classifier = Classifier(
-            [x.model for _, x in loaded], thresholds_of(cfg), cfg.deadline_ms,
+            models, thresholds_of(cfg), cfg.deadline_ms,
             workers={x.use.name: refits.get(key_of(u), x.worker) for u, x in loaded},
             paces={x.use.name: x.pace for _, x in loaded},
-            head=head_for(cfg.default_head, [x.model for _, x in loaded],
-                          cfg.default_head_folder),
-            shadow_head=shadow_head_for(cfg.default_head, [x.model for _, x in loaded],
-                                        cfg.default_head_shadow_folder),
+            head=head_for(cfg.default_head, models),
+            camera_heads=camera_heads_for(cfg.default_head, models, cfg.camera_heads, "blended"),
+            shadow_heads=camera_heads_for(cfg.default_head, models, cfg.camera_head_shadows,
+                                          "shadow"),
         )
         classifier.on_late = self._on_late
         shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]

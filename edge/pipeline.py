@@ -320,10 +320,10 @@ class CameraLoop:
 
     def _look(self, crops: list[np.ndarray]) -> _Looked:
         """Classify each crop; the most predator-like answer is the one decided on."""
-        classify = self.parts.classifier.classify
+        classifier, camera = self.parts.classifier, self.camera.name
         if len(crops) == 1:
-            return _Looked(classify(crops[0]), crops[0], [])
-        answers = [(classify(crop), crop) for crop in crops]
+            return _Looked(classifier.classify(crops[0], camera), crops[0], [])
+        answers = [(classifier.classify(crop, camera), crop) for crop in crops]
         best, crop = max(answers, key=lambda a: _alarm(a[0]))
         return _Looked(best, crop, [c for c, _ in answers if c is not best])
 

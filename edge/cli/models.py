@@ -110,7 +110,8 @@ def _registry(args: argparse.Namespace) -> tuple[Config, ModelRegistry]:
     return config, ModelRegistry(state_dir_of(config), config.models)
 
 
-def _change(args: argparse.Namespace, what: str, apply: Callable[[ModelRegistry], None]) -> int:
+def _change(args: argparse.Namespace, what: str | Callable[[], str],
+            apply: Callable[[ModelRegistry], None]) -> int:
     """Apply a registry change; load and warm up the primary (and NAME) as they would now run;
     on any failure put ``models.yaml`` back as it was."""
     config, registry = _registry(args)
@@ -130,7 +131,8 @@ def _change(args: argparse.Namespace, what: str, apply: Callable[[ModelRegistry]
         raise CliError(f"nothing changed: {exc}") from None
     running = _running(state_dir_of(config))
     where = "the running appliance switches within a second" if running else "recorded"
-    print(f"{what}: primary {target.primary.name} ({where})")
+    print(f"{what if isinstance(what, str) else what()}: primary {target.primary.name} "
+          f"({where})")
     return 0
 
 
@@ -141,7 +143,9 @@ def run_promote(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     """``models rollback``."""
-    return _change(args, "rolled back", lambda r: r.rollback())
+    undone: list[str] = []
+    return _change(args, lambda: f"rolled back {undone[0]}",
+                   lambda r: undone.append(r.rollback()))
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -186,15 +190,15 @@ def run_list(args: argparse.Namespace) -> int:
               f"pace {_ms(r.get('pace_ms'))}  "
               f"skipped {r.get('skipped', '-')}  canary agreement "
               f"{'-' if agree is None else f'{agree:.0%}'}")
-    for key, title, what in (("default_head", "default head", "blended with the zero-shot "
-                              "models"),
-                             ("default_head_shadow", "its shadow", "scored beside it, deciding "
-                              "nothing until tensorchicken learn judge promotes it")):
-        head = heads[key]
-        if head is not None:
-            kind = "re-fitted" if head["folder"] else "shipped"
-            print(f"  {title + ':':13} {head['name']} ({kind}; {what}; lights: "
-                  f"{', '.join(head['lights']) or 'none'})")
+    if heads["default_head"] is not None:
+        print(_head_line("default head", heads["default_head"], "blended with the zero-shot "
+                         "models"))
+    for camera, head in sorted(heads["camera_heads"].items()):
+        print(_head_line(f"camera {camera}", head, "blended for its crops in place of the "
+                         "default head"))
+    for camera, head in sorted(heads["camera_head_shadows"].items()):
+        print(_head_line(f"camera {camera}'s shadow", head, "scored beside it, deciding "
+                         "nothing until tensorchicken learn judge promotes it"))
     if running and running.get("canary", {}).get("canary"):
         canary = running["canary"]
         print(("CANARY ALARM: " if canary["alarm"] else "canary: ") + canary["message"])
@@ -203,12 +207,13 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_heads(cfg: ModelsConfig) -> dict[str, dict[str, Any] | None]:
-    """The default head blended with the zero-shot models and a re-fit of it waiting as its
-    shadow, as the configuration (with ``models.yaml``) names them: name, folder (None: the
-    shipped one) and the lights it counts in; None for one that is off or not there."""
+def _default_heads(cfg: ModelsConfig) -> dict[str, Any]:
+    """The default head blended with the zero-shot models, each camera's re-fit of it blended
+    in its place and each camera's re-fit waiting as its shadow, as the configuration (with
+    ``models.yaml``) names them: name, folder (None: the shipped one) and the lights it counts
+    in; the default head None when it is off (and then no camera has one)."""
     if not cfg.default_head:
-        return {"default_head": None, "default_head_shadow": None}
+        return {"default_head": None, "camera_heads": {}, "camera_head_shadows": {}}
 
     def described(folder: str | None) -> dict[str, Any]:
         try:
@@ -218,9 +223,15 @@ def _default_heads(cfg: ModelsConfig) -> dict[str, dict[str, Any] | None]:
         return {"name": head.name, "folder": folder,
                 "lights": [str(r) for r in head.info.operating_points]}
 
-    shadow = cfg.default_head_shadow_folder
-    return {"default_head": described(cfg.default_head_folder),
-            "default_head_shadow": described(shadow) if shadow else None}
+    return {"default_head": described(None),
+            "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},
+            "camera_head_shadows": {c: described(f) for c, f in cfg.camera_head_shadows.items()}}
+
+
+def _head_line(title: str, head: dict[str, Any], what: str) -> str:
+    kind = "re-fitted" if head["folder"] else "shipped"
+    return (f"  {title + ':':13} {head['name']} ({kind}; {what}; lights: "
+            f"{', '.join(head['lights']) or 'none'})")
 
 
 def _ms(value: Any) -> str:

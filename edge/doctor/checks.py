@@ -317,10 +317,13 @@ def check_learning(config: Config, store: AssetStore) -> Iterator[Finding]:
                   f"{last['seconds']} s): {changed}")
     judged = record.last("judge")
     if judged is not None and not judged.get("deferred"):
-        outcome = "promoted" if judged["promoted"] else "left a shadow: " + "; ".join(
-            judged["reasons"])
-        yield Finding("learning", OK, f"{judged['candidate']} {outcome}")
-
+        # A default head's re-fits are judged camera by camera; a package's once.
+        outcomes = ([(f"{o['name']} (camera {c})", o) for c, o in sorted(judged["cameras"].items())]
+                    if "cameras" in judged else [(judged["candidate"], judged)])
+        for name, o in outcomes:
+            outcome = "promoted" if o["promoted"] else "left a shadow: " + "; ".join(
+                o["reasons"])
+            yield Finding("learning", OK, f"{name} {outcome}")
 
 ALL_CHECKS: tuple[Check, ...] = (
     check_clock,

@@ -114,12 +114,17 @@ def verdicts(head: SoftmaxHead, points: dict[Regime, float], weight: float,
     return [verdict_for(float(p), float(c), thresholds)[0].value for p, c in scores]
 
 
-def write_head(folder: Path, base: FeatureHead, head: SoftmaxHead, version: str,
+def head_name(camera: str) -> str:
+    """The name a camera's re-fitted default head goes by (before its version)."""
+    return f"{NAME}-{camera}"
+
+
+def write_head(folder: Path, base: FeatureHead, head: SoftmaxHead, camera: str, version: str,
                examples: Sequence[Example], fit: np.ndarray, training: dict[str, Any],
                metrics: dict[str, Any]) -> FeatureHeadInfo:
     """Write ``head.npz``, ``training_files.txt`` (sha256 and label of every fitted crop) and
-    ``head.yaml`` into ``folder``: the format of the shipped head, loadable by
-    :func:`classifier.feature_head.load_feature_head`."""
+    ``head.yaml`` into ``folder``: ``camera``'s re-fit, in the format of the shipped head,
+    loadable by :func:`classifier.feature_head.load_feature_head`."""
     folder.mkdir(parents=True, exist_ok=True)
     data = head.to_bytes()
     (folder / HEAD_FILE).write_bytes(data)
@@ -129,8 +134,8 @@ def write_head(folder: Path, base: FeatureHead, head: SoftmaxHead, version: str,
     (folder / "training_files.txt").write_text(text, encoding="utf-8")
     base_sha = base.info.head.sha256
     info = base.info.model_copy(update={
-        "name": NAME, "version": version,
-        "description": f"{base.name} re-fitted on this coop's cameras' own scenes and labels",
+        "name": head_name(camera), "version": version,
+        "description": f"{base.name} re-fitted on camera {camera}'s own scenes and labels",
         "head": FileRef(file=HEAD_FILE, sha256=hashlib.sha256(data).hexdigest()),
         "training": {"learn": {"base": base.name, "base_sha256": base_sha, **training},
                      "files": {"list": "training_files.txt", "count": len(lines),

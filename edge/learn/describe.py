@@ -11,7 +11,8 @@ def describe_run(run: dict[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["at"]))
     if run["kind"] == "refit":
         now = (f"a shadow now, beside {run['running']}" if run.get("start") != "default"
-               else f"a shadow now, beside the default head {run['running']}")
+               else "one per camera, each a shadow now beside the default head it blends ("
+               + ", ".join(f"{c}: {n}" for c, n in sorted(run.get("heads", {}).items())) + ")")
         lines = [f"{when} re-fit {run['candidate']} from {run['base']} in {run['seconds']} s "
                  f"({run['peak_mb']} MB): {now}"]
         for camera in run["offline"]["cameras"]:
@@ -23,8 +24,15 @@ def describe_run(run: dict[str, Any]) -> str:
         return "\n".join(lines)
     if run.get("deferred"):
         return f"{when} {run['candidate']}: not judged yet: {run['reasons'][0]}"
-    head = (f"{when} {run['candidate']}: " + ("promoted (models rollback undoes it)"
-            if run["promoted"] else "stays a shadow: " + "; ".join(run["reasons"])))
+    if "cameras" in run:  # a default head's re-fits, judged camera by camera
+        lines = [f"{when} {run['candidate']}, camera by camera:"]
+        lines += [f"  {camera}: {o['name']} " + ("promoted (models rollback undoes it)"
+                  if o["promoted"] else "stays a shadow: " + "; ".join(o["reasons"]))
+                  for camera, o in sorted(run["cameras"].items())]
+        head = "\n".join(lines)
+    else:
+        head = (f"{when} {run['candidate']}: " + ("promoted (models rollback undoes it)"
+                if run["promoted"] else "stays a shadow: " + "; ".join(run["reasons"])))
     shown = [f"  disagrees on {d['source']}: decided {d['running']}, it says {d['candidate']}"
              f"{', owner: ' + d['truth'] if d['truth'] else ''}"
              for d in run.get("shadow_disagreements", [])[:10]]

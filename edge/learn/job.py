@@ -192,16 +192,16 @@ def _comparisons(examples: Sequence[Example], running: Callable[[list[int]], lis
 
 def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float,
                   version: str | None = None) -> dict[str, Any]:
-    """Re-fit the shipped default head (:mod:`edge.learn.default`) on the cameras' examples,
-    compare it with the shipped head on the held-out ones (each blended as the classifier
-    blends it), write it under ``<state_dir>/learn/heads`` and record it as the candidate."""
+    """Re-fit the shipped default head (:mod:`edge.learn.default`) once per camera, on that
+    camera's own examples (two cameras of one coop see different things), compare each with the
+    head blended for that camera now on the camera's held-out ones (each blended as the
+    classifier blends it), write them under ``<state_dir>/learn/heads`` and register each as its
+    camera's shadow; together they are the candidate, judged camera by camera."""
     started = time.perf_counter()
     # Always from the shipped head (re-fits never drift from night to night), compared with
-    # the one blended now: the shipped head, or a re-fit of it promoted earlier.
+    # the one blended now for the camera: the shipped head, or its re-fit promoted earlier.
     base = shipped_head()
     effective = ModelRegistry(state_dir, config.models).effective()
-    promoted = effective.default_head_folder
-    running = load_feature_head(Path(promoted)) if promoted else base
     examples, fit = _examples(config, state_dir, now)
     zero_shot = load_classifier(zero_shot_config(effective), store)
     try:
@@ -214,42 +214,60 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
     # The light of each held-out crop, as the classifier tells it (a default head counts only
     # in the lights its head.yaml names).
     regimes = {i: regime_of(e.load()) for i, e in enumerate(examples) if e.held_out}
-    labels = [shipped.target_of(e.label) for e, f in zip(examples, fit, strict=True) if f]
-    targets = targets_for(labels, shipped.SCHEME)
-    head = refit_head(base.head, features[fit], targets, config.learn.default_prior_l2)
     th = Thresholds(config.models.predator_threshold, config.models.chicken_threshold)
     weight = base.info.blend
-
-    def said(model: Any, points: Any) -> Callable[[list[int]], list[str]]:
-        return lambda rows: shipped.verdicts(model, points, weight, features[rows], partner[rows],
-                                     [regimes[i] for i in rows], th)
-
-    judgement = judge(_comparisons(examples, said(running.head, running.info.operating_points),
-                                   said(head, base.info.operating_points)))
     version = version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    folder = shipped.heads_folder(state_dir) / f"{shipped.NAME}-{version}"
-    info = shipped.write_head(folder, base, head, version, examples, fit,
-                      {"prior_l2": config.learn.default_prior_l2,
-                       "examples": _counts(examples, fit)},
-                      {"held_out": judgement.to_dict()})
-    name = info.model_name
+
+    def said(model: Any, points: Any, rows: list[int]) -> list[str]:
+        return shipped.verdicts(model, points, weight, features[rows], partner[rows],
+                                [regimes[i] for i in rows], th)
+
+    comparisons, heads, fitted = [], {}, {}
+    for camera in sorted({e.camera for e in examples}):
+        mine = np.array([e.camera == camera for e in examples], dtype=bool)
+        rows = [int(i) for i in np.flatnonzero(mine) if examples[i].held_out]
+        folder_now = effective.camera_heads.get(camera)
+        running = load_feature_head(Path(folder_now)) if folder_now else base
+        if not (mine & fit).any():  # only held-out crops yet: nothing to fit this camera on
+            comparisons.append(CameraComparison(camera, {}, 0, 0, 0))
+            continue
+        labels = [shipped.target_of(examples[i].label) for i in np.flatnonzero(mine & fit)]
+        head = refit_head(base.head, features[mine & fit], targets_for(labels, shipped.SCHEME),
+                          config.learn.default_prior_l2)
+        comparison = compare_camera(
+            camera, [examples[i] for i in rows],
+            said(running.head, running.info.operating_points, rows),
+            said(head, base.info.operating_points, rows)) if rows else CameraComparison(
+            camera, {}, 0, 0, 0)
+        comparisons.append(comparison)
+        folder = shipped.heads_folder(state_dir) / f"{shipped.head_name(camera)}-{version}"
+        info = shipped.write_head(folder, base, head, camera, version, examples, mine & fit,
+                                  {"prior_l2": config.learn.default_prior_l2,
+                                   "examples": _counts([examples[i] for i in
+                                                        np.flatnonzero(mine)], fit[mine])},
+                                  {"held_out": judge([comparison]).to_dict()})
+        heads[camera] = (info.model_name, folder)
+        fitted[camera] = {"name": info.model_name, "head": str(folder), "running": running.name}
+    judgement = judge(comparisons)
     registry = ModelRegistry(state_dir, config.models)
-    registry.shadow_head(name, folder)  # scored beside the default head from now on
+    registry.shadow_heads(heads)  # scored beside each camera's default head from now on
     state = registry.state()
-    _prune(shipped.heads_folder(state_dir), {h for h in [
-        state.head, state.head_shadow, *(u.get("head") for u in state.history)] if h})
+    _prune(shipped.heads_folder(state_dir), {*state.heads.values(), *state.head_shadows.values(),
+                                            *(u["head"] for u in state.history if u.get("head"))})
+    name = f"{shipped.NAME}-{version}"
+    running_names = ", ".join(sorted({c["running"] for c in fitted.values()}))
     run = {
         "kind": "refit", "start": "default", "at": now, "candidate": name, "base": base.name,
-        "running": running.name, "examples": _counts(examples, fit),
-        "offline": judgement.to_dict(), "seconds": round(time.perf_counter() - started, 1),
-        "peak_mb": round(peak_memory_mb(), 1),
+        "running": running_names, "heads": {c: h["name"] for c, h in fitted.items()},
+        "examples": _counts(examples, fit), "offline": judgement.to_dict(),
+        "seconds": round(time.perf_counter() - started, 1), "peak_mb": round(peak_memory_mb(), 1),
     }
-    candidate = {"name": name, "head": str(folder), "registered_at": now,
-                 "running": running.name, "blend": weight, "offline": judgement.to_dict(),
-                 "judged": None}
+    candidate = {"name": name, "cameras": fitted, "registered_at": now, "blend": weight,
+                 "offline": judgement.to_dict(), "judged": None}
     LearnRecord(state_dir).add(run, candidate)
-    log.info("re-fit %s from the default head %s on %d crops in %.1f s: %s", name, base.name,
-             int(fit.sum()), run["seconds"], "; ".join(judgement.reasons) or "passes so far")
+    log.info("re-fit the default head for %s on %d crops in %.1f s: %s",
+             ", ".join(sorted(fitted)), int(fit.sum()), run["seconds"],
+             "; ".join(judgement.reasons) or "passes so far")
     return run
 
 
@@ -306,7 +324,8 @@ def _prune(folder: Path, named: set[str]) -> None:
 
 def judge_candidate(config: Config, state_dir: Path, now: float | None = None,
                     force: bool = False) -> dict[str, Any]:
-    """Judge the shadow candidate on its live answers too; promote it or say why not."""
+    """Judge the shadow candidate on its live answers too; promote it or say why not (a
+    default head's re-fits camera by camera: each camera's that earns it is promoted)."""
     now = now if now is not None else time.time()
     record = LearnRecord(state_dir)
     cand = record.candidate()
@@ -318,17 +337,15 @@ def judge_candidate(config: Config, state_dir: Path, now: float | None = None,
         return {"kind": "judge", "at": now, "candidate": cand["name"], "deferred": True,
                 "reasons": [f"a shadow for {waited_h:.1f} h of the {config.learn.shadow_hours:g}"
                             " h it needs before judgement"]}
-    shadow = _shadow(config, state_dir, cand)
+    if "cameras" in cand:
+        return _judge_cameras(config, state_dir, cand, now, waited_h)
+    shadow = _shadow(config, state_dir, cand["registered_at"], {
+        c.name: (cand["name"], cand["running"]) for c in config.cameras}, cand.get("blend"))
     offline = [CameraComparison.from_dict(c) for c in cand["offline"]["cameras"]]
     judgement = judge(offline, shadow)
-    registry = ModelRegistry(state_dir, config.models)
-    promoted = False
-    if judgement.promote:
-        if cand.get("head"):
-            registry.promote_head(cand["name"], Path(cand["head"]))
-        else:
-            registry.promote(cand["name"])
-        promoted = True
+    promoted = judgement.promote
+    if promoted:
+        ModelRegistry(state_dir, config.models).promote(cand["name"])
     run = {"kind": "judge", "at": now, "candidate": cand["name"], "promoted": promoted,
            "reasons": judgement.reasons, "shadow_hours": round(waited_h, 1),
            "shadow_disagreements": [d.to_dict() for d in shadow]}
@@ -338,20 +355,56 @@ def judge_candidate(config: Config, state_dir: Path, now: float | None = None,
     return run
 
 
-def _shadow(config: Config, state_dir: Path, cand: dict[str, Any]) -> list[Any]:
-    """The candidate's disagreements with the decisions since it was registered."""
+def _judge_cameras(config: Config, state_dir: Path, cand: dict[str, Any], now: float,
+                   waited_h: float) -> dict[str, Any]:
+    """Each camera's re-fitted default head judged on that camera's held-out examples and
+    live answers: promoted for that camera, or left its shadow with the reasons."""
+    heads: dict[str, dict[str, Any]] = cand["cameras"]
+    shadow = _shadow(config, state_dir, cand["registered_at"],
+                     {camera: (h["name"], h["running"]) for camera, h in heads.items()},
+                     cand.get("blend"))
+    offline = {c["camera"]: CameraComparison.from_dict(c) for c in cand["offline"]["cameras"]}
+    registry = ModelRegistry(state_dir, config.models)
+    outcome, left = {}, {}
+    for camera, head in sorted(heads.items()):
+        judgement = judge([offline[camera]] if camera in offline else [],
+                          [d for d in shadow if d.camera == camera])
+        reasons = [r if r.startswith(f"{camera}:") else f"{camera}: {r}"
+                   for r in judgement.reasons]
+        if judgement.promote:
+            registry.promote_head(head["name"], Path(head["head"]), camera)
+        else:
+            left[camera] = head
+        outcome[camera] = {"name": head["name"], "promoted": judgement.promote,
+                           "reasons": reasons}
+    reasons = [r for o in outcome.values() for r in o["reasons"]]
+    run = {"kind": "judge", "at": now, "candidate": cand["name"],
+           "promoted": any(o["promoted"] for o in outcome.values()), "cameras": outcome,
+           "reasons": reasons, "shadow_hours": round(waited_h, 1),
+           "shadow_disagreements": [d.to_dict() for d in shadow]}
+    LearnRecord(state_dir).add(run, {**cand, "cameras": left, "judged": now, "reasons": reasons}
+                               if left else None)
+    for camera, o in outcome.items():
+        log.info("candidate %s %s", o["name"], f"promoted for camera {camera}" if o["promoted"]
+                 else "stays a shadow: " + "; ".join(o["reasons"]))
+    return run
+
+
+def _shadow(config: Config, state_dir: Path, since: float,
+            names: dict[str, tuple[str, str]], blend: float | None) -> list[Any]:
+    """The candidate's disagreements with the decisions since it was registered (``since``);
+    ``names``: per camera, the candidate's name and the running head's in the events."""
     try:
         with EventLog(state_dir / EVENTS_FILE, readonly=True) as events_log:
-            events = events_log.list(since=float(cand["registered_at"]))
+            events = events_log.list(since=float(since))
     except Exception as exc:  # no event log yet: no live answers to judge
         log.info("no shadow answers to judge: %s", exc)
         return []
     owner = {c.event.rsplit("/", 1)[-1]: c.correction.label
              for c in _crops(config, state_dir) if c.correction is not None}
     th = Thresholds(config.models.predator_threshold, config.models.chicken_threshold)
-    weight = float(cand.get("blend") or 0.5)
+    weight = float(blend or 0.5)
     found = []
-    for camera in [c.name for c in config.cameras]:
-        found += shadow_disagreements(events, camera, cand["name"], cand["running"], weight, th,
-                                      owner)
+    for camera, (candidate, running) in names.items():
+        found += shadow_disagreements(events, camera, candidate, running, weight, th, owner)
     return found

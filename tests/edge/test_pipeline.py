@@ -101,13 +101,13 @@ class Flaky:
         self.real, self.fails, self.calls, self.raised = real, fails, 0, 0
         self.crop_side = real.crop_side
 
-    def classify(self, rgb: np.ndarray) -> Classification:
+    def classify(self, rgb: np.ndarray, camera: str | None = None) -> Classification:
         self.calls += 1
         error = self.fails(self.calls)
         if error is not None:
             self.raised += 1
             raise error
-        return self.real.classify(rgb)
+        return self.real.classify(rgb, camera)
 
 
 @dataclass

@@ -67,10 +67,10 @@ def taken_at(path: Path) -> float:
     return time.mktime((t.tm_year + 10, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, 0, 0, 0, -1))
 
 
-def frame_of(path: Path, seq: int) -> Frame:
+def frame_of(path: Path, seq: int, at: float) -> Frame:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (160, 90))
-    return Frame(seq, image, grey, time.monotonic_ns(), taken_at(path))
+    return Frame(seq, image, grey, time.monotonic_ns(), at)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,20 @@ def small_photos() -> list[Photo]:
     return photos.photos(photos.rows())
 
 
-def collect(config: Config, state: Path) -> SceneStore:
-    """The nest box's empty frames through the collector, each at the hour it was taken."""
+def feeder_field() -> list[tuple[Path, float]]:
+    """Another camera's empty frames (a feeder field, by day and under IR), an hour apart."""
+    with (SHARED_DATA / "train" / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
+        paths = sorted(SHARED_DATA / r["file"] for r in csv.DictReader(fh)
+                       if r["camera"] == "noahpbrown:own_feeder_field_cams"
+                       and r["label"] == "background")
+    start = time.mktime((2026, 6, 18, 0, 30, 0, 0, 0, -1))
+    return [(p, start + 3600.0 * i) for i, p in enumerate(paths)]
+
+
+def collect(config: Config, state: Path, camera: str = "nest",
+            frames: list[tuple[Path, float]] | None = None) -> SceneStore:
+    """A camera's empty frames (the nest box's by default) through the collector, each at the
+    hour it was taken."""
     ticks = [0.0]
 
     def clock() -> float:
@@ -100,11 +112,12 @@ def collect(config: Config, state: Path) -> SceneStore:
 
     store = SceneStore(scenes_dir(state), config.learn.per_hour, config.learn.refresh_h)
     collector = SceneCollector(store, MotionPlaces(seed=0), config.learn, clock=clock)
+    shown = frames if frames is not None else [(p, taken_at(p)) for p in nest_box("background")]
     try:
-        for seq, path in enumerate(nest_box("background"), start=1):
-            frame = frame_of(path, seq)
+        for seq, (path, at) in enumerate(shown, start=1):
+            frame = frame_of(path, seq, at)
             for _ in range(2):
-                collector.still("nest", frame, 224)
+                collector.still(camera, frame, 224)
                 assert collector.wait_idle()
     finally:
         collector.close()
@@ -216,21 +229,23 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
         assert rendezvous.plan.joined_head == "coop-base"
 
 
-def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_back(
+def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_back(
     tmp_path: Path, asset_store: AssetStore, mock_factory: object
 ) -> None:
-    """No head the owner trained: the re-fit starts from the shipped default head, on the
-    features the zero-shot models compute, and writes a head of its format, compared with the
-    shipped one (each blended as the classifier blends it) on the held-out crops and, as the
-    default head's shadow, on its live answers."""
+    """No head the owner trained: each camera's re-fit starts from the shipped default head,
+    on that camera's own scenes and labels and the features the zero-shot models compute, and
+    writes a head of its format, compared with the shipped one (each blended as the classifier
+    blends it) on the camera's held-out crops and, as that camera's shadow, on its live
+    answers; promoted, it decides that camera's crops only."""
     state = tmp_path / "state"
     config = parse_config({
-        "cameras": [{"name": "nest"}], "paths": {"state_dir": str(state)},
+        "cameras": [{"name": "nest"}, {"name": "field"}], "paths": {"state_dir": str(state)},
         "reporters": {"archive": {"min_free_mb": 0}},
         "models": {"join_wait_ms": 60000, "deadline_ms": 60000},  # this machine may be busy
         "learn": {"scene_interval_s": 5, "still_s": 0, "per_hour": 6, "shadow_hours": 1},
     })
     collect(config, state)
+    collect(config, state, "field", feeder_field())
     hens = nest_box("chicken")
     label_hens(config, state, hens[:12])
 
@@ -238,20 +253,30 @@ def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_ba
     assert run["base"] == shipped_head().name
     cand = LearnRecord(state).candidate()
     assert cand is not None and cand["name"] == run["candidate"]
-    head = load_feature_head(Path(cand["head"]))
-    assert head.info.operating_points == shipped_head().info.operating_points
-    assert head.info.training["learn"]["base_sha256"] == shipped_head().info.head.sha256
-    fitted = run["examples"]["nest"]["fit"]
-    assert head.info.training["files"]["count"] == sum(fitted.values()) and fitted["chicken"] > 0
-    assert not np.allclose(head.head.weights, shipped_head().head.weights)
-    (nest,) = run["offline"]["cameras"]
-    assert nest["empty"]["n"] > 0 and nest["labelled"]["chicken"]["n"] > 0
-    assert head.info.metrics["held_out"] == run["offline"]
+    assert set(cand["cameras"]) == set(run["heads"]) == {"nest", "field"}
+    heads = {c: load_feature_head(Path(h["head"])) for c, h in cand["cameras"].items()}
+    for camera, head in heads.items():
+        assert head.name == run["heads"][camera] == cand["cameras"][camera]["name"]
+        assert head.info.operating_points == shipped_head().info.operating_points
+        assert head.info.training["learn"]["base_sha256"] == shipped_head().info.head.sha256
+        # Fitted on its own camera's examples only.
+        fitted = run["examples"][camera]["fit"]
+        assert head.info.training["files"]["count"] == sum(fitted.values())
+        assert head.info.training["learn"]["examples"] == {camera: run["examples"][camera]}
+        assert not np.allclose(head.head.weights, shipped_head().head.weights)
+        (held,) = head.info.metrics["held_out"]["cameras"]
+        assert held["camera"] == camera and held["empty"]["n"] > 0
+    assert run["examples"]["nest"]["fit"]["chicken"] > 0
+    assert "chicken" not in run["examples"]["field"]["fit"]
+    assert not np.allclose(heads["nest"].head.weights, heads["field"].head.weights)
+    nest = next(c for c in run["offline"]["cameras"] if c["camera"] == "nest")
+    assert nest["labelled"]["chicken"]["n"] > 0
 
-    # A shadow of the default head: scored on every live crop beside it, deciding nothing.
+    # Each camera's shadow of the default head: scored on its live crops, deciding nothing.
     registry = ModelRegistry(state, config.models)
-    assert registry.effective().default_head_shadow_folder == str(Path(cand["head"]).resolve())
-    assert registry.effective().default_head_folder is None
+    assert registry.effective().camera_head_shadows == {
+        c: str(Path(h["head"]).resolve()) for c, h in cand["cameras"].items()}
+    assert registry.effective().camera_heads == {}
     # (Hens photographed by day: the nest box's own IR hens are mostly "nothing" to the shipped
     # head, and an event is written for a visit that was something.)
     visitors = [SHARED_DATA / "images" / "chicken" / f"h730breeds__{breed}.jpg"
@@ -259,26 +284,35 @@ def test_a_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled_ba
     replay_visits(config, state, asset_store, registry, mock_factory, visitors)
     with EventLog(state / "events.sqlite3", readonly=True) as log:
         events = [e for e in log.list() if e.camera == "nest"]
-    assert events and all({run["candidate"], shipped_head().name} <= set(e.scores)
-                          for e in events)
+    assert events and all({heads["nest"].name, shipped_head().name} <= set(e.scores)
+                          and heads["field"].name not in e.scores for e in events)
 
-    # Judged on the held-out crops and its live answers after its waiting hours, promoted in
-    # place of the shipped head: the rendezvous blends it (in every light, as the shipped
-    # one); a rollback gives the shipped head back.
+    # Judged camera by camera on the held-out crops and the live answers after the waiting
+    # hours: the nest camera's re-fit is promoted in place of the shipped head for the nest's
+    # crops (in every light, as the shipped one), the field camera keeps its own; rolling back
+    # gives the shipped head back.
     assert judge_candidate(config, state)["deferred"]
     verdict = judge_candidate(config, state, now=float(cand["registered_at"]) + 3601)
-    assert verdict["promoted"], verdict["reasons"]
-    assert "shadow_disagreements" in verdict
-    assert registry.effective().default_head_folder == str(Path(cand["head"]).resolve())
-    assert registry.effective().default_head_shadow_folder is None
+    assert set(verdict["cameras"]) == {"nest", "field"} and "shadow_disagreements" in verdict
+    assert verdict["cameras"]["nest"]["promoted"], verdict["cameras"]["nest"]["reasons"]
+    promoted = {c for c, o in verdict["cameras"].items() if o["promoted"]}
+    effective = registry.effective()
+    assert effective.camera_heads == {c: str(Path(cand["cameras"][c]["head"]).resolve())
+                                      for c in promoted}
+    assert set(effective.camera_head_shadows) == {"nest", "field"} - promoted
+    left = LearnRecord(state).candidate()
+    assert (left is None) == (promoted == {"nest", "field"})
     # A hen under IR (grey): a light the default head counts in.
     grey = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[-1])), (224, 224)),
                         cv2.COLOR_BGR2GRAY)
-    crop = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
-    with load_rendezvous(registry.effective(), asset_store) as rendezvous:
-        answer = rendezvous.classify(np.ascontiguousarray(crop))
-        assert answer.regime is Regime.NIGHT_IR and run["candidate"] in answer.models
-        registry.rollback()
-        assert registry.effective().default_head_folder is None
+    crop = np.ascontiguousarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB))
+    with load_rendezvous(effective, asset_store) as rendezvous:
+        answer = rendezvous.classify(crop, "nest")
+        assert answer.regime is Regime.NIGHT_IR and heads["nest"].name in answer.models
+        assert heads["nest"].name not in rendezvous.classify(crop, "field").models
+        assert heads["nest"].name not in rendezvous.classify(crop).models
+        for _ in promoted:
+            registry.rollback()
+        assert registry.effective().camera_heads == {}
         rendezvous.swap(registry.effective())
-        assert run["candidate"] not in rendezvous.classify(np.ascontiguousarray(crop)).models
+        assert heads["nest"].name not in rendezvous.classify(crop, "nest").models

@@ -1,6 +1,7 @@
-"""A re-fitted default head waiting for its judgement is scored beside the blended default head
-on every crop, from the same features, and never decides; what edge.learn.shadow reads from its
-answer in an event is the verdict it gives once promoted."""
+"""A camera's re-fitted default head waiting for its judgement is scored beside the blended
+default head on every crop of that camera, from the same features, and never decides; what
+edge.learn.shadow reads from its answer in an event is the verdict it gives once promoted for that
+camera; another camera's crops are decided by the default head all along."""
 
 from __future__ import annotations
 
@@ -60,36 +61,39 @@ def test_the_shadow_is_scored_beside_the_default_head_and_changes_no_decision(
 ) -> None:
     shadow = other_head()
     pictures = list(crops())
-    classifier.shadow_head = None
-    alone = [classifier.classify(c) for c in pictures]
-    classifier.shadow_head = shadow
+    alone = [classifier.classify(c, "nest") for c in pictures]
+    classifier.shadow_heads = {"nest": shadow}
     try:
-        beside = [classifier.classify(c) for c in pictures]
+        beside = [classifier.classify(c, "nest") for c in pictures]
+        elsewhere = [classifier.classify(c, "yard") for c in pictures]
     finally:
-        classifier.shadow_head = None
+        classifier.shadow_heads = {}
     assert len(pictures) >= 20
-    for a, b in zip(alone, beside, strict=True):
+    for a, b, other in zip(alone, beside, elsewhere, strict=True):
         assert shadow.name in b.models and shadow.name not in a.models
+        assert shadow.name not in other.models  # the nest camera's shadow, not the yard's
         assert (b.verdict, b.predator_score, b.chicken_score, b.decided_by) == \
             (a.verdict, a.predator_score, a.chicken_score, a.decided_by)
 
 
-def test_its_verdict_read_from_an_event_is_the_one_it_gives_when_promoted(
+def test_its_verdict_read_from_an_event_is_the_one_it_gives_when_promoted_for_its_camera(
     classifier: Classifier,
 ) -> None:
     shadow, running = other_head(), classifier.head
     assert running is not None
     pictures = list(crops())
-    classifier.shadow_head = shadow
+    classifier.shadow_heads = {"nest": shadow}
     try:
-        as_shadow = [classifier.classify(c) for c in pictures]
+        as_shadow = [classifier.classify(c, "nest") for c in pictures]
     finally:
-        classifier.shadow_head = None
-    classifier.head = shadow  # promoted: it is the default head blended now
+        classifier.shadow_heads = {}
+    classifier.camera_heads = {"nest": shadow}  # promoted: blended for the nest camera now
     try:
-        promoted = [classifier.classify(c) for c in pictures]
+        promoted = [classifier.classify(c, "nest") for c in pictures]
+        yard = [classifier.classify(c, "yard") for c in pictures]
+        unknown = [classifier.classify(c) for c in pictures]
     finally:
-        classifier.head = running
+        classifier.camera_heads = {}
     said, changed = [], 0
     for answer, truth in zip(as_shadow, promoted, strict=True):
         event = Event(camera="nest", start_time=0.0, end_time=1.0, verdict=answer.verdict.value,
@@ -102,3 +106,8 @@ def test_its_verdict_read_from_an_event_is_the_one_it_gives_when_promoted(
         changed += truth.verdict != answer.verdict
     assert said == [t.verdict.value for t in promoted]
     assert changed > 0  # the moved head decides otherwise somewhere, so the check has teeth
+    # The other camera, and a picture of no camera, are still decided by the default head.
+    for a, y, u in zip(as_shadow, yard, unknown, strict=True):
+        assert running.name in y.models and shadow.name not in y.models
+        assert (y.verdict, y.predator_score) == (u.verdict, u.predator_score) == \
+            (a.verdict, a.predator_score)

@@ -58,8 +58,8 @@ def test_promote_and_rollback_mid_clip(asset_store: AssetStore, tmp_path: Path) 
         rendezvous = appliance.classifier
         classify = rendezvous.classify
 
-        def recording(rgb: Any) -> Any:
-            answer = classify(rgb)
+        def recording(rgb: Any, camera: str | None = None) -> Any:
+            answer = classify(rgb, camera)
             calls.append((time.monotonic(), next(iter(answer.models))))
             return answer
 

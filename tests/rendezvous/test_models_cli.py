@@ -46,7 +46,7 @@ def test_promote_list_rollback_when_nothing_runs(
     assert "nothing to roll back" in capsys.readouterr().err
 
 
-def test_list_names_the_default_head_and_a_re_fit_waiting_as_its_shadow(
+def test_list_names_the_default_head_and_each_camera_s_re_fit(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refit = tmp_path / "scene-default-x"
@@ -61,17 +61,24 @@ def test_list_names_the_default_head_and_a_re_fit_waiting_as_its_shadow(
         return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
     assert listed()["default_head"]["name"] == shipped_head().name
-    assert listed()["default_head_shadow"] is None
-    registry.shadow_head("default-refit-1", refit)
+    assert listed()["camera_heads"] == listed()["camera_head_shadows"] == {}
+    registry.shadow_heads({"coop": ("default-refit-1", refit)})
+    now = listed()
+    assert now["default_head"]["name"] == shipped_head().name and now["camera_heads"] == {}
+    assert now["camera_head_shadows"] == {"coop": {
+        "name": "default-refit-1", "folder": str(refit),
+        "lights": ["day_colour", "night_ir", "night_colour"]}}
+    assert main(["models", "list", "-c", str(config)]) == 0
+    assert "camera coop's shadow: default-refit-1 (re-fitted; scored beside it" in (
+        capsys.readouterr().out)
+    registry.promote_head("default-refit-1", refit, "coop")
     now = listed()
     assert now["default_head"]["name"] == shipped_head().name
-    assert now["default_head_shadow"] == {"name": "default-refit-1", "folder": str(refit),
-                                          "lights": ["day_colour", "night_ir", "night_colour"]}
-    assert main(["models", "list", "-c", str(config)]) == 0
-    assert "its shadow:   default-refit-1 (re-fitted; scored beside it" in capsys.readouterr().out
-    registry.promote_head("default-refit-1", refit)
-    now = listed()
-    assert now["default_head"]["name"] == "default-refit-1" and now["default_head_shadow"] is None
+    assert now["camera_heads"]["coop"]["name"] == "default-refit-1"
+    assert now["camera_head_shadows"] == {}
+    assert main(["models", "rollback", "-c", str(config)]) == 0
+    assert "rolled back default-refit-1" in capsys.readouterr().out
+    assert listed()["camera_heads"] == {}
 
 
 def test_a_model_that_cannot_load_changes_nothing(
