@@ -11,10 +11,12 @@ appliance's nightly child would, limited to one core and 200 MB: in cgroup v1 gr
 memory limit; their own peak figure), else pinned to one core with ``taskset``; its peak
 resident memory is the child's ``ru_maxrss``. The first re-fit embeds every crop; ``--runs 2``
 also times the next night's, which finds them in the feature cache. With ``--start default``
-no head is trained nor promoted: a fresh coop, whose re-fit starts from the shipped default head.
+no head is trained nor promoted: a fresh coop, whose re-fit starts from the shipped default head
+(one head per camera). ``--cameras N`` gives the coop N cameras, each with the nest box's empty
+frames (the hens are the first camera's): what a coop of several cameras costs a night.
 
     nice -n 10 .venv/bin/python scripts/bench_refit.py [--days 8] [--hens 12] [--runs 2] \
-        [--start default]
+        [--start default] [--cameras 2]
 """
 
 from __future__ import annotations
@@ -100,8 +102,9 @@ def promote_a_retrained_head(state: Path, config: Config) -> None:
 
 
 def build_state(state: Path, config_file: Path, days: int, hens: int, package: bool) -> int:
-    """The state folder after ``days`` of collecting (with a retrained head promoted when
-    ``package``); the number of scene crops kept."""
+    """The state folder after ``days`` of collecting on every camera of the configuration
+    (with a retrained head promoted when ``package``); the number of scene crops kept by the
+    first camera."""
     config = parse_config(json.loads(config_file.read_text(encoding="utf-8")))
     if package:
         promote_a_retrained_head(state, config)
@@ -120,8 +123,9 @@ def build_state(state: Path, config_file: Path, days: int, hens: int, package: b
             grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (160, 90))
             seq += 1
             frame = Frame(seq, image, grey, time.monotonic_ns(), taken_at(path, day))
-            collector.still("nest", frame, 224)
-            collector.wait_idle()
+            for camera in config.cameras:
+                collector.still(camera.name, frame, 224)
+                collector.wait_idle()
     collector.close()
     archive = Archive(state / "archive", config.reporters.archive)
     for path in nest_box("chicken")[:hens]:
@@ -184,17 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--start", choices=("package", "default"), default="package",
                    help="re-fit a promoted retrained head, or the shipped default head")
+    p.add_argument("--cameras", type=int, default=1, choices=range(1, 9), metavar="N",
+                   help="cameras in the coop, each seeing the nest box's empty frames")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-refit-"))
     try:
         state = work / "state"
         config_file = work / "config.json"
+        cameras = ["nest", *(f"nest{i}" for i in range(2, args.cameras + 1))]
         config_file.write_text(json.dumps({
-            "cameras": [{"name": "nest"}], "paths": {"state_dir": str(state)},
+            "cameras": [{"name": c} for c in cameras], "paths": {"state_dir": str(state)},
             "reporters": {"archive": {"min_free_mb": 0}}}), encoding="utf-8")
         scenes = build_state(state, config_file, args.days, args.hens,
                              args.start == "package")
-        print(f"state: {scenes} empty-scene crops of one camera over {args.days} days, "
+        print(f"state: {scenes} empty-scene crops of each of {args.cameras} camera(s) over "
+              f"{args.days} days, "
               f"{args.hens} labelled hens; re-fit from the {args.start} head; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         limits = Limits()
@@ -224,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{run['peak_mb']} MB (the child's ru_maxrss)"
                       + (f", cgroup peak {group:.0f} MB" if group is not None else "")
                       + f"; the re-fit itself: {run['seconds']} s; "
-                      f"examples {run['examples']['nest']}")
+                      f"examples {run['examples']}")
         finally:
             limits.close()
     finally:
