@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from classifier.blend import log_odds
+from classifier.config import ModelsConfig
 from classifier.errors import ModelError
 from classifier.head import SoftmaxHead
 from classifier.model import Model
@@ -260,3 +261,25 @@ def _reading(head: FeatureHead, models: Sequence[Model], otherwise: str) -> Feat
         log.warning("the default head %s %s: %s", head.name, otherwise, why)
         return None
     return head
+
+
+def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
+    """The default head blended with the zero-shot models, each camera's re-fit of it blended
+    in its place and each camera's re-fit waiting as its shadow, as ``cfg`` (the configuration
+    with the model registry's changes) names them: name, folder (None: the shipped one) and
+    the lights it counts in; the default head None when it is off (and then no camera has
+    one). For ``models list`` and the web page."""
+    if not cfg.default_head:
+        return {"default_head": None, "camera_heads": {}, "camera_head_shadows": {}}
+
+    def described(folder: str | None) -> dict[str, Any]:
+        try:
+            head = load_feature_head(Path(folder)) if folder else shipped_head()
+        except ModelError as exc:
+            return {"name": f"? ({exc})", "folder": folder, "lights": []}
+        return {"name": head.name, "folder": folder,
+                "lights": [str(r) for r in head.info.operating_points]}
+
+    return {"default_head": described(None),
+            "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},
+            "camera_head_shadows": {c: described(f) for c, f in cfg.camera_head_shadows.items()}}

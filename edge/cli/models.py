@@ -35,7 +35,7 @@ from classifier.ensemble import (
     thresholds_of,
     verdict_for,
 )
-from classifier.feature_head import load_feature_head
+from classifier.feature_head import heads_in_use
 from classifier.keeper import read_status
 from classifier.package import read_package
 from classifier.registry import ModelRegistry, write_atomic_text
@@ -176,7 +176,7 @@ def run_list(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     running = _running(state_dir_of(config))
     rows = _list_rows(cfg, running)
-    heads = _default_heads(cfg)
+    heads = heads_in_use(cfg)
     if args.json:
         print_json({"running": running is not None, "models": rows, **heads,
                     "canary": running.get("canary") if running else None})
@@ -205,27 +205,6 @@ def run_list(args: argparse.Namespace) -> int:
     if running and running.get("last_error"):
         print(f"last refused change: {running['last_error']}")
     return 0
-
-
-def _default_heads(cfg: ModelsConfig) -> dict[str, Any]:
-    """The default head blended with the zero-shot models, each camera's re-fit of it blended
-    in its place and each camera's re-fit waiting as its shadow, as the configuration (with
-    ``models.yaml``) names them: name, folder (None: the shipped one) and the lights it counts
-    in; the default head None when it is off (and then no camera has one)."""
-    if not cfg.default_head:
-        return {"default_head": None, "camera_heads": {}, "camera_head_shadows": {}}
-
-    def described(folder: str | None) -> dict[str, Any]:
-        try:
-            head = load_feature_head(Path(folder)) if folder else load_feature_head()
-        except ClassifierError as exc:
-            return {"name": f"? ({exc})", "folder": folder, "lights": []}
-        return {"name": head.name, "folder": folder,
-                "lights": [str(r) for r in head.info.operating_points]}
-
-    return {"default_head": described(None),
-            "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},
-            "camera_head_shadows": {c: described(f) for c, f in cfg.camera_head_shadows.items()}}
 
 
 def _head_line(title: str, head: dict[str, Any], what: str) -> str:

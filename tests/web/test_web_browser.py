@@ -240,3 +240,46 @@ def test_promote_then_roll_back_from_the_page(demo: Appliance, browser: Any) -> 
     state = wait_for("the rollback", lambda: _job_finished(browser))
     assert state.startswith("done"), browser.find_element(By.CSS_SELECTOR, "pre.job").text
     assert keeper.rendezvous.plan.primary == before
+
+
+def test_the_models_page_shows_each_camera_s_default_head(demo: Appliance, browser: Any,
+                                                          tmp_path: Path) -> None:
+    """A camera's re-fit of the default head, first its shadow then promoted, is shown on that
+    camera's row, and the running appliance decides that camera's crops with it (the keeper
+    swaps it in); rolled back, the shipped head decides again."""
+    import shutil
+
+    from selenium.webdriver.common.by import By
+
+    from classifier.feature_head import DEFAULT_HEAD_DIR, shipped_head
+
+    keeper = demo.keeper
+    assert keeper is not None
+    camera = demo.config.cameras[0].name
+    refit = tmp_path / "scene-default-browser"
+    shutil.copytree(DEFAULT_HEAD_DIR, refit)
+    info = refit / "head.yaml"
+    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
+                                             "version: browser-1"))
+    name = f"{shipped_head().info.name}-browser-1"
+
+    def row() -> list[str]:
+        open_page(browser, demo, "/models")
+        cells = browser.find_elements(By.XPATH, f"//tr[td[1][text()='{camera}']]/td")
+        return [c.text for c in cells]
+
+    assert row()[1:] == [f"{shipped_head().name} (shipped)", "-"]
+    keeper.registry.shadow_heads({camera: (name, refit)})
+    wait_for("the shadow on the page", lambda: row()[2] == f"{name} (judged after its shadow "
+             "hours)")
+    keeper.registry.promote_head(name, refit, camera)
+    try:
+        wait_for("the keeper's swap", lambda: name in
+                 keeper.rendezvous.plan.classifier.camera_heads.get(camera, shipped_head()).name)
+        assert row()[1:] == [f"{name} (re-fitted on this camera)", "-"]
+        others = [c.name for c in demo.config.cameras[1:]]
+        assert all(c not in keeper.rendezvous.plan.classifier.camera_heads for c in others)
+    finally:
+        keeper.registry.rollback()
+    wait_for("the rollback's swap", lambda: not keeper.rendezvous.plan.classifier.camera_heads)
+    assert row()[1:] == [f"{shipped_head().name} (shipped)", "-"]

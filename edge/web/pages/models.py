@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from classifier.errors import ClassifierError
+from classifier.feature_head import heads_in_use
 from classifier.keeper import read_status
 from classifier.registry import ModelRegistry, write_atomic_text
 from edge.web.auth import Guard
@@ -81,6 +82,8 @@ def models_page(ctx: WebContext, guard: Guard, jobs: Jobs) -> Response:
         f"<p>{esc(_swap_text(swap))}</p>",
         f'<p class="problem">Refused: {esc(status["last_error"])}</p>'
         if status.get("last_error") else "",
+        "<h2>The default head, camera by camera</h2>",
+        _heads_view(ctx),
         button("/models/rollback", "Roll back the last promotion", csrf, css="danger",
                confirm="Roll back? The model promoted last gives its role back."),
         "<h2>Train a head from your labels</h2>",
@@ -92,6 +95,26 @@ def models_page(ctx: WebContext, guard: Guard, jobs: Jobs) -> Response:
         _job_view(jobs.current),
     ]
     return html(page("models", "Models", "".join(parts), csrf))
+
+
+def _heads_view(ctx: WebContext) -> str:
+    """Which default head decides each camera's crops (the shipped one, or that camera's own
+    re-fit, promoted) and which re-fit waits as its shadow (``tensorchicken learn``)."""
+    try:
+        heads = heads_in_use(_registry(ctx).effective())
+    except ClassifierError as exc:
+        return f'<p class="problem">{esc(str(exc))}</p>'
+    shipped = heads["default_head"]
+    if shipped is None:
+        return '<p class="muted">Off (models.default_head: false).</p>'
+    rows = []
+    for camera in [c.name for c in ctx.config.cameras]:
+        own = heads["camera_heads"].get(camera)
+        shadow = heads["camera_head_shadows"].get(camera)
+        rows.append((camera, f"{own['name']} (re-fitted on this camera)" if own
+                     else f"{shipped['name']} (shipped)",
+                     f"{shadow['name']} (judged after its shadow hours)" if shadow else "-"))
+    return table(("camera", "decides with", "waiting as its shadow"), rows)
 
 
 def _ms(value: Any) -> str:
