@@ -101,6 +101,11 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     assert 'tensorchicken_scene_hours_covered{camera="nest"} 2.0' in text
     assert gauges.read("tensorchicken_learn_last_refit_timestamp_seconds") == NOON
     assert "tensorchicken_learn_candidate_waiting 1.0" in text
+    # What the last re-fit changed on the camera's held-out empty scenes.
+    assert 'tensorchicken_learn_held_out_empty_scenes{camera="nest"} 10.0' in text
+    assert 'tensorchicken_learn_held_out_empty_alarms{camera="nest",head="running"} 3.0' in text
+    assert ('tensorchicken_learn_held_out_empty_alarms{camera="nest",head="candidate"} 0.0'
+            in text)
     from edge.cli import main
     config_file = tmp_path / "c.yaml"
     config_file.write_text(json.dumps({"cameras": [{"name": "nest"}],
