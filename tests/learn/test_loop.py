@@ -38,6 +38,7 @@ from edge.events.recorder import Recorder
 from edge.health.appliance_metrics import ApplianceMetrics
 from edge.latency import LatencyStats
 from edge.learn.collector import SceneCollector
+from edge.learn.describe import describe_run
 from edge.learn.heads import joined_head
 from edge.learn.job import judge_candidate, refit
 from edge.learn.places import MotionPlaces
@@ -90,14 +91,14 @@ def small_photos() -> list[Photo]:
     return photos.photos(photos.rows())
 
 
-def feeder_field() -> list[tuple[Path, float]]:
-    """Another camera's empty frames (a feeder field, by day and under IR), an hour apart."""
+def empty_frames(camera: str, every_s: float, count: int | None = None
+                 ) -> list[tuple[Path, float]]:
+    """Another camera's empty frames of ``../shared/data/train``, ``every_s`` apart."""
     with (SHARED_DATA / "train" / "MANIFEST.csv").open(newline="", encoding="utf-8") as fh:
         paths = sorted(SHARED_DATA / r["file"] for r in csv.DictReader(fh)
-                       if r["camera"] == "noahpbrown:own_feeder_field_cams"
-                       and r["label"] == "background")
+                       if r["camera"] == camera and r["label"] == "background")
     start = time.mktime((2026, 6, 18, 0, 30, 0, 0, 0, -1))
-    return [(p, start + 3600.0 * i) for i, p in enumerate(paths)]
+    return [(p, start + every_s * i) for i, p in enumerate(paths[:count])]
 
 
 def collect(config: Config, state: Path, camera: str = "nest",
@@ -239,13 +240,16 @@ def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled
     answers; promoted, it decides that camera's crops only."""
     state = tmp_path / "state"
     config = parse_config({
-        "cameras": [{"name": "nest"}, {"name": "field"}], "paths": {"state_dir": str(state)},
+        "cameras": [{"name": "nest"}, {"name": "field"}, {"name": "porch"}],
+        "paths": {"state_dir": str(state)},
         "reporters": {"archive": {"min_free_mb": 0}},
         "models": {"join_wait_ms": 60000, "deadline_ms": 60000},  # this machine may be busy
         "learn": {"scene_interval_s": 5, "still_s": 0, "per_hour": 6, "shadow_hours": 1},
     })
     collect(config, state)
-    collect(config, state, "field", feeder_field())
+    collect(config, state, "field", empty_frames("noahpbrown:own_feeder_field_cams", 3600.0))
+    # A camera put up an hour ago: a few scenes, all of one hour, none of them held out.
+    collect(config, state, "porch", empty_frames("trailcamseries:empty_examples", 300.0, 4))
     hens = nest_box("chicken")
     label_hens(config, state, hens[:12])
 
@@ -253,9 +257,11 @@ def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled
     assert run["base"] == shipped_head().name
     cand = LearnRecord(state).candidate()
     assert cand is not None and cand["name"] == run["candidate"]
-    assert set(cand["cameras"]) == set(run["heads"]) == {"nest", "field"}
+    assert set(cand["cameras"]) == set(run["heads"]) == {"nest", "field", "porch"}
+    assert run["examples"]["porch"]["held_out"] == {}  # nothing yet to judge it on
     heads = {c: load_feature_head(Path(h["head"])) for c, h in cand["cameras"].items()}
-    for camera, head in heads.items():
+    for camera in ("nest", "field"):
+        head = heads[camera]
         assert head.name == run["heads"][camera] == cand["cameras"][camera]["name"]
         assert head.info.operating_points == shipped_head().info.operating_points
         assert head.info.training["learn"]["base_sha256"] == shipped_head().info.head.sha256
@@ -289,19 +295,25 @@ def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled
 
     # Judged camera by camera on the held-out crops and the live answers after the waiting
     # hours: the nest camera's re-fit is promoted in place of the shipped head for the nest's
-    # crops (in every light, as the shipped one), the field camera keeps its own; rolling back
-    # gives the shipped head back.
+    # crops (in every light, as the shipped one); the porch camera's, with nothing held out to
+    # judge it on, is refused and stays its shadow, saying why; rolling back gives the shipped
+    # head back.
     assert judge_candidate(config, state)["deferred"]
     verdict = judge_candidate(config, state, now=float(cand["registered_at"]) + 3601)
-    assert set(verdict["cameras"]) == {"nest", "field"} and "shadow_disagreements" in verdict
+    assert set(verdict["cameras"]) == {"nest", "field", "porch"}
+    assert "shadow_disagreements" in verdict
     assert verdict["cameras"]["nest"]["promoted"], verdict["cameras"]["nest"]["reasons"]
+    assert not verdict["cameras"]["porch"]["promoted"]
+    assert verdict["cameras"]["porch"]["reasons"] == [
+        "porch: not enough to judge: no held-out empty scenes or labelled crops yet"]
     promoted = {c for c, o in verdict["cameras"].items() if o["promoted"]}
     effective = registry.effective()
     assert effective.camera_heads == {c: str(Path(cand["cameras"][c]["head"]).resolve())
                                       for c in promoted}
-    assert set(effective.camera_head_shadows) == {"nest", "field"} - promoted
+    assert set(effective.camera_head_shadows) == {"nest", "field", "porch"} - promoted
     left = LearnRecord(state).candidate()
-    assert (left is None) == (promoted == {"nest", "field"})
+    assert left is not None and set(left["cameras"]) == {"nest", "field", "porch"} - promoted
+    assert "porch: not enough to judge" in describe_run(LearnRecord(state).last("judge") or {})
     # A hen under IR (grey): a light the default head counts in.
     grey = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[-1])), (224, 224)),
                         cv2.COLOR_BGR2GRAY)
