@@ -34,7 +34,8 @@ import numpy as np
 
 from classifier import load_classifier
 from classifier.ensemble import Thresholds
-from classifier.feature_head import load_feature_head, shipped_head
+from classifier.errors import ModelError
+from classifier.feature_head import FeatureHead, load_feature_head, shipped_head
 from classifier.package import PackageModel, checked_file, load_package_model, write_package
 from classifier.regime import regime_of
 from classifier.registry import ModelRegistry, RegistryError
@@ -226,11 +227,10 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
     for camera in sorted({e.camera for e in examples}):
         mine = np.array([e.camera == camera for e in examples], dtype=bool)
         rows = [int(i) for i in np.flatnonzero(mine) if examples[i].held_out]
-        folder_now = effective.camera_heads.get(camera)
-        running = load_feature_head(Path(folder_now)) if folder_now else base
         if not (mine & fit).any():  # only held-out crops yet: nothing to fit this camera on
             comparisons.append(CameraComparison(camera, {}, 0, 0, 0))
             continue
+        running = _blended_for(camera, effective.camera_heads.get(camera), base)
         labels = [shipped.target_of(examples[i].label) for i in np.flatnonzero(mine & fit)]
         head = refit_head(base.head, features[mine & fit], targets_for(labels, shipped.SCHEME),
                           config.learn.default_prior_l2)
@@ -269,6 +269,19 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
              ", ".join(sorted(fitted)), int(fit.sum()), run["seconds"],
              "; ".join(judgement.reasons) or "passes so far")
     return run
+
+
+def _blended_for(camera: str, folder: str | None, shipped_one: FeatureHead) -> FeatureHead:
+    """The default head blended for ``camera`` now: its promoted re-fit in ``folder``, else
+    (none, or one that no longer loads, as the classifier then falls back) the shipped one."""
+    if folder is None:
+        return shipped_one
+    try:
+        return load_feature_head(Path(folder))
+    except ModelError as exc:
+        log.warning("camera %s: its re-fitted default head does not load, the shipped one is "
+                    "compared with: %s", camera, exc)
+        return shipped_one
 
 
 def _counts(examples: Sequence[Example], fit: np.ndarray) -> dict[str, Any]:

@@ -328,3 +328,22 @@ def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled
         assert registry.effective().camera_heads == {}
         rendezvous.swap(registry.effective())
         assert heads["nest"].name not in rendezvous.classify(crop, "nest").models
+
+
+def test_a_camera_whose_re_fit_is_lost_falls_back_to_the_shipped_head(
+    tmp_path: Path, asset_store: AssetStore
+) -> None:
+    """A promoted re-fit's folder gone (a card restored from an old image): the camera's crops
+    are decided with the shipped head, and the next re-fit is compared with it, not refused."""
+    state = tmp_path / "state"
+    config = parse_config({"cameras": [{"name": "nest"}], "paths": {"state_dir": str(state)},
+                           "learn": {"scene_interval_s": 5, "still_s": 0, "per_hour": 6}})
+    collect(config, state)
+    registry = ModelRegistry(state, config.models)
+    registry.promote_head("scene-default-nest-gone", tmp_path / "gone", "nest")
+    crop = cv2.cvtColor(cv2.resize(cv2.imread(str(nest_box("chicken")[0])), (224, 224)),
+                        cv2.COLOR_BGR2RGB)
+    with load_rendezvous(registry.effective(), asset_store) as rendezvous:
+        assert shipped_head().name in rendezvous.classify(np.ascontiguousarray(crop), "nest").models
+    run = refit(config, asset_store, state)
+    assert run["running"] == shipped_head().name and set(run["heads"]) == {"nest"}
