@@ -10,8 +10,10 @@ from typing import Any
 
 from classifier import Classification, Classifier, ClassifierError, load_classifier, load_image
 from classifier.config import ModelsConfig, ModelUse
+from classifier.registry import ModelRegistry
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
+from edge.doctor.checks import state_dir_of
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -42,19 +44,40 @@ def models_config(args: argparse.Namespace) -> ModelsConfig:
 
 
 def open_classifier(args: argparse.Namespace) -> Classifier:
-    """The classifier for ``-c`` and ``--model``, or a one-line error."""
+    """The classifier for ``-c`` and ``--model`` (and, with ``--camera``, that camera's own
+    re-fitted default head), or a one-line error."""
     cfg = models_config(args)
+    if getattr(args, "camera", None):
+        cfg = _with_camera_head(args, cfg)
     try:
         return load_classifier(cfg, store_from(args, config_from(args)))
     except ClassifierError as exc:
         raise CliError(str(exc)) from None
 
 
-def timed_classify(classifier: Classifier, path: Path) -> tuple[Classification, float]:
-    """Read ``path``, classify it; the result and the milliseconds of classify alone."""
+def _with_camera_head(args: argparse.Namespace, cfg: ModelsConfig) -> ModelsConfig:
+    """``cfg`` with the default head ``--camera`` decides with now (its re-fit, if one was
+    promoted: the model registry's), so a picture is judged as that camera's crops are."""
+    config = config_from(args)
+    names = [c.name for c in config.cameras]
+    if args.camera not in names:
+        raise CliError(f"--camera: no camera {args.camera!r} in the configuration (its cameras: "
+                       f"{', '.join(names)})", code=2)
+    try:
+        heads = ModelRegistry(state_dir_of(config), cfg).effective().camera_heads
+    except ClassifierError as exc:
+        raise CliError(str(exc)) from None
+    own = {args.camera: heads[args.camera]} if args.camera in heads else {}
+    return cfg.model_copy(update={"camera_heads": own})
+
+
+def timed_classify(classifier: Classifier, path: Path, camera: str | None = None
+                   ) -> tuple[Classification, float]:
+    """Read ``path``, classify it (as a crop of ``camera``); the result and the milliseconds of
+    classify alone."""
     rgb = load_image(path)
     started = time.perf_counter()
-    result = classifier.classify(rgb)
+    result = classifier.classify(rgb, camera)
     return result, (time.perf_counter() - started) * 1000.0
 
 
@@ -80,6 +103,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="classify pictures: verdict, score, top labels per model")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="picture files")
     add_model_args(p)
+    p.add_argument("--camera", metavar="NAME",
+                   help="judge the pictures as this camera's crops: with its own re-fitted "
+                   "default head when one was promoted (tensorchicken learn)")
     p.set_defaults(func=run)
 
 
@@ -91,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     with open_classifier(args) as classifier:
         for path in args.images:
             try:
-                result, ms = timed_classify(classifier, path)
+                result, ms = timed_classify(classifier, path, args.camera)
             except ClassifierError as exc:
                 sys.stderr.write(f"tensorchicken classify: {exc}\n")
                 results.append({"file": str(path), "error": str(exc)})

@@ -163,3 +163,36 @@ def test_classify_reports_each_bad_file_and_goes_on(tmp_path: Path) -> None:
     assert results["pipe.png"]["error"].endswith(
         "not a regular file (a folder, a pipe or a device)")
     assert done.stderr.count("tensorchicken classify: ") == 3
+
+
+def test_classify_as_a_camera_s_crop_uses_its_own_re_fitted_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from classifier.feature_head import DEFAULT_HEAD_DIR
+    from classifier.registry import ModelRegistry
+    from edge.config import load_config
+
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"cameras": [{"name": "nest"}, {"name": "yard"}],
+                                  "paths": {"state_dir": str(tmp_path / "state")}}))
+    refit = tmp_path / "scene-default-nest-1"
+    shutil.copytree(DEFAULT_HEAD_DIR, refit)
+    info = refit / "head.yaml"
+    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
+                                             "version: nest-1"))
+    ModelRegistry(tmp_path / "state", load_config(config).models).promote_head(
+        f"{shipped_head().info.name}-nest-1", refit, "nest")
+    owl = str(DATA / "images/predator/coral__owl.jpg")
+
+    def answered(*extra: str) -> set[str]:
+        assert main(["classify", owl, "-c", str(config), "--json", *extra]) == 0
+        return set(json.loads(capsys.readouterr().out)["models"])
+
+    assert f"{shipped_head().info.name}-nest-1" in answered("--camera", "nest")
+    assert shipped_head().name in answered("--camera", "yard")
+    assert shipped_head().name in answered()  # a picture of no camera
+    assert main(["classify", owl, "-c", str(config), "--camera", "porch"]) == 2
+    assert "no camera 'porch' in the configuration (its cameras: nest, yard)" in (
+        capsys.readouterr().err)
