@@ -16,6 +16,8 @@ import os
 from typing import Any
 
 from classifier import ClassifierError
+from classifier.feature_head import heads_in_use
+from classifier.registry import ModelRegistry
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
 from edge.cli.label import state_dir_of
@@ -83,18 +85,32 @@ def nightly(args: argparse.Namespace, config: Config) -> list[dict[str, Any]]:
     return runs
 
 
+def _deciding(heads: dict[str, Any], camera: str) -> dict[str, Any] | None:
+    """The default head that decides ``camera``'s crops (None: the default head is off)."""
+    return heads["camera_heads"].get(camera, heads["default_head"])
+
+
 def _status(config: Config, as_json: bool) -> int:
     state = state_dir_of(config)
     store = SceneStore(scenes_dir(state), config.learn.per_hour, config.learn.refresh_h)
     coverage = [store.coverage(c.name) for c in config.cameras]
     record = LearnRecord(state)
     last = {k: record.last(k) for k in ("refit", "judge")}
+    try:
+        heads = heads_in_use(ModelRegistry(state, config.models).effective())
+    except ClassifierError as exc:
+        raise CliError(str(exc)) from None
+    deciding = {c.name: _deciding(heads, c.name) for c in config.cameras}
     if as_json:
-        print_json({"cameras": [c.to_dict() for c in coverage], "last_refit": last["refit"],
-                    "last_judgement": last["judge"], "candidate": record.candidate()})
+        print_json({"cameras": [{**c.to_dict(), "default_head": deciding[c.camera]}
+                                for c in coverage],
+                    "last_refit": last["refit"], "last_judgement": last["judge"],
+                    "candidate": record.candidate()})
         return 0
     for c in coverage:
-        print(c.describe())
+        head = deciding[c.camera]
+        print(c.describe() + ("" if head is None else f"; decides with {head['name']}"
+                              + (" (its own re-fit)" if head["folder"] else " (shipped)")))
     for run_ in (r for r in last.values() if r is not None):
         print(describe_run(run_))
     if last["refit"] is None:

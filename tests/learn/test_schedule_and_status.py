@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ import cv2
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from classifier.feature_head import DEFAULT_HEAD_DIR, shipped_head
+from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.config import LearnConfig, parse_config
 from edge.doctor.checks import check_learning
@@ -85,6 +88,7 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     assert found[1].startswith("no re-fit yet (nightly at 02:30)")
     record = LearnRecord(state)
     record.add({"kind": "refit", "at": NOON, "candidate": "scene-1", "seconds": 12.5,
+                "base": "coop-1", "running": "coop-1", "peak_mb": 80.0,
                 "offline": {"cameras": [{"camera": "nest", "labelled": {
                     "chicken": {"n": 4, "running": 2, "candidate": 4}},
                     "empty": {"n": 10, "running_alarms": 3, "candidate_alarms": 0},
@@ -113,3 +117,14 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     assert main(["learn", "-c", str(config_file), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["cameras"][0]["hours_covered"] == 2 and status["candidate"]["name"] == "scene-1"
+    assert status["cameras"][0]["default_head"]["name"] == shipped_head().name
+    # Once the nest box's own re-fit decides, the status says so.
+    refit = tmp_path / "scene-default-nest-1"
+    shutil.copytree(DEFAULT_HEAD_DIR, refit)
+    info = refit / "head.yaml"
+    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
+                                             "version: nest-1"))
+    ModelRegistry(state, config.models).promote_head("scene-default-nest-1", refit, "nest")
+    assert main(["learn", "-c", str(config_file), "status"]) == 0
+    assert f"decides with {shipped_head().info.name}-nest-1 (its own re-fit)" in (
+        capsys.readouterr().out)
