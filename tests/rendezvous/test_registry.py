@@ -187,3 +187,38 @@ def test_unregister_drops_a_run_time_shadow_and_refuses_what_decides(tmp_path: P
     assert _roles(registry)[V1] == "shadow"
     with pytest.raises(RegistryError, match="promoted once"):
         registry.unregister(V1)
+
+
+def test_each_camera_s_default_head_is_promoted_and_rolled_back_on_its_own(
+    tmp_path: Path,
+) -> None:
+    registry = ModelRegistry(tmp_path, ModelsConfig())  # type: ignore[call-arg]
+    heads = {c: tmp_path.resolve() / f"scene-default-{c}-1" for c in ("nest", "yard")}
+    registry.shadow_heads({c: (f"scene-default-{c}-1", f) for c, f in heads.items()})
+    assert registry.effective().camera_head_shadows == {c: str(f) for c, f in heads.items()}
+    registry.promote_head("scene-default-nest-1", heads["nest"], "nest")
+    with pytest.raises(RegistryError, match="already decides for camera nest"):
+        registry.promote_head("scene-default-nest-1", heads["nest"], "nest")
+    registry.promote_head("scene-default-yard-1", heads["yard"], "yard")
+    again = tmp_path.resolve() / "scene-default-nest-2"
+    registry.promote_head("scene-default-nest-2", again, "nest")
+    effective = registry.effective()
+    assert effective.camera_heads == {"nest": str(again), "yard": str(heads["yard"])}
+    assert effective.camera_head_shadows == {}  # each left the shadows when promoted
+    # Rolled back newest first, each camera to the head it had before that promotion.
+    assert registry.rollback() == "scene-default-nest-2 (camera nest)"
+    assert registry.effective().camera_heads == {"nest": str(heads["nest"]),
+                                                 "yard": str(heads["yard"])}
+    assert registry.rollback() == "scene-default-yard-1 (camera yard)"
+    assert registry.rollback() == "scene-default-nest-1 (camera nest)"
+    assert registry.effective().camera_heads == {}
+    # Kept across restarts: a new registry on the same folder reads the same.
+    registry.shadow_heads({"nest": ("scene-default-nest-2", again)})
+    assert ModelRegistry(tmp_path, ModelsConfig()).effective().camera_head_shadows == {  # type: ignore[call-arg]
+        "nest": str(again)}
+
+
+def test_a_damaged_camera_head_map_is_named(tmp_path: Path) -> None:
+    (tmp_path / "models.yaml").write_text("heads: [nest]\n")
+    with pytest.raises(RegistryError, match=r"models.yaml: heads must map camera names to head"):
+        ModelRegistry(tmp_path, ModelsConfig()).effective()  # type: ignore[call-arg]
