@@ -43,32 +43,33 @@ def models_config(args: argparse.Namespace) -> ModelsConfig:
         raise CliError(f"--model: {exc}", code=2) from None
 
 
-def open_classifier(args: argparse.Namespace) -> Classifier:
-    """The classifier for ``-c`` and ``--model`` (and, with ``--camera``, that camera's own
-    re-fitted default head), or a one-line error."""
+def open_classifier(args: argparse.Namespace, camera: str | None = None) -> Classifier:
+    """The classifier for ``-c`` and ``--model`` (and, with ``camera``, that camera's own
+    re-fitted default head, promoted through the model registry), or a one-line error."""
     cfg = models_config(args)
-    if getattr(args, "camera", None):
-        cfg = _with_camera_head(args, cfg)
+    if camera is not None:
+        cfg = _with_camera_head(args, cfg, camera)
     try:
         return load_classifier(cfg, store_from(args, config_from(args)))
     except ClassifierError as exc:
         raise CliError(str(exc)) from None
 
 
-def _with_camera_head(args: argparse.Namespace, cfg: ModelsConfig) -> ModelsConfig:
-    """``cfg`` with the default head ``--camera`` decides with now (its re-fit, if one was
+def _with_camera_head(args: argparse.Namespace, cfg: ModelsConfig, camera: str
+                      ) -> ModelsConfig:
+    """``cfg`` with the default head ``camera`` decides with now (its re-fit, if one was
     promoted: the model registry's), so a picture is judged as that camera's crops are."""
     config = config_from(args)
     names = [c.name for c in config.cameras]
-    if args.camera not in names:
-        raise CliError(f"--camera: no camera {args.camera!r} in the configuration (its cameras: "
+    if camera not in names:
+        raise CliError(f"--camera: no camera {camera!r} in the configuration (its cameras: "
                        f"{', '.join(names)})", code=2)
     try:
         heads = ModelRegistry(state_dir_of(config), cfg).effective().camera_heads
     except ClassifierError as exc:
         raise CliError(str(exc)) from None
-    own = {args.camera: heads[args.camera]} if args.camera in heads else {}
-    return cfg.model_copy(update={"camera_heads": own})
+    return cfg.model_copy(update={"camera_heads": {camera: heads[camera]} if camera in heads
+                                  else {}})
 
 
 def timed_classify(classifier: Classifier, path: Path, camera: str | None = None
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     reported (on stderr, and as ``error`` in JSON) and the others still are. Exit 1 if any
     could not be."""
     results: list[dict[str, Any]] = []
-    with open_classifier(args) as classifier:
+    with open_classifier(args, args.camera) as classifier:
         for path in args.images:
             try:
                 result, ms = timed_classify(classifier, path, args.camera)
