@@ -399,13 +399,16 @@ class CameraLoop:
         empty scene for edge/learn/."""
         self.parts.decider.end_visit(self.camera.name)
         self.outcomes.visit_ended(episode.last_motion)
+        # A hen or a predator in any frame, confirmed or not: it may still be there, at rest.
+        saw = bool(episode.verdicts.get("predator") or episode.verdicts.get("chicken"))
+        if self.parts.scenes is not None:
+            self.parts.scenes.visit_ended(self.camera.name, saw)
         if episode.events:
             return
         if not worth_logging(episode):
             # Motion called nothing: a candidate empty scene of this camera (edge/learn/). Not
-            # a visit with a frame called predator, confirmed or not: something may be in it.
-            if (episode.best is not None and self.parts.scenes is not None
-                    and not episode.verdicts.get("predator")):
+            # a visit with a frame called hen or predator: something may be in it.
+            if episode.best is not None and self.parts.scenes is not None and not saw:
                 self.parts.scenes.quiet(self.camera.name, end_time, episode.best.crop)
             return
         # Why nothing fired (unconfirmed, vetoed, disarmed, cooldown, refused...), frame by frame.

@@ -22,6 +22,13 @@ class LearnConfig(Section):
     still_s: float = Field(
         10.0, ge=0, le=3600,
         description="A camera must have seen no motion this long before its scene is sampled")
+    # A hen laying sits still in the nest box for an hour; a fox may wait at the run. Neither
+    # moves, so neither is told from an empty scene by the motion detector.
+    after_visit_min: float = Field(
+        60.0, ge=0, le=24 * 60,
+        description="After a visit in which a hen or a predator was seen, the camera's scene is "
+        "not sampled for this long (minutes), in case it is still there, at rest; a later visit "
+        "that saw nothing ends the wait")
     per_hour: int = Field(
         8, ge=1, le=200,
         description="Crops kept per camera for each hour of the day (24 slots): the bound on "

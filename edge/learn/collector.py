@@ -2,8 +2,10 @@
 
 The frame loop calls :meth:`SceneCollector.moved` on frames with motion and
 :meth:`SceneCollector.still` on frames without. ``still`` decides in memory whether a sample is
-due (the camera has been still for ``still_s``, its last sample is ``scene_interval_s`` old,
-and the store wants a crop for this hour); only then does it cut one square (the size of a
+due (the camera has been still for ``still_s``, its last visit did not see a hen or a
+predator within ``after_visit_min`` (:meth:`SceneCollector.visit_ended`: an animal at rest does
+not move), its last sample is ``scene_interval_s`` old, and the store wants a crop for this
+hour); only then does it cut one square (the size of a
 model's input, a fraction of a millisecond) around a place where motion happens on this camera
 (:class:`~edge.learn.places.MotionPlaces`) and hand it to the collector's own thread through a
 queue of one: if that thread is still busy with the previous crop, the new one is dropped and
@@ -64,9 +66,11 @@ class SceneCollector:
         self._queue: queue.Queue[_Sample | None] = queue.Queue(maxsize=1)
         self._last_motion: dict[str, float] = {}
         self._last_sample: dict[str, float] = {}
+        self._occupied_until: dict[str, float] = {}
         self.kept = 0
         self.dropped = 0  # due, but the writer was still busy with the previous crop
         self.failed = 0
+        self.held_back = 0  # still frames not sampled: a hen or a predator may be at rest there
         self._idle = threading.Event()
         self._idle.set()
         self._thread = threading.Thread(
@@ -84,6 +88,9 @@ class SceneCollector:
         # A camera's stillness counts from its first frame: the first seconds after a start
         # may hold motion the detector has not learned yet.
         if now - self._last_motion.setdefault(camera, now) < self.cfg.still_s:
+            return False
+        if now < self._occupied_until.get(camera, now):
+            self.held_back += 1
             return False
         last = self._last_sample.get(camera)
         if last is not None and now - last < self.cfg.scene_interval_s:
@@ -104,6 +111,16 @@ class SceneCollector:
             self.dropped += 1
             return False
         return True
+
+    def visit_ended(self, camera: str, saw_something: bool) -> None:
+        """A visit of ``camera`` ended. If it ``saw_something`` (a hen or a predator in any of
+        its frames), the animal may still be there at rest (a hen laying, a fox waiting), which
+        the motion detector cannot tell from an empty scene: the scene is not sampled for
+        ``learn.after_visit_min``. A visit that saw nothing ends the wait."""
+        if saw_something:
+            self._occupied_until[camera] = self._clock() + self.cfg.after_visit_min * 60.0
+        else:
+            self._occupied_until.pop(camera, None)
 
     def quiet(self, camera: str, when: float, crop: np.ndarray) -> bool:
         """Motion of ``camera`` at ``when`` that the decider called nothing (``crop``, the

@@ -150,6 +150,33 @@ def test_samples_wait_for_stillness_and_are_cut_where_motion_happens(tmp_path: P
         collector.close()
 
 
+def test_after_a_hen_or_a_predator_was_seen_the_scene_waits(tmp_path: Path) -> None:
+    """A hen laying or a fox waiting does not move: after a visit that saw one, the camera's
+    scene is not sampled for learn.after_visit_min, unless a visit that saw nothing ends the
+    wait."""
+    now = [0.0]
+    store = SceneStore(tmp_path, per_hour=10, refresh_h=0)
+    collector = SceneCollector(
+        store, MotionPlaces(seed=1),
+        LearnConfig(scene_interval_s=1, still_s=5, after_visit_min=30), clock=lambda: now[0])
+    try:
+        for camera in ("nest", "run"):  # a camera's stillness counts from its first frame
+            assert not collector.still(camera, frame_of(DAY, NOON), 224)
+            collector.visit_ended(camera, saw_something=True)
+        now[0] = 60.0  # still for a minute: long enough, but a hen may be sitting there
+        assert not collector.still("nest", frame_of(DAY, NOON), 224)
+        assert not collector.still("run", frame_of(DAY, NOON), 224)
+        assert collector.held_back == 2
+        collector.visit_ended("run", saw_something=False)  # something moved and it was nothing
+        assert collector.still("run", frame_of(DAY, NOON), 224)
+        now[0] = 30 * 60.0 + 1.0  # the nest box's wait is over
+        assert collector.still("nest", frame_of(DAY, NOON + 1), 224)
+        assert collector.wait_idle()
+        assert len(store.scenes("nest")) == len(store.scenes("run")) == 1
+    finally:
+        collector.close()
+
+
 @pytest.fixture(scope="module")
 def real_classifier(asset_store):  # type: ignore[no-untyped-def]
     classifier = load_classifier(ModelsConfig(), asset_store)
@@ -213,6 +240,9 @@ def test_the_frame_loop_feeds_the_collector_its_still_frames(loop_parts: Parts, 
     assert collector.dropped + collector.kept + collector.failed >= len(scenes)
     # The visits' motion was seen: later samples are cut at their sizes and places.
     assert places.sample("coop").w < 0.5
+    # After the fox's visit the fox may be at rest there: the still frames until the
+    # wheelbarrow's visit (nothing) were not sampled.
+    assert collector.held_back > 0
     # The wheelbarrow's visit, called nothing and never logged, waits to join the scenes.
     assert loop.counters.episodes == 2 and loop.counters.events == 1  # the fox's
     (held,) = store.held("coop")
