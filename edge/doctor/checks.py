@@ -299,6 +299,7 @@ def check_learning(config: Config, store: AssetStore) -> Iterator[Finding]:
         yield Finding("learning", OK, "off (learn.enabled: false)")
         return
     state = state_dir_of(config)
+    yield from _camera_heads(config, state)
     scenes = SceneStore(scenes_dir(state), config.learn.per_hour, config.learn.refresh_h)
     for camera in config.cameras:
         coverage = scenes.coverage(camera.name)
@@ -324,6 +325,37 @@ def check_learning(config: Config, store: AssetStore) -> Iterator[Finding]:
             outcome = "promoted" if o["promoted"] else "left a shadow: " + "; ".join(
                 o["reasons"])
             yield Finding("learning", OK, f"{name} {outcome}")
+
+
+def _camera_heads(config: Config, state: Path) -> Iterator[Finding]:
+    """Each camera's own re-fitted default head (and the one waiting as its shadow) loads; one
+    that does not is named, with what decides instead."""
+    from classifier.errors import ClassifierError
+    from classifier.feature_head import load_feature_head
+    from classifier.registry import ModelRegistry
+
+    try:
+        models = ModelRegistry(state, config.models).effective()
+    except ClassifierError as exc:
+        yield Finding("learning", FAIL, str(exc))
+        return
+    for role, folders, instead in (
+            ("re-fitted default head", models.camera_heads,
+             "the shipped head decides its crops; the next re-fit or 'tensorchicken models "
+             "rollback' replaces it"),
+            ("default head's shadow", models.camera_head_shadows,
+             "it is not scored; the next re-fit replaces it")):
+        for camera, folder in sorted(folders.items()):
+            try:
+                head = load_feature_head(Path(folder))
+            except ClassifierError as exc:
+                yield Finding("learning", WARN, f"camera {camera}: its {role} does not load "
+                              f"({exc}); {instead}")
+                continue
+            if role == "re-fitted default head":
+                yield Finding("learning", OK, f"camera {camera} decides with its own re-fit "
+                              f"{head.name}")
+
 
 ALL_CHECKS: tuple[Check, ...] = (
     check_clock,
