@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from classifier.registry import ModelRegistry
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
 from edge.doctor.checks import state_dir_of
+
+log = logging.getLogger(__name__)
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -43,33 +47,39 @@ def models_config(args: argparse.Namespace) -> ModelsConfig:
         raise CliError(f"--model: {exc}", code=2) from None
 
 
-def open_classifier(args: argparse.Namespace, camera: str | None = None) -> Classifier:
-    """The classifier for ``-c`` and ``--model`` (and, with ``camera``, that camera's own
-    re-fitted default head, promoted through the model registry), or a one-line error."""
+def open_classifier(args: argparse.Namespace, cameras: Sequence[str] = (),
+                    asked: bool = False) -> Classifier:
+    """The classifier for ``-c`` and ``--model`` (and, for each of ``cameras``, that camera's
+    own re-fitted default head, promoted through the model registry), or a one-line error.
+    A registry that cannot be read is an error when the owner ``asked`` for a camera, else a
+    warning (the shipped head then judges every camera's crops)."""
     cfg = models_config(args)
-    if camera is not None:
-        cfg = _with_camera_head(args, cfg, camera)
+    if cameras:
+        cfg = _with_camera_heads(args, cfg, cameras, asked)
     try:
         return load_classifier(cfg, store_from(args, config_from(args)))
     except ClassifierError as exc:
         raise CliError(str(exc)) from None
 
 
-def _with_camera_head(args: argparse.Namespace, cfg: ModelsConfig, camera: str
-                      ) -> ModelsConfig:
-    """``cfg`` with the default head ``camera`` decides with now (its re-fit, if one was
-    promoted: the model registry's), so a picture is judged as that camera's crops are."""
+def _with_camera_heads(args: argparse.Namespace, cfg: ModelsConfig, cameras: Sequence[str],
+                       asked: bool) -> ModelsConfig:
+    """``cfg`` with the default head each of ``cameras`` decides with now (its re-fit, if one
+    was promoted: the model registry's), so its crops are judged as the appliance judges them."""
     config = config_from(args)
     names = [c.name for c in config.cameras]
-    if camera not in names:
-        raise CliError(f"--camera: no camera {camera!r} in the configuration (its cameras: "
-                       f"{', '.join(names)})", code=2)
+    for camera in cameras:
+        if camera not in names:
+            raise CliError(f"--camera: no camera {camera!r} in the configuration (its cameras: "
+                           f"{', '.join(names)})", code=2)
     try:
         heads = ModelRegistry(state_dir_of(config), cfg).effective().camera_heads
     except ClassifierError as exc:
-        raise CliError(str(exc)) from None
-    return cfg.model_copy(update={"camera_heads": {camera: heads[camera]} if camera in heads
-                                  else {}})
+        if asked:
+            raise CliError(str(exc)) from None
+        log.warning("the cameras' own re-fitted default heads are not used: %s", exc)
+        return cfg
+    return cfg.model_copy(update={"camera_heads": {c: heads[c] for c in cameras if c in heads}})
 
 
 def timed_classify(classifier: Classifier, path: Path, camera: str | None = None
@@ -115,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     reported (on stderr, and as ``error`` in JSON) and the others still are. Exit 1 if any
     could not be."""
     results: list[dict[str, Any]] = []
-    with open_classifier(args, args.camera) as classifier:
+    with open_classifier(args, [args.camera] if args.camera else [], asked=True) as classifier:
         for path in args.images:
             try:
                 result, ms = timed_classify(classifier, path, args.camera)

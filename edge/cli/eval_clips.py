@@ -126,7 +126,10 @@ def run_clips(args: argparse.Namespace) -> int:
         if not path.exists() and not str(path).startswith(CAMERA_PREFIX):
             raise CliError(f"{path}: no such video file or folder", code=2)
     results = []
-    with open_classifier(args) as classifier, tempfile.TemporaryDirectory() as tmp:
+    # Each camera's crops judged as the appliance judges them: with its own re-fitted default
+    # head once promoted (tensorchicken learn).
+    with open_classifier(args, [c.name for c in config.cameras]) as classifier, \
+            tempfile.TemporaryDirectory() as tmp:
         for n, (label, path) in enumerate(clips):
             cam = clip_camera(config, camera, path, args.fps)
             try:

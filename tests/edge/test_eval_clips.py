@@ -129,3 +129,49 @@ def test_bad_clip_arguments_say_what_is_wrong(
     assert main(["eval"]) == 2
     assert "eval needs --manifest CSV and --root DIR (or --clips PATH...)" in \
         capsys.readouterr().err
+
+
+def test_a_camera_s_own_re_fitted_head_judges_its_clips(
+    fox_frames: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once a camera's own re-fit of the default head is promoted, ``eval --clips`` judges that
+    camera's clips with it, as the appliance does: here a re-fit that never says predator."""
+    import dataclasses
+    import hashlib
+    import shutil
+
+    import numpy as np
+
+    from classifier.feature_head import DEFAULT_HEAD_DIR, HEAD_FILE, INFO_FILE, shipped_head
+    from classifier.registry import ModelRegistry
+    from edge.config import load_config
+
+    shipped = shipped_head()
+    order = list(shipped.head.classes)
+    bias = np.zeros_like(shipped.head.bias)
+    bias[order.index("background")] = 20.0
+    blind = dataclasses.replace(shipped.head, weights=np.zeros_like(shipped.head.weights),
+                                bias=bias)
+    folder = tmp_path / "scene-default-nest-blind"
+    shutil.copytree(DEFAULT_HEAD_DIR, folder)
+    data = blind.to_bytes()
+    (folder / HEAD_FILE).write_bytes(data)
+    info = (folder / INFO_FILE).read_text()
+    (folder / INFO_FILE).write_text(
+        info.replace(shipped.info.head.sha256, hashlib.sha256(data).hexdigest())
+        .replace(f"version: {shipped.info.version}", "version: blind"))
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"cameras": [{"name": "nest"}],
+                                  "paths": {"state_dir": str(tmp_path / "state")}}))
+    args = ["eval", "-c", str(config), "--clips", f"predator={fox_frames}", "--fps", "10",
+            "--json"]
+
+    def fired() -> int:
+        assert main(args) == 0
+        (clip,) = json.loads(capsys.readouterr().out)["clips"]
+        return int(clip["fired"])
+
+    assert fired() >= 1  # the shipped head: the fox fires
+    ModelRegistry(tmp_path / "state", load_config(config).models).promote_head(
+        f"{shipped.info.name}-blind", folder, "nest")
+    assert fired() == 0  # the nest camera's own head, blind to predators, decides its crops
