@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "tensorchicken"
@@ -62,10 +63,28 @@ class JsonLines(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is then, not as it was at set-up: a thread
+    that logs late (an MQTT client's, on connecting) must not write to a stream that was
+    replaced and closed in the meantime (a test runner's capture, a re-opened stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure(level: str | int, json_lines: bool = False) -> None:
     """Log to stderr at ``level``, as text or JSON lines; replaces our earlier set-up (and only
     ours: handlers others installed, such as a test runner's, stay)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(RepeatLimit())
     handler.set_name(_HANDLER_NAME)

@@ -56,3 +56,22 @@ def test_a_repeated_line_is_held_back_and_then_counted() -> None:
     later = record("mqtt: ignored %r")
     assert limit.filter(later) and later.getMessage() == (
         "mqtt: ignored 'x' (997 more like this held back)")
+
+
+def test_a_late_record_goes_to_stderr_as_it_is_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread that logs after stderr was replaced and the old one closed (an MQTT client on
+    connecting, after a test runner's capture ended) writes to the new one, without an error."""
+    import io
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure("INFO")
+    logging.getLogger("edge.test").info("fox at the run")
+    monkeypatch.setattr("sys.stderr", second)
+    first.close()
+    errors: list[BaseException] = []
+    monkeypatch.setattr(logging, "raiseExceptions", True)
+    monkeypatch.setattr(logging.Handler, "handleError",
+                        lambda self, record: errors.append(RuntimeError(record.getMessage())))
+    logging.getLogger("edge.test").info("mqtt: connected")
+    assert errors == [] and second.getvalue().rstrip().endswith("edge.test: mqtt: connected")
