@@ -267,8 +267,9 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
     """The default head blended with the zero-shot models, each camera's re-fit of it blended
     in its place and each camera's re-fit waiting as its shadow, as ``cfg`` (the configuration
     with the model registry's changes) names them: name, folder (None: the shipped one) and
-    the lights it counts in; the default head None when it is off (and then no camera has
-    one). For ``models list`` and the web page."""
+    the lights it counts in, and why it does not load (``error``, None when it does); the
+    default head None when it is off (and then no camera has one). For ``models list``,
+    ``doctor`` and the web page."""
     if not cfg.default_head:
         return {"default_head": None, "camera_heads": {}, "camera_head_shadows": {}}
 
@@ -276,9 +277,9 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
         try:
             head = load_feature_head(Path(folder)) if folder else shipped_head()
         except ModelError as exc:
-            return {"name": f"? ({exc})", "folder": folder, "lights": []}
+            return {"name": f"? ({exc})", "folder": folder, "lights": [], "error": str(exc)}
         return {"name": head.name, "folder": folder,
-                "lights": [str(r) for r in head.info.operating_points]}
+                "lights": [str(r) for r in head.info.operating_points], "error": None}
 
     return {"default_head": described(None),
             "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},

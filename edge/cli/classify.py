@@ -15,6 +15,7 @@ from classifier.config import ModelsConfig, ModelUse
 from classifier.registry import ModelRegistry
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
+from edge.cli.motion import camera_named
 from edge.doctor.checks import state_dir_of
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,8 @@ def _with_camera_heads(args: argparse.Namespace, cfg: ModelsConfig, cameras: Seq
     """``cfg`` with the default head each of ``cameras`` decides with now (its re-fit, if one
     was promoted: the model registry's), so its crops are judged as the appliance judges them."""
     config = config_from(args)
-    names = [c.name for c in config.cameras]
     for camera in cameras:
-        if camera not in names:
-            raise CliError(f"--camera: no camera {camera!r} in the configuration (its cameras: "
-                           f"{', '.join(names)})", code=2)
+        camera_named(config, camera)  # a CliError naming the cameras there are
     try:
         heads = ModelRegistry(state_dir_of(config), cfg).effective().camera_heads
     except ClassifierError as exc:

@@ -110,14 +110,15 @@ def _registry(args: argparse.Namespace) -> tuple[Config, ModelRegistry]:
     return config, ModelRegistry(state_dir_of(config), config.models)
 
 
-def _change(args: argparse.Namespace, what: str | Callable[[], str],
-            apply: Callable[[ModelRegistry], None]) -> int:
-    """Apply a registry change; load and warm up the primary (and NAME) as they would now run;
-    on any failure put ``models.yaml`` back as it was."""
+def _change(args: argparse.Namespace, what: str,
+            apply: Callable[[ModelRegistry], str | None]) -> int:
+    """Apply a registry change (``apply`` may name what it changed, after ``what``); load and
+    warm up the primary (and NAME) as they would now run; on any failure put ``models.yaml``
+    back as it was."""
     config, registry = _registry(args)
     before = registry.path.read_text(encoding="utf-8") if registry.path.exists() else None
     try:
-        apply(registry)
+        changed = apply(registry)
         target = registry.effective()
         store, specs = store_from(args, config), load_specs()
         for use in target.use:
@@ -131,8 +132,7 @@ def _change(args: argparse.Namespace, what: str | Callable[[], str],
         raise CliError(f"nothing changed: {exc}") from None
     running = _running(state_dir_of(config))
     where = "the running appliance switches within a second" if running else "recorded"
-    print(f"{what if isinstance(what, str) else what()}: primary {target.primary.name} "
-          f"({where})")
+    print(f"{what}{' ' + changed if changed else ''}: primary {target.primary.name} ({where})")
     return 0
 
 
@@ -143,9 +143,7 @@ def run_promote(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     """``models rollback``."""
-    undone: list[str] = []
-    return _change(args, lambda: f"rolled back {undone[0]}",
-                   lambda r: undone.append(r.rollback()))
+    return _change(args, "rolled back", lambda r: r.rollback())
 
 
 def run_register(args: argparse.Namespace) -> int:

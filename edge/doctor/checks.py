@@ -331,30 +331,27 @@ def _camera_heads(config: Config, state: Path) -> Iterator[Finding]:
     """Each camera's own re-fitted default head (and the one waiting as its shadow) loads; one
     that does not is named, with what decides instead."""
     from classifier.errors import ClassifierError
-    from classifier.feature_head import load_feature_head
+    from classifier.feature_head import heads_in_use
     from classifier.registry import ModelRegistry
 
     try:
-        models = ModelRegistry(state, config.models).effective()
+        heads = heads_in_use(ModelRegistry(state, config.models).effective())
     except ClassifierError as exc:
         yield Finding("learning", FAIL, str(exc))
         return
-    for role, folders, instead in (
-            ("re-fitted default head", models.camera_heads,
+    for key, role, instead in (
+            ("camera_heads", "re-fitted default head",
              "the shipped head decides its crops; the next re-fit or 'tensorchicken models "
              "rollback' replaces it"),
-            ("default head's shadow", models.camera_head_shadows,
+            ("camera_head_shadows", "default head's shadow",
              "it is not scored; the next re-fit replaces it")):
-        for camera, folder in sorted(folders.items()):
-            try:
-                head = load_feature_head(Path(folder))
-            except ClassifierError as exc:
+        for camera, head in sorted(heads[key].items()):
+            if head["error"] is not None:
                 yield Finding("learning", WARN, f"camera {camera}: its {role} does not load "
-                              f"({exc}); {instead}")
-                continue
-            if role == "re-fitted default head":
+                              f"({head['error']}); {instead}")
+            elif key == "camera_heads":
                 yield Finding("learning", OK, f"camera {camera} decides with its own re-fit "
-                              f"{head.name}")
+                              f"{head['name']}")
 
 
 ALL_CHECKS: tuple[Check, ...] = (

@@ -180,15 +180,18 @@ def _comparisons(examples: Sequence[Example], running: Callable[[list[int]], lis
                  candidate: Callable[[list[int]], list[str]]) -> list[CameraComparison]:
     """Each camera's held-out examples' verdicts by the running head and by the candidate
     (each a function of the rows), compared."""
-    out = []
-    for camera in sorted({e.camera for e in examples}):
-        rows = [i for i, e in enumerate(examples) if e.camera == camera and e.held_out]
-        if not rows:
-            out.append(CameraComparison(camera, {}, 0, 0, 0))
-            continue
-        out.append(compare_camera(camera, [examples[i] for i in rows], running(rows),
-                                  candidate(rows)))
-    return out
+    return [_compared(examples, camera, running, candidate)
+            for camera in sorted({e.camera for e in examples})]
+
+
+def _compared(examples: Sequence[Example], camera: str,
+              running: Callable[[list[int]], list[str]],
+              candidate: Callable[[list[int]], list[str]]) -> CameraComparison:
+    """``camera``'s held-out examples' verdicts by the running head and by the candidate."""
+    rows = [i for i, e in enumerate(examples) if e.camera == camera and e.held_out]
+    if not rows:
+        return CameraComparison(camera, {}, 0, 0, 0)
+    return compare_camera(camera, [examples[i] for i in rows], running(rows), candidate(rows))
 
 
 def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float,
@@ -219,14 +222,13 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
     weight = base.info.blend
     version = version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
 
-    def said(model: Any, points: Any, rows: list[int]) -> list[str]:
-        return shipped.verdicts(model, points, weight, features[rows], partner[rows],
-                                [regimes[i] for i in rows], th)
+    def said(model: Any, points: Any) -> Callable[[list[int]], list[str]]:
+        return lambda rows: shipped.verdicts(model, points, weight, features[rows],
+                                             partner[rows], [regimes[i] for i in rows], th)
 
     comparisons, heads, fitted = [], {}, {}
     for camera in sorted({e.camera for e in examples}):
         mine = np.array([e.camera == camera for e in examples], dtype=bool)
-        rows = [int(i) for i in np.flatnonzero(mine) if examples[i].held_out]
         if not (mine & fit).any():  # only held-out crops yet: nothing to fit this camera on
             comparisons.append(CameraComparison(camera, {}, 0, 0, 0))
             continue
@@ -234,11 +236,9 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
         labels = [shipped.target_of(examples[i].label) for i in np.flatnonzero(mine & fit)]
         head = refit_head(base.head, features[mine & fit], targets_for(labels, shipped.SCHEME),
                           config.learn.default_prior_l2)
-        comparison = compare_camera(
-            camera, [examples[i] for i in rows],
-            said(running.head, running.info.operating_points, rows),
-            said(head, base.info.operating_points, rows)) if rows else CameraComparison(
-            camera, {}, 0, 0, 0)
+        comparison = _compared(examples, camera,
+                               said(running.head, running.info.operating_points),
+                               said(head, base.info.operating_points))
         comparisons.append(comparison)
         folder = shipped.heads_folder(state_dir) / f"{shipped.head_name(camera)}-{version}"
         info = shipped.write_head(folder, base, head, camera, version, examples, mine & fit,

@@ -194,5 +194,5 @@ def test_classify_as_a_camera_s_crop_uses_its_own_re_fitted_head(
     assert shipped_head().name in answered("--camera", "yard")
     assert shipped_head().name in answered()  # a picture of no camera
     assert main(["classify", owl, "-c", str(config), "--camera", "porch"]) == 2
-    assert "no camera 'porch' in the configuration (its cameras: nest, yard)" in (
+    assert "no camera named 'porch' in the configuration (cameras: nest, yard)" in (
         capsys.readouterr().err)

@@ -67,7 +67,7 @@ def test_list_names_the_default_head_and_each_camera_s_re_fit(
     assert now["default_head"]["name"] == shipped_head().name and now["camera_heads"] == {}
     assert now["camera_head_shadows"] == {"coop": {
         "name": "default-refit-1", "folder": str(refit),
-        "lights": ["day_colour", "night_ir", "night_colour"]}}
+        "lights": ["day_colour", "night_ir", "night_colour"], "error": None}}
     assert main(["models", "list", "-c", str(config)]) == 0
     assert "camera coop's shadow: default-refit-1 (re-fitted; scored beside it" in (
         capsys.readouterr().out)
