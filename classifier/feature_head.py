@@ -41,6 +41,7 @@ from classifier.head import SoftmaxHead
 from classifier.model import Model
 from classifier.package import FileRef, checked_file
 from classifier.regime import Regime
+from classifier.scene_gate import GatedHead, layer_of
 from classifier.spec import ModelSpec, declared_sha256
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ class FeatureHeadInfo(_Strict):
     description: str = ""
     sources: list[FeatureSource] = Field(min_length=1)
     head: FileRef
+    gate: FileRef | None = Field(
+        None, description="a re-fit's scene gate (classifier.scene_gate): the re-fit decides "
+        "only near the crops it was fitted on, the head it was re-fitted from elsewhere")
     blend: float = Field(gt=0, le=1, description="the head's weight in the log-odds blend")
     operating_points: dict[Regime, float] = Field(
         default_factory=lambda: dict.fromkeys(Regime, 0.5),
@@ -100,11 +104,17 @@ class FeatureHeadInfo(_Strict):
 class FeatureHead:
     """A loaded, checked head over the source models' features. Pure, so thread-safe."""
 
-    def __init__(self, info: FeatureHeadInfo, head: SoftmaxHead) -> None:
+    def __init__(self, info: FeatureHeadInfo, head: SoftmaxHead | GatedHead) -> None:
         self.info = info
         self.head = head
         self.name = info.model_name
         self.sources = tuple(s.model for s in info.sources)
+
+    @property
+    def layer(self) -> SoftmaxHead:
+        """The softmax layer itself (a gated re-fit's own, without its gate): what a re-fit
+        starts from."""
+        return layer_of(self.head)
 
     def features(self, by_model: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """The head's input from each source model's features; None if one is missing."""
@@ -151,7 +161,7 @@ def to_operating_point(predator: np.ndarray, point: float, weight: float) -> np.
     return np.asarray(1.0 / (1.0 + np.exp(-(log_odds(predator) - shift))))
 
 
-def class_scores(head: SoftmaxHead, features: np.ndarray) -> np.ndarray:
+def class_scores(head: SoftmaxHead | GatedHead, features: np.ndarray) -> np.ndarray:
     """``head``'s probabilities (N, 3) in :data:`CLASSES` order for features (N, inputs)."""
     probs = head.probabilities(features)
     return probs[:, [head.classes.index(c) for c in CLASSES]]
@@ -174,7 +184,8 @@ def read_info(folder: Path) -> FeatureHeadInfo:
 
 
 def load_feature_head(folder: Path = DEFAULT_HEAD_DIR) -> FeatureHead:
-    """The head in ``folder`` (the shipped one by default), its file checked by sha256."""
+    """The head in ``folder`` (the shipped one by default), its file checked by sha256; a
+    re-fit with a scene gate (``gate:``) gated by it, its file checked too."""
     info = read_info(folder)
     head = SoftmaxHead.load(checked_file(Path(folder), info.head, "head"))
     if set(head.classes) != set(CLASSES):
@@ -183,6 +194,9 @@ def load_feature_head(folder: Path = DEFAULT_HEAD_DIR) -> FeatureHead:
     if head.inputs != sum(s.size for s in info.sources):
         raise ModelError(f"{folder}/{HEAD_FILE}: takes {head.inputs} features, its sources give "
                          f"{sum(s.size for s in info.sources)}")
+    if info.gate is not None:
+        return FeatureHead(info, GatedHead.load(head, checked_file(Path(folder), info.gate,
+                                                                   "scene gate")))
     return FeatureHead(info, head)
 
 
@@ -267,7 +281,9 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
     """The default head blended with the zero-shot models, each camera's re-fit of it blended
     in its place and each camera's re-fit waiting as its shadow, as ``cfg`` (the configuration
     with the model registry's changes) names them: name, folder (None: the shipped one) and
-    the lights it counts in, and why it does not load (``error``, None when it does); the
+    the lights it counts in, how many crops its scene gate holds (``scene_crops``: a re-fit
+    decides near them only; None without a gate), and why it does not load (``error``, None
+    when it does); the
     default head None when it is off (and then no camera has one). For ``models list``,
     ``doctor`` and the web page."""
     if not cfg.default_head:
@@ -277,9 +293,12 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
         try:
             head = load_feature_head(Path(folder)) if folder else shipped_head()
         except ModelError as exc:
-            return {"name": f"? ({exc})", "folder": folder, "lights": [], "error": str(exc)}
+            return {"name": f"? ({exc})", "folder": folder, "lights": [], "scene_crops": None,
+                    "error": str(exc)}
+        gated = head.head.gate if isinstance(head.head, GatedHead) else None
         return {"name": head.name, "folder": folder,
-                "lights": [str(r) for r in head.info.operating_points], "error": None}
+                "lights": [str(r) for r in head.info.operating_points],
+                "scene_crops": None if gated is None else len(gated.anchors), "error": None}
 
     return {"default_head": described(None),
             "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},

@@ -53,12 +53,17 @@ class SoftmaxHead:
         """The feature vector length the head takes."""
         return int(self.weights.shape[0])
 
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        """Raw scores, shape (N, classes), for features of shape (N, inputs) or (inputs,)."""
+    def standardised(self, features: np.ndarray) -> np.ndarray:
+        """Features of shape (N, inputs) or (inputs,) as the head sees them, shape (N, inputs):
+        less the training mean, over the training spread."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float32))
         if x.shape[1] != self.inputs:
             raise ValueError(f"the head takes {self.inputs} features, got {x.shape[1]}")
-        return ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return (x - self.mean) / self.scale
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Raw scores, shape (N, classes), for features of shape (N, inputs) or (inputs,)."""
+        return self.standardised(features) @ self.weights + self.bias
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Softmax of :meth:`logits`, shape (N, classes)."""

@@ -41,6 +41,7 @@ from classifier.embeddings import Extractor, ExtractorRef, extractor_spec, load_
 from classifier.errors import ModelError
 from classifier.head import SoftmaxHead
 from classifier.model import InputPreparer
+from classifier.scene_gate import GATE_FILE, GatedHead, layer_of
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict_map import VerdictMap, load_verdict_map
 from groundwork.digest import sha256_of
@@ -83,6 +84,9 @@ class PackageInfo(_Strict):
     description: str = ""
     extractor: ExtractorEntry
     head: FileRef | None = Field(None, description="filled in by write_package")
+    gate: FileRef | None = Field(
+        None, description="a re-fit's scene gate (classifier.scene_gate), filled in by "
+        "write_package: the re-fit decides only near the crops it was fitted on")
     verdicts: FileRef | None = Field(None, description="filled in by write_package")
     labels: list[str] = Field(min_length=2)
     thresholds: dict[str, float] = Field(
@@ -171,8 +175,8 @@ class PackageModel:
     :class:`~classifier.model.TFLiteModel` that :class:`~classifier.ensemble.Classifier` uses.
     ``probabilities`` is thread-safe (the extractor has its own lock; the head is pure)."""
 
-    def __init__(self, info: PackageInfo, path: Path, extractor: Extractor, head: SoftmaxHead,
-                 verdicts: VerdictMap, threads: int) -> None:
+    def __init__(self, info: PackageInfo, path: Path, extractor: Extractor,
+                 head: SoftmaxHead | GatedHead, verdicts: VerdictMap, threads: int) -> None:
         self.info = info
         self.path = path
         self.extractor = extractor
@@ -222,18 +226,21 @@ def _spec_of(info: PackageInfo, extractor: ModelSpec) -> ModelSpec:
 
 
 def load_package_model(path: Path, store: AssetFiles, threads: int) -> PackageModel:
-    """The package in folder ``path``, every file checked; ModelError naming the file."""
+    """The package in folder ``path``, every file checked; ModelError naming the file. A
+    re-fit with a scene gate (``gate:``) is gated by it."""
     path = Path(path)
     info = read_package(path)
     _check_extractor(info, store, path / PACKAGE_FILE)
-    head = SoftmaxHead.load(checked_file(path, info.head, "head"))
+    layer = SoftmaxHead.load(checked_file(path, info.head, "head"))
     verdicts = load_verdict_map(checked_file(path, info.verdicts, "verdict map"), info.labels)
-    if list(head.classes) != info.labels:
-        raise ModelError(f"{path / HEAD_FILE}: its classes {list(head.classes)} are not the "
+    if list(layer.classes) != info.labels:
+        raise ModelError(f"{path / HEAD_FILE}: its classes {list(layer.classes)} are not the "
                          f"labels in {PACKAGE_FILE} {info.labels}")
-    if head.inputs != info.extractor.outputs:
-        raise ModelError(f"{path / HEAD_FILE}: takes {head.inputs} features, the extractor "
+    if layer.inputs != info.extractor.outputs:
+        raise ModelError(f"{path / HEAD_FILE}: takes {layer.inputs} features, the extractor "
                          f"gives {info.extractor.outputs}")
+    head = layer if info.gate is None else \
+        GatedHead.load(layer, checked_file(path, info.gate, "scene gate"))
     extractor = load_extractor(store, threads, info.extractor.model)
     log.info("package %s loaded from %s (%d labels, %d threads)", info.model_name, path,
              len(info.labels), threads)
@@ -241,11 +248,13 @@ def load_package_model(path: Path, store: AssetFiles, threads: int) -> PackageMo
 
 
 def write_package(
-    parent: Path, info: PackageInfo, head: SoftmaxHead, verdict_groups: dict[str, Any]
+    parent: Path, info: PackageInfo, head: SoftmaxHead | GatedHead,
+    verdict_groups: dict[str, Any]
 ) -> Path:
     """Write package ``info`` with ``head`` and its verdict map under ``parent``; the folder.
 
-    ``info``'s ``head`` and ``verdicts`` entries are filled in here (names and sha256).
+    ``info``'s ``head``, ``verdicts`` and (for a gated re-fit) ``gate`` entries are filled in
+    here (names and sha256).
     """
     final = Path(parent) / info.model_name
     if final.exists():
@@ -254,9 +263,12 @@ def write_package(
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{info.model_name}.", dir=final.parent))
     try:
-        head_ref = _write(tmp / HEAD_FILE, head.to_bytes())
+        head_ref = _write(tmp / HEAD_FILE, layer_of(head).to_bytes())
+        gate_ref = (_write(tmp / GATE_FILE, head.gate_bytes())
+                    if isinstance(head, GatedHead) else None)
         verdicts_ref = _write(tmp / VERDICTS_FILE, _verdicts_yaml(verdict_groups).encode())
-        complete = info.model_copy(update={"head": head_ref, "verdicts": verdicts_ref})
+        complete = info.model_copy(update={"head": head_ref, "verdicts": verdicts_ref,
+                                           "gate": gate_ref})
         body = yaml.safe_dump(complete.model_dump(mode="json"), sort_keys=False)
         _write(tmp / PACKAGE_FILE, f"# A TensorChicken model package\n{body}".encode())
         replace_durably(tmp, final)

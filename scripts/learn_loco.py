@@ -15,9 +15,10 @@ car clip (a fixed road camera, motion that is never an animal):
    with other boxes;
 3. the head is re-fitted from the base (``edge.learn.refit``) on the given crops, and separately
    on those plus ``--hens`` labelled hens of the camera when it has hens (the rest held out);
-4. before (the base, blended) and after (the re-fit, blended), and the zero-shot models alone,
-   are measured on the held-out empty crops, the held-out hens, the camera's own predators and
-   the test predators.
+4. before (the base, blended) and after (the re-fit, gated by the crops it was fitted on as
+   the product's is, ``classifier.scene_gate``; ``--no-gate``: ungated), and the zero-shot
+   models alone, are measured on the held-out empty crops, the held-out hens, the camera's own
+   predators and the test predators.
 
 With ``--start default`` the base is the shipped default head's kind instead
 (``edge.train.default_head``: the two MobileNet v2s' 2560 pre-logits features, night copies,
@@ -58,6 +59,7 @@ from classifier.crop import crop_square  # noqa: E402
 from classifier.embeddings import load_extractor  # noqa: E402
 from classifier.feature_head import CLASSES, class_scores, shipped_head  # noqa: E402
 from classifier.regime import Regime, regime_of  # noqa: E402
+from classifier.scene_gate import GatedHead  # noqa: E402
 from edge.assets import AssetStore  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402
 from edge.learn.refit import decider_of, refit_head, scheme_of, targets_for  # noqa: E402
@@ -293,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                         "of the default head's kind (default)")
     p.add_argument("--default-cache", type=Path,
                    default=Path("/tmp/tensorchicken-learn-loco-default.npz"))
+    p.add_argument("--no-gate", action="store_true",
+                   help="let the re-fit decide every crop (the product gates it by the crops it "
+                        "was fitted on: classifier.scene_gate)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     started = time.perf_counter()
@@ -333,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         if q.label == "background" and not q.camera.startswith("photo:"):
             counts[q.camera] = counts.get(q.camera, 0) + 1
     cameras = sorted(c for c, n in counts.items() if n >= MIN_EMPTY)
-    report: dict[str, object] = {"prior_l2": args.prior_l2, "start": args.start, "cameras": {}}
+    report: dict[str, object] = {"prior_l2": args.prior_l2, "start": args.start,
+                                 "gate": not args.no_gate, "cameras": {}}
     for camera in [*cameras, "clip:intel__car-detection"]:
         mine = [q for q in pictures if q.camera == camera]
         train_pics = [q for q in pictures if q.camera != camera
@@ -365,8 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         for how, figures in judged(head, scheme, sets, examples is not None).items():
             entry[f"before (base head, blended){how}"] = figures
         for name, data in variants.items():
-            refit = refit_head(head, data.features, targets_for(data.labels, scheme),
-                               args.prior_l2)
+            fitted = refit_head(head, data.features, targets_for(data.labels, scheme),
+                                args.prior_l2)
+            # As the product's re-fit: deciding near its own crops only (unless --no-gate).
+            refit = fitted if args.no_gate else GatedHead.around(head, fitted, data.features)
             for how, figures in judged(refit, scheme, sets, examples is not None).items():
                 entry[f"after: {name}{how}"] = figures
         report["cameras"][camera] = entry  # type: ignore[index]
@@ -402,7 +410,7 @@ def camera_split(camera: str, mine: list[Picture], scorer: Scorer) -> tuple[Set,
 
 
 def table(report: dict[str, object]) -> str:
-    lines = [f"prior_l2 {report['prior_l2']}, {report.get('seconds')} s"]
+    lines = [f"prior_l2 {report['prior_l2']}, gated {report['gate']}, {report.get('seconds')} s"]
     for camera, entry in report["cameras"].items():  # type: ignore[attr-defined]
         lines.append(f"\n{camera}: {entry['given_empty_crops']} empty crops given, "
                      f"{entry['held_out_empty_crops']} held out")

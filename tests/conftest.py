@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,32 @@ def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(os, "fsync", recording)
     return seen
+
+
+def gated_refit_copy(folder: Path, version: str, crops: int = 5) -> Any:
+    """A copy of the shipped default head in ``folder``, at ``version``, made a gated re-fit as
+    ``tensorchicken learn refit`` writes one (classifier.scene_gate): its layer re-biased, its
+    gate of ``crops`` random crops' features, both files recorded in head.yaml. The GatedHead."""
+    import dataclasses
+    import hashlib
+    import shutil
+
+    import numpy as np
+    import yaml
+
+    from classifier.feature_head import DEFAULT_HEAD_DIR, INFO_FILE, shipped_head
+    from classifier.scene_gate import GATE_FILE, GatedHead
+
+    shutil.copytree(DEFAULT_HEAD_DIR, folder)
+    base = shipped_head().layer
+    refit = dataclasses.replace(base, bias=base.bias + np.float32(1.0))
+    fitted = np.random.default_rng(1).normal(size=(crops, base.inputs)).astype(np.float32)
+    gated = GatedHead.around(base, refit, fitted)
+    (folder / "head.npz").write_bytes(refit.to_bytes())
+    (folder / GATE_FILE).write_bytes(gated.gate_bytes())
+    info = yaml.safe_load((folder / INFO_FILE).read_text(encoding="utf-8"))
+    info["version"] = version
+    info["head"]["sha256"] = hashlib.sha256(refit.to_bytes()).hexdigest()
+    info["gate"] = {"file": GATE_FILE, "sha256": hashlib.sha256(gated.gate_bytes()).hexdigest()}
+    (folder / INFO_FILE).write_text(yaml.safe_dump(info, sort_keys=False), encoding="utf-8")
+    return gated

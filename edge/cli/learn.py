@@ -22,7 +22,7 @@ from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
 from edge.cli.label import state_dir_of
 from edge.config import Config
-from edge.learn.describe import describe_run
+from edge.learn.describe import describe_run, where_it_decides
 from edge.learn.errors import LearnError
 from edge.learn.job import judge_candidate, refit
 from edge.learn.record import LearnRecord
@@ -110,7 +110,8 @@ def _status(config: Config, as_json: bool) -> int:
     for c in coverage:
         head = deciding[c.camera]
         print(c.describe() + ("" if head is None else f"; decides with {head['name']}"
-                              + (" (its own re-fit)" if head["folder"] else " (shipped)")))
+                              + (f" (its own re-fit{where_it_decides(head)})" if head["folder"]
+                                 else " (shipped)")))
     for run_ in (r for r in last.values() if r is not None):
         print(describe_run(run_))
     if last["refit"] is None:

@@ -54,6 +54,7 @@ from edge.cli.eval import read_manifest
 from edge.config import Config
 from edge.doctor.checks import state_dir_of
 from edge.events.archive import Archive, load_exact
+from edge.learn.describe import where_it_decides
 from edge.train.confusion import is_miss, rates
 from groundwork.digest import sha256_of
 
@@ -207,7 +208,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _head_line(title: str, head: dict[str, Any], what: str) -> str:
     kind = "re-fitted" if head["folder"] else "shipped"
-    return (f"  {title + ':':13} {head['name']} ({kind}; {what}; lights: "
+    return (f"  {title + ':':13} {head['name']} ({kind}{where_it_decides(head)}; {what}; lights: "
             f"{', '.join(head['lights']) or 'none'})")
 
 

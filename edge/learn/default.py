@@ -5,10 +5,12 @@ A new appliance decides with the zero-shot models and the shipped default head
 blended in the lights its head.yaml names). It is re-fitted as a package head is
 (:func:`edge.learn.refit.refit_head`: from its weights, pulled towards them) on the cameras' own
 empty scenes and the owner's labels, embedded by the features the running models already compute
-(:class:`PoolExtractor`), and compared with the shipped head, each blended as the classifier
-blends it (:func:`verdicts`), on the held-out ones. The result is a head of the same format
-(``head.npz`` + ``head.yaml``, :func:`write_head`) under ``<state_dir>/learn/heads/``, recording
-the shipped head's sha256, the examples' crops' sha256 and the comparison.
+(:class:`PoolExtractor`), gated by the crops it was fitted on (:mod:`classifier.scene_gate`: it
+decides near them, the shipped head elsewhere), and compared with the shipped head, each blended
+as the classifier blends it (:func:`verdicts`), on the held-out ones. The result is a head of
+the same format (``head.npz`` + ``gate.npz`` + ``head.yaml``, :func:`write_head`) under
+``<state_dir>/learn/heads/``, recording the shipped head's sha256, the examples' crops' sha256
+and the comparison.
 
 The re-fitted head counts in the lights the shipped one does, at its operating points (all
 three since the shipped head learnt the detector's boxes). Measured (README, "Measured: leave one
@@ -19,7 +21,8 @@ people and empty scenes are not called predator, and the re-fit keeps them.
 Example::
 
     extractor = PoolExtractor(shipped_head(), zero_shot.models)
-    head = refit_head(shipped_head().head, features, targets_for(labels, SCHEME), 0.05)
+    refit = refit_head(shipped_head().head, features, targets_for(labels, SCHEME), 0.2)
+    head = GatedHead.around(shipped_head().head, refit, features)
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from classifier.head import SoftmaxHead
 from classifier.model import Model
 from classifier.package import FileRef
 from classifier.regime import Regime
+from classifier.scene_gate import COVERAGE, GATE_FILE, GatedHead
 from edge.learn.errors import LearnError
 from edge.learn.examples import Example
 from edge.learn.record import learn_dir
@@ -104,7 +108,7 @@ class PoolExtractor:
         return np.concatenate(parts)[None, :], ms
 
 
-def verdicts(head: SoftmaxHead, points: dict[Regime, float], weight: float,
+def verdicts(head: SoftmaxHead | GatedHead, points: dict[Regime, float], weight: float,
              features: np.ndarray, partner: np.ndarray, regimes: Sequence[Regime],
              thresholds: Thresholds) -> list[str]:
     """Each row's verdict as the classifier gives it with ``head`` as its default head: blended
@@ -119,15 +123,18 @@ def head_name(camera: str) -> str:
     return f"{NAME}-{camera}"
 
 
-def write_head(folder: Path, base: FeatureHead, head: SoftmaxHead, camera: str, version: str,
+def write_head(folder: Path, base: FeatureHead, head: GatedHead, camera: str, version: str,
                examples: Sequence[Example], fit: np.ndarray, training: dict[str, Any],
                metrics: dict[str, Any]) -> FeatureHeadInfo:
-    """Write ``head.npz``, ``training_files.txt`` (sha256 and label of every fitted crop) and
-    ``head.yaml`` into ``folder``: ``camera``'s re-fit, in the format of the shipped head,
-    loadable by :func:`classifier.feature_head.load_feature_head`."""
+    """Write ``head.npz`` (the re-fit), ``gate.npz`` (its scene gate), ``training_files.txt``
+    (sha256 and label of every fitted crop) and ``head.yaml`` into ``folder``: ``camera``'s
+    re-fit, in the format of the shipped head, loadable by
+    :func:`classifier.feature_head.load_feature_head`."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = head.to_bytes()
+    data = head.refit.to_bytes()
     (folder / HEAD_FILE).write_bytes(data)
+    gate = head.gate_bytes()
+    (folder / GATE_FILE).write_bytes(gate)
     lines = sorted(f"{hashlib.sha256(e.path.read_bytes()).hexdigest()} {target_of(e.label)} "
                    f"{e.camera}/{e.path.name}\n" for e, f in zip(examples, fit, strict=True) if f)
     text = "".join(lines)
@@ -137,7 +144,10 @@ def write_head(folder: Path, base: FeatureHead, head: SoftmaxHead, camera: str, 
         "name": head_name(camera), "version": version,
         "description": f"{base.name} re-fitted on camera {camera}'s own scenes and labels",
         "head": FileRef(file=HEAD_FILE, sha256=hashlib.sha256(data).hexdigest()),
-        "training": {"learn": {"base": base.name, "base_sha256": base_sha, **training},
+        "gate": FileRef(file=GATE_FILE, sha256=hashlib.sha256(gate).hexdigest()),
+        "training": {"learn": {"base": base.name, "base_sha256": base_sha, **training,
+                               "gate": {"crops": len(head.gate.anchors), "coverage": COVERAGE,
+                                        "similarity": round(head.gate.similarity, 4)}},
                      "files": {"list": "training_files.txt", "count": len(lines),
                                "sha256": hashlib.sha256(text.encode()).hexdigest()}},
         "metrics": metrics,

@@ -6,6 +6,13 @@ import time
 from typing import Any
 
 
+def where_it_decides(head: dict[str, Any]) -> str:
+    """For a head of :func:`classifier.feature_head.heads_in_use`: "" or, for a gated re-fit,
+    "; decides near its N crops, the shipped head elsewhere"."""
+    n = head.get("scene_crops")
+    return "" if not n else f"; decides near its {n} crops, the shipped head elsewhere"
+
+
 def describe_run(run: dict[str, Any]) -> str:
     """A re-fit or judgement in a few lines, for people."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["at"]))

@@ -39,6 +39,7 @@ from classifier.feature_head import FeatureHead, load_feature_head, shipped_head
 from classifier.package import PackageModel, checked_file, load_package_model, write_package
 from classifier.regime import regime_of
 from classifier.registry import ModelRegistry, RegistryError
+from classifier.scene_gate import GatedHead, layer_of
 from classifier.verdict_map import read_groups
 from edge.assets import AssetStore
 from edge.config import Config
@@ -138,9 +139,12 @@ def refit(config: Config, store: AssetStore, state_dir: Path, now: float | None 
     finally:
         zero_shot.close()
     labels = [e.label for e in examples]
-    head = refit_head(heads.base.head, features[fit],
-                      targets_for([label for label, f in zip(labels, fit, strict=True) if f],
-                                  heads.rule.scheme), config.learn.prior_l2)
+    base = layer_of(heads.base.head)
+    refit = refit_head(base, features[fit],
+                       targets_for([label for label, f in zip(labels, fit, strict=True) if f],
+                                   heads.rule.scheme), config.learn.prior_l2)
+    # Decides near the crops it was fitted on only, its base elsewhere (classifier.scene_gate).
+    head = GatedHead.around(base, refit, features[fit])
     judgement = judge(_comparisons(
         examples,
         lambda rows: heads.rule.verdicts(heads.running.head.probabilities(features[rows]),
@@ -234,8 +238,11 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
             continue
         running = _blended_for(camera, effective.camera_heads.get(camera), base)
         labels = [shipped.target_of(examples[i].label) for i in np.flatnonzero(mine & fit)]
-        head = refit_head(base.head, features[mine & fit], targets_for(labels, shipped.SCHEME),
-                          config.learn.default_prior_l2)
+        refit = refit_head(base.layer, features[mine & fit], targets_for(labels, shipped.SCHEME),
+                           config.learn.default_prior_l2)
+        # Decides near the crops it was fitted on only, the shipped head elsewhere (where it
+        # learnt nothing; classifier.scene_gate says what that keeps).
+        head = GatedHead.around(base.layer, refit, features[mine & fit])
         comparison = _compared(examples, camera,
                                said(running.head, running.info.operating_points),
                                said(head, base.info.operating_points))

@@ -26,9 +26,11 @@ from camera.replay import ArrivalsSource
 from classifier import load_classifier
 from classifier.config import ModelsConfig
 from classifier.feature_head import load_feature_head, shipped_head
+from classifier.package import load_package_model
 from classifier.regime import Regime
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import load_rendezvous
+from classifier.scene_gate import GatedHead
 from edge.assets import AssetStore
 from edge.config import Config, DecisionConfig, parse_config
 from edge.decider import Decider
@@ -201,6 +203,11 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
     assert nest["empty"]["n"] > 0 and nest["labelled"]["chicken"]["n"] > 0
     assert run["examples"]["nest"]["fit"]["chicken"] > 0
     assert LearnRecord(state).candidate()["name"] == name  # type: ignore[index]
+    # The package decides near the crops it was fitted on only, its base elsewhere.
+    package = Path(LearnRecord(state).candidate()["package"])  # type: ignore[index]
+    gated = load_package_model(package, asset_store, 1).head
+    assert isinstance(gated, GatedHead)
+    assert len(gated.gate.anchors) == sum(run["examples"]["nest"]["fit"].values())
 
     replay_visits(config, state, asset_store, registry, mock_factory, hens[12:15])
     with EventLog(state / "events.sqlite3", readonly=True) as log:
@@ -269,12 +276,13 @@ def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled
         fitted = run["examples"][camera]["fit"]
         assert head.info.training["files"]["count"] == sum(fitted.values())
         assert head.info.training["learn"]["examples"] == {camera: run["examples"][camera]}
-        assert not np.allclose(head.head.weights, shipped_head().head.weights)
+        assert not np.allclose(head.layer.weights, shipped_head().layer.weights)
+        assert len(head.head.gate.anchors) == sum(fitted.values())  # gated by its own crops
         (held,) = head.info.metrics["held_out"]["cameras"]
         assert held["camera"] == camera and held["empty"]["n"] > 0
     assert run["examples"]["nest"]["fit"]["chicken"] > 0
     assert "chicken" not in run["examples"]["field"]["fit"]
-    assert not np.allclose(heads["nest"].head.weights, heads["field"].head.weights)
+    assert not np.allclose(heads["nest"].layer.weights, heads["field"].layer.weights)
     nest = next(c for c in run["offline"]["cameras"] if c["camera"] == "nest")
     assert nest["labelled"]["chicken"]["n"] > 0
 

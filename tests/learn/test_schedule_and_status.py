@@ -17,7 +17,7 @@ import cv2
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from classifier.feature_head import DEFAULT_HEAD_DIR, shipped_head
+from classifier.feature_head import shipped_head
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.config import LearnConfig, parse_config
@@ -27,7 +27,7 @@ from edge.learn.metrics import watch_learning
 from edge.learn.record import LearnRecord
 from edge.learn.scenes import SceneStore, scenes_dir
 from edge.learn.schedule import NightlyRefit, learn_command, next_run
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, gated_refit_copy
 
 NEST = SHARED_DATA / "train" / "background"
 NOON = time.mktime((2026, 6, 1, 12, 0, 0, 0, 0, -1))
@@ -120,14 +120,11 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     assert status["cameras"][0]["default_head"]["name"] == shipped_head().name
     # Once the nest box's own re-fit decides, the status says so.
     refit = tmp_path / "scene-default-nest-1"
-    shutil.copytree(DEFAULT_HEAD_DIR, refit)
-    info = refit / "head.yaml"
-    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
-                                             "version: nest-1"))
+    gated_refit_copy(refit, "nest-1")
     ModelRegistry(state, config.models).promote_head("scene-default-nest-1", refit, "nest")
     assert main(["learn", "-c", str(config_file), "status"]) == 0
-    assert f"decides with {shipped_head().info.name}-nest-1 (its own re-fit)" in (
-        capsys.readouterr().out)
+    assert (f"decides with {shipped_head().info.name}-nest-1 (its own re-fit; decides near its 5 "
+            "crops, the shipped head elsewhere)") in capsys.readouterr().out
     said = [f.message for f in check_learning(config, asset_store)]
     assert f"camera nest decides with its own re-fit {shipped_head().info.name}-nest-1" in said
     shutil.rmtree(refit)  # a card restored from an old image: the folder is gone

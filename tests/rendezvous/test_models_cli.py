@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from classifier.feature_head import DEFAULT_HEAD_DIR, shipped_head
+from classifier.feature_head import shipped_head
 from classifier.keeper import ModelKeeper, read_status
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import Rendezvous
 from edge.cli import main
 from edge.config import load_config
 from edge.doctor.checks import check_rendezvous
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, gated_refit_copy
 from tests.rendezvous.conftest import uses
 
 V2, V1, TINY = "mobilenet_v2_imagenet", "mobilenet_v1_075_imagenet", "mobilenet_v1_025_imagenet"
@@ -50,10 +49,7 @@ def test_list_names_the_default_head_and_each_camera_s_re_fit(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     refit = tmp_path / "scene-default-x"
-    shutil.copytree(DEFAULT_HEAD_DIR, refit)
-    info = refit / "head.yaml"
-    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
-                                             "version: refit-1"))
+    gated_refit_copy(refit, "refit-1", crops=7)
     registry = ModelRegistry(tmp_path / "state", load_config(config).models)
 
     def listed() -> dict[str, Any]:
@@ -67,10 +63,10 @@ def test_list_names_the_default_head_and_each_camera_s_re_fit(
     assert now["default_head"]["name"] == shipped_head().name and now["camera_heads"] == {}
     assert now["camera_head_shadows"] == {"coop": {
         "name": "default-refit-1", "folder": str(refit),
-        "lights": ["day_colour", "night_ir", "night_colour"], "error": None}}
+        "lights": ["day_colour", "night_ir", "night_colour"], "scene_crops": 7, "error": None}}
     assert main(["models", "list", "-c", str(config)]) == 0
-    assert "camera coop's shadow: default-refit-1 (re-fitted; scored beside it" in (
-        capsys.readouterr().out)
+    assert ("camera coop's shadow: default-refit-1 (re-fitted; decides near its 7 crops, the "
+            "shipped head elsewhere; scored beside it") in capsys.readouterr().out
     registry.promote_head("default-refit-1", refit, "coop")
     now = listed()
     assert now["default_head"]["name"] == shipped_head().name

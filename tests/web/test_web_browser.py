@@ -247,20 +247,17 @@ def test_the_models_page_shows_each_camera_s_default_head(demo: Appliance, brows
     """A camera's re-fit of the default head, first its shadow then promoted, is shown on that
     camera's row, and the running appliance decides that camera's crops with it (the keeper
     swaps it in); rolled back, the shipped head decides again."""
-    import shutil
 
     from selenium.webdriver.common.by import By
 
-    from classifier.feature_head import DEFAULT_HEAD_DIR, shipped_head
+    from classifier.feature_head import shipped_head
+    from tests.conftest import gated_refit_copy
 
     keeper = demo.keeper
     assert keeper is not None
     camera = demo.config.cameras[0].name
     refit = tmp_path / "scene-default-browser"
-    shutil.copytree(DEFAULT_HEAD_DIR, refit)
-    info = refit / "head.yaml"
-    info.write_text(info.read_text().replace(f"version: {shipped_head().info.version}",
-                                             "version: browser-1"))
+    gated_refit_copy(refit, "browser-1")
     name = f"{shipped_head().info.name}-browser-1"
 
     def row() -> list[str]:
@@ -276,7 +273,8 @@ def test_the_models_page_shows_each_camera_s_default_head(demo: Appliance, brows
     try:
         wait_for("the keeper's swap", lambda: name in
                  keeper.rendezvous.plan.classifier.camera_heads.get(camera, shipped_head()).name)
-        assert row()[1:] == [f"{name} (re-fitted on this camera)", "-"]
+        assert row()[1:] == [f"{name} (re-fitted on this camera; decides near its 5 crops, "
+                             "the shipped head elsewhere)", "-"]
         others = [c.name for c in demo.config.cameras[1:]]
         assert all(c not in keeper.rendezvous.plan.classifier.camera_heads for c in others)
     finally:

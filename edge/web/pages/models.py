@@ -22,6 +22,7 @@ from classifier.errors import ClassifierError
 from classifier.feature_head import heads_in_use
 from classifier.keeper import read_status
 from classifier.registry import ModelRegistry, write_atomic_text
+from edge.learn.describe import where_it_decides
 from edge.web.auth import Guard
 from edge.web.context import WebContext
 from edge.web.http import HttpError, Request, Response, Router, html, redirect
@@ -111,8 +112,9 @@ def _heads_view(ctx: WebContext) -> str:
     for camera in [c.name for c in ctx.config.cameras]:
         own = heads["camera_heads"].get(camera)
         shadow = heads["camera_head_shadows"].get(camera)
-        rows.append((camera, f"{own['name']} (re-fitted on this camera)" if own
-                     else f"{shipped['name']} (shipped)",
+        deciding = (f"{own['name']} (re-fitted on this camera{where_it_decides(own)})" if own
+                    else f"{shipped['name']} (shipped)")
+        rows.append((camera, deciding,
                      f"{shadow['name']} (judged after its shadow hours)" if shadow else "-"))
     return table(("camera", "decides with", "waiting as its shadow"), rows)
 
