@@ -73,7 +73,9 @@ class SceneGate:
         """The gate of fitted crops' standardised features (N, D): its similarity is the
         ``1 - coverage`` quantile of each crop's similarity to its nearest other crop. One crop
         is no scene: its gate admits nothing (similarity above any cosine)."""
-        anchors = unit_rows(standardised)
+        # Rounded as the file keeps them (float16), so that the gate judged before it is
+        # written is the gate that decides once loaded, to the bit.
+        anchors = unit_rows(standardised).astype(np.float16).astype(np.float32)
         if len(anchors) < 2:
             return cls(anchors, 2.0)
         similar = anchors @ anchors.T
