@@ -333,6 +333,7 @@ def _camera_heads(config: Config, state: Path) -> Iterator[Finding]:
     from classifier.errors import ClassifierError
     from classifier.feature_head import heads_in_use
     from classifier.registry import ModelRegistry
+    from edge.learn.describe import where_it_decides
 
     try:
         heads = heads_in_use(ModelRegistry(state, config.models).effective())
@@ -351,7 +352,7 @@ def _camera_heads(config: Config, state: Path) -> Iterator[Finding]:
                               f"({head['error']}); {instead}")
             elif key == "camera_heads":
                 yield Finding("learning", OK, f"camera {camera} decides with its own re-fit "
-                              f"{head['name']}")
+                              f"{head['name']}{where_it_decides(head)}")
 
 
 ALL_CHECKS: tuple[Check, ...] = (

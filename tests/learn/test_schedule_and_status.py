@@ -126,7 +126,8 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     assert (f"decides with {shipped_head().info.name}-nest-1 (its own re-fit; decides near its 5 "
             "crops, the shipped head elsewhere)") in capsys.readouterr().out
     said = [f.message for f in check_learning(config, asset_store)]
-    assert f"camera nest decides with its own re-fit {shipped_head().info.name}-nest-1" in said
+    assert (f"camera nest decides with its own re-fit {shipped_head().info.name}-nest-1; decides "
+            "near its 5 crops, the shipped head elsewhere") in said
     shutil.rmtree(refit)  # a card restored from an old image: the folder is gone
     (warned,) = [f for f in check_learning(config, asset_store) if "does not load" in f.message]
     assert warned.status == "warn" and warned.message.startswith(
