@@ -147,6 +147,7 @@ def write_head(folder: Path, base: FeatureHead, head: GatedHead, camera: str, ve
         "gate": FileRef(file=GATE_FILE, sha256=hashlib.sha256(gate).hexdigest()),
         "training": {"learn": {"base": base.name, "base_sha256": base_sha, **training,
                                "gate": {"crops": len(head.gate.anchors), "coverage": COVERAGE,
+                                        "neighbours": head.gate.neighbours,
                                         "similarity": round(head.gate.similarity, 4)}},
                      "files": {"list": "training_files.txt", "count": len(lines),
                                "sha256": hashlib.sha256(text.encode()).hexdigest()}},

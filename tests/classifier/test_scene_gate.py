@@ -34,6 +34,18 @@ def test_near_is_within_the_fitted_crops_own_spacing() -> None:
     assert gate.near(probe).tolist() == [True, False, False]
 
 
+def test_one_odd_fitted_crop_does_not_stretch_the_scene() -> None:
+    rng = np.random.default_rng(5)
+    scene = np.array([1, 0, 0, 0, 0, 0], np.float32) + rng.normal(0, 0.05, (8, 6)).astype(
+        np.float32)
+    odd = np.array([[0, 0, 0, 0, 1, 0]], np.float32)
+    gate = SceneGate.of(np.vstack([scene, odd]))
+    assert gate.neighbours == 3
+    assert gate.near(scene).all()
+    assert not gate.near(odd).any()  # itself a fitted crop, but alone where it is
+    assert SceneGate.of(np.vstack([scene, odd]), neighbours=1).near(odd).all()
+
+
 def test_one_crop_is_no_scene() -> None:
     crop = np.ones((1, 6), np.float32)
     assert not SceneGate.of(crop).near(crop).any()
