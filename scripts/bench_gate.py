@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from edge.board import board_name
 from edge.latency import percentile
 
 
-def timed_ms(call, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed_ms(call: Callable[[], object], runs: int) -> list[float]:
     out = []
     for _ in range(runs):
         started = time.perf_counter()
