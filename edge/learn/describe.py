@@ -24,6 +24,9 @@ def describe_run(run: dict[str, Any]) -> str:
                  f"({run['peak_mb']} MB): {now}"]
         for camera in run["offline"]["cameras"]:
             lines.append("  " + describe_camera(camera))
+        lines += [f"  {camera}: {near} of {n} held-out crops within the re-fit's scene (it "
+                  "decides those, the head it started from the rest)"
+                  for camera, (near, n) in sorted(run.get("within_scene", {}).items()) if n]
         reasons = run["offline"]["reasons"]
         lines.append("  held out: " + ("; ".join(reasons) if reasons else
                                        "at least as good everywhere (judged after its shadow "

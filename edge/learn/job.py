@@ -157,6 +157,8 @@ def refit(config: Config, store: AssetStore, state_dir: Path, now: float | None 
     run = {
         "kind": "refit", "at": now, "candidate": name, "base": heads.base.name,
         "running": heads.running.name, "examples": _counts(examples, fit),
+        "within_scene": {c: _within_scene(head, features[_held(examples, fit, c)])
+                         for c in sorted({e.camera for e in examples})},
         "offline": judgement.to_dict(), "seconds": round(time.perf_counter() - started, 1),
         "peak_mb": round(peak_memory_mb(), 1),
     }
@@ -231,6 +233,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                                              partner[rows], [regimes[i] for i in rows], th)
 
     comparisons, heads, fitted = [], {}, {}
+    gated: dict[str, GatedHead] = {}
     for camera in sorted({e.camera for e in examples}):
         mine = np.array([e.camera == camera for e in examples], dtype=bool)
         if not (mine & fit).any():  # only held-out crops yet: nothing to fit this camera on
@@ -255,6 +258,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                                   {"held_out": judge([comparison]).to_dict()})
         heads[camera] = (info.model_name, folder)
         fitted[camera] = {"name": info.model_name, "head": str(folder), "running": running.name}
+        gated[camera] = head
     judgement = judge(comparisons)
     registry = ModelRegistry(state_dir, config.models)
     registry.shadow_heads(heads)  # scored beside each camera's default head from now on
@@ -267,6 +271,8 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
         "kind": "refit", "start": "default", "at": now, "candidate": name, "base": base.name,
         "running": running_names, "heads": {c: h["name"] for c, h in fitted.items()},
         "examples": _counts(examples, fit), "offline": judgement.to_dict(),
+        "within_scene": {c: _within_scene(h, features[_held(examples, fit, c)])
+                         for c, h in gated.items()},
         "seconds": round(time.perf_counter() - started, 1), "peak_mb": round(peak_memory_mb(), 1),
     }
     candidate = {"name": name, "cameras": fitted, "registered_at": now, "blend": weight,
@@ -289,6 +295,20 @@ def _blended_for(camera: str, folder: str | None, shipped_one: FeatureHead) -> F
         log.warning("camera %s: its re-fitted default head does not load, the shipped one is "
                     "compared with: %s", camera, exc)
         return shipped_one
+
+
+def _held(examples: Sequence[Example], fit: np.ndarray, camera: str) -> np.ndarray:
+    """Which examples are ``camera``'s held-out ones."""
+    return np.array([e.camera == camera for e in examples], dtype=bool) & ~fit
+
+
+def _within_scene(head: GatedHead, held: np.ndarray) -> list[int]:
+    """[how many of a camera's held-out crops (their features ``held``) the re-fit's scene gate
+    takes in, how many there are]: the re-fit decides those, the head it started from the
+    rest; how much of its scene the camera's re-fit has learnt to recognise."""
+    if len(held) == 0:
+        return [0, 0]
+    return [int(head.gate.near(head.refit.standardised(held)).sum()), len(held)]
 
 
 def _counts(examples: Sequence[Example], fit: np.ndarray) -> dict[str, Any]:

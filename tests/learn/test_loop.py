@@ -208,6 +208,8 @@ def test_collect_refit_shadow_judge_promote_and_roll_back(
     gated = load_package_model(package, asset_store, 1).head
     assert isinstance(gated, GatedHead)
     assert len(gated.gate.anchors) == sum(run["examples"]["nest"]["fit"].values())
+    near, held = run["within_scene"]["nest"]
+    assert held == sum(run["examples"]["nest"]["held_out"].values()) and 0 < near <= held
 
     replay_visits(config, state, asset_store, registry, mock_factory, hens[12:15])
     with EventLog(state / "events.sqlite3", readonly=True) as log:
@@ -285,6 +287,14 @@ def test_each_fresh_camera_re_fits_the_shipped_default_head_promoted_then_rolled
     assert not np.allclose(heads["nest"].layer.weights, heads["field"].layer.weights)
     nest = next(c for c in run["offline"]["cameras"] if c["camera"] == "nest")
     assert nest["labelled"]["chicken"]["n"] > 0
+    # How much of each camera's held-out scene its own re-fit's gate takes in, said in words.
+    assert set(run["within_scene"]) == {"nest", "field", "porch"}
+    for camera in ("nest", "field"):
+        near, held = run["within_scene"][camera]
+        assert held == sum(run["examples"][camera]["held_out"].values()) and 0 < near <= held
+        assert (f"{camera}: {near} of {held} held-out crops within the re-fit's scene"
+                in describe_run(run))
+    assert run["within_scene"]["porch"] == [0, 0]
 
     # Each camera's shadow of the default head: scored on its live crops, deciding nothing.
     registry = ModelRegistry(state, config.models)
