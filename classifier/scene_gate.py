@@ -54,6 +54,13 @@ GATE_FILE = "gate.npz"
 # crop from stretching the scene on its own.
 COVERAGE = 0.9
 NEIGHBOURS = 3
+# The least similarity a gate asks, however few and unlike its crops. Standardised features are
+# centred on the training set's mean, so unrelated scenes come out nearly orthogonal: between
+# three cameras' empty frames the mean similarity to the 3 nearest was at most 0.29, predator
+# photos to the nest box's crops at most 0.23, while the gates leave one camera out were 0.39
+# to 0.82. Without it, 6 unlike frames of a trail camera (day and IR) made a gate of 0.03 that
+# took in 18 of 26 nest-box frames (README).
+FLOOR = 0.3
 
 
 def layer_of(head: SoftmaxHead | GatedHead) -> SoftmaxHead:
@@ -83,8 +90,8 @@ class SceneGate:
            neighbours: int = NEIGHBOURS) -> SceneGate:
         """The gate of fitted crops' standardised features (N, D): its similarity is the
         ``1 - coverage`` quantile of each crop's mean similarity to its ``neighbours`` nearest
-        other crops (fewer when there are fewer). One crop is no scene: its gate admits
-        nothing (similarity above any cosine)."""
+        other crops (fewer when there are fewer), at least :data:`FLOOR`. One crop is no
+        scene: its gate admits nothing (similarity above any cosine)."""
         # Rounded as the file keeps them (float16), so that the gate judged before it is
         # written is the gate that decides once loaded, to the bit.
         anchors = unit_rows(standardised).astype(np.float16).astype(np.float32)
@@ -93,7 +100,8 @@ class SceneGate:
             return cls(anchors, 2.0, k)
         similar = anchors @ anchors.T
         np.fill_diagonal(similar, -np.inf)
-        return cls(anchors, float(np.quantile(_nearest_mean(similar, k), 1.0 - coverage)), k)
+        spread = float(np.quantile(_nearest_mean(similar, k), 1.0 - coverage))
+        return cls(anchors, max(spread, FLOOR), k)
 
     def near(self, standardised: np.ndarray) -> np.ndarray:
         """Per row of standardised features (N, D): whether it is within the gate's scene."""

@@ -11,7 +11,7 @@ import pytest
 from classifier.errors import ModelError
 from classifier.feature_head import load_feature_head
 from classifier.head import SoftmaxHead
-from classifier.scene_gate import GATE_FILE, GatedHead, SceneGate
+from classifier.scene_gate import FLOOR, GATE_FILE, GatedHead, SceneGate
 from tests.conftest import gated_refit_copy
 
 
@@ -44,6 +44,14 @@ def test_one_odd_fitted_crop_does_not_stretch_the_scene() -> None:
     assert gate.near(scene).all()
     assert not gate.near(odd).any()  # itself a fitted crop, but alone where it is
     assert SceneGate.of(np.vstack([scene, odd]), neighbours=1).near(odd).all()
+
+
+def test_few_unlike_crops_make_no_gate_wider_than_the_floor() -> None:
+    crops = np.eye(6, dtype=np.float32)[:5]  # five scenes with nothing in common
+    gate = SceneGate.of(crops)
+    assert gate.similarity == FLOOR
+    assert gate.near(crops).all()
+    assert not gate.near(np.array([[0, 0, 0, 0, 0, 1], [-1, -1, 0, 0, 0, 1]], np.float32)).any()
 
 
 def test_one_crop_is_no_scene() -> None:
