@@ -283,9 +283,8 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
     with the model registry's changes) names them: name, folder (None: the shipped one) and
     the lights it counts in, how many crops its scene gate holds (``scene_crops``: a re-fit
     decides near them only; None without a gate), and why it does not load (``error``, None
-    when it does); the
-    default head None when it is off (and then no camera has one). For ``models list``,
-    ``doctor`` and the web page."""
+    when it does); the default head None when it is off (and then no camera has one). For
+    ``models list``, ``learn status``, ``doctor`` and the web page."""
     if not cfg.default_head:
         return {"default_head": None, "camera_heads": {}, "camera_head_shadows": {}}
 

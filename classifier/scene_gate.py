@@ -13,14 +13,14 @@ crops as those crops are to each other (:data:`COVERAGE` of them have their neig
 close) is decided by the re-fit; any other crop by the head it was re-fitted from, exactly as
 before the re-fit. Closeness is the mean cosine similarity of standardised features (the heads'
 own standardisation) to the :data:`NEIGHBOURS` nearest fitted crops: one odd fitted crop does
-not stretch the scene on its own. The gate keeps the fitted crops' features (float16, 5 kB
+not stretch the scene on its own; and never less than :data:`FLOOR`, however few and unlike
+the fitted crops are. The gate keeps the fitted crops' features (float16, 5 kB
 each) and costs one matrix-vector product per crop (N x 2560 multiply-adds; a millisecond for
 1000 crops).
 
 Saved beside the re-fitted head as a ``.npz`` of arrays only (``allow_pickle=False``): the
 fitted crops' unit features, the similarity, the neighbours counted, and the base head's
-weights and bias (the re-fit
-shares its base's classes and standardisation).
+weights and bias (the re-fit shares its base's classes and standardisation).
 
 Example::
 

@@ -21,8 +21,8 @@ people and empty scenes are not called predator, and the re-fit keeps them.
 Example::
 
     extractor = PoolExtractor(shipped_head(), zero_shot.models)
-    refit = refit_head(shipped_head().head, features, targets_for(labels, SCHEME), 0.2)
-    head = GatedHead.around(shipped_head().head, refit, features)
+    refit = refit_head(shipped_head().layer, features, targets_for(labels, SCHEME), 0.2)
+    head = GatedHead.around(shipped_head().layer, refit, features)
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                                              partner[rows], [regimes[i] for i in rows], th)
 
     comparisons, heads, fitted = [], {}, {}
-    gated: dict[str, GatedHead] = {}
+    within: dict[str, list[int]] = {}
     for camera in sorted({e.camera for e in examples}):
         mine = np.array([e.camera == camera for e in examples], dtype=bool)
         if not (mine & fit).any():  # only held-out crops yet: nothing to fit this camera on
@@ -258,7 +258,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
                                   {"held_out": judge([comparison]).to_dict()})
         heads[camera] = (info.model_name, folder)
         fitted[camera] = {"name": info.model_name, "head": str(folder), "running": running.name}
-        gated[camera] = head
+        within[camera] = _within_scene(head, features[mine & ~fit])
     judgement = judge(comparisons)
     registry = ModelRegistry(state_dir, config.models)
     registry.shadow_heads(heads)  # scored beside each camera's default head from now on
@@ -271,8 +271,7 @@ def refit_default(config: Config, store: AssetStore, state_dir: Path, now: float
         "kind": "refit", "start": "default", "at": now, "candidate": name, "base": base.name,
         "running": running_names, "heads": {c: h["name"] for c, h in fitted.items()},
         "examples": _counts(examples, fit), "offline": judgement.to_dict(),
-        "within_scene": {c: _within_scene(h, features[_held(examples, fit, c)])
-                         for c, h in gated.items()},
+        "within_scene": within,
         "seconds": round(time.perf_counter() - started, 1), "peak_mb": round(peak_memory_mb(), 1),
     }
     candidate = {"name": name, "cameras": fitted, "registered_at": now, "blend": weight,
