@@ -178,13 +178,17 @@ class Answer(Classification):
     shadows, the canary) can be joined to the event that shows it; ``late`` names the critical
     models that had not answered by the deadline (their answers follow through ``on_late``);
     ``busy`` those that were still working on an earlier crop, so were not asked at all.
-    ``regime`` is the light the crop was taken in (:mod:`classifier.regime`).
+    ``regime`` is the light the crop was taken in (:mod:`classifier.regime`). ``within_scene``
+    says, where the camera's head is a re-fit gated by its own scene
+    (:mod:`classifier.scene_gate`), whether the re-fit decided this crop (True) or the head it
+    was re-fitted from (False); None without such a head, or where it did not answer.
     """
 
     ticket: int = 0
     late: tuple[str, ...] = ()
     busy: tuple[str, ...] = ()
     regime: str = ""
+    within_scene: bool | None = None
 
 
 class CropClassifier(Protocol):
@@ -394,17 +398,18 @@ class Classifier:
         ), ev
 
     def _head_answer(self, head: FeatureHead | None, evidence: list[Evidence], regime: Regime
-                     ) -> tuple[ModelScore, Evidence] | None:
+                     ) -> tuple[ModelScore, Evidence, bool | None] | None:
         """A default head's answer (``head``: the one blended, or its shadow) from the features
-        of the models that answered in time; None without a head, when one of its source models
-        did not answer, or in a light (``regime``) the head is not used in."""
+        of the models that answered in time, and whether a re-fit decided it within its scene
+        (:attr:`Answer.within_scene`); None without a head, when one of its source models did
+        not answer, or in a light (``regime``) the head is not used in."""
         if head is None or any(e.blend is not None for e in evidence):
             return None  # no head, or the owner's own joined head decides in its place
         timed = head.timed_scores(
             {e.name: e.features for e in evidence if e.features is not None}, regime)
         if timed is None:
             return None
-        (background, chicken, predator), ms = (float(v) for v in timed[0]), timed[1]
+        (background, chicken, predator), ms = (float(v) for v in timed.scores), timed.ms
         verdict, value = verdict_for(predator, chicken, self.thresholds)
         top = sorted(zip(CLASSES, (background, chicken, predator), strict=True),
                      key=lambda lv: -lv[1])
@@ -415,7 +420,7 @@ class Classifier:
             invoke_ms=round(max(ms, 0.001), 3), total_ms=round(max(ms, 0.001), 3),
         )
         return score, Evidence(head.name, predator, chicken, 0.0, background, False,
-                               head.info.blend)
+                               head.info.blend), timed.within_scene
 
     def _decide(
         self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
@@ -443,6 +448,7 @@ class Classifier:
             verdict=verdict, score=round(value, 4), predator_score=round(combined.predator, 4),
             chicken_score=round(combined.chicken, 4), label=scores[decided_by].label,
             decided_by=decided_by, models=scores, ticket=ticket, late=late, busy=busy,
+            within_scene=None if head is None else head[2],
         )
 
     def close(self) -> None:

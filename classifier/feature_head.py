@@ -18,7 +18,8 @@ head file must have the recorded sha256 and each source model the file the head 
 Example::
 
     head = load_feature_head()                                   # the shipped one
-    evidence = head.evidence({"mobilenet_v2_imagenet": f1, "mobilenet_v2_inat_birds": f2})
+    answer = head.timed_scores({"mobilenet_v2_imagenet": f1, "mobilenet_v2_inat_birds": f2},
+                               Regime.DAY_COLOUR)      # scores, ms, within_scene
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import yaml
@@ -101,6 +102,16 @@ class FeatureHeadInfo(_Strict):
         return f"{self.name}-{self.version}"
 
 
+class HeadScores(NamedTuple):
+    """One crop's answer from a :class:`FeatureHead`."""
+
+    scores: np.ndarray  # (3,) in CLASSES order, the predator one at the light's operating point
+    ms: float
+    # A gated re-fit (classifier/scene_gate.py): True when the crop was within its scene, so the
+    # re-fit decided it, False when the head it was re-fitted from did. None: not a re-fit.
+    within_scene: bool | None
+
+
 class FeatureHead:
     """A loaded, checked head over the source models' features. Pure, so thread-safe."""
 
@@ -127,27 +138,39 @@ class FeatureHead:
         """Scores (N, 3) in :data:`CLASSES` order for features (N, inputs) of crops taken in
         ``regime``: the head's probabilities, the predator one moved to that light's operating
         point (:func:`to_operating_point`); None in a light the head is not used in."""
-        point = self.info.operating_points.get(regime)
-        if point is None:
-            return None
-        probs = class_scores(self.head, features)
-        column = CLASSES.index("predator")
-        probs[:, column] = to_operating_point(probs[:, column], point, self.info.blend)
-        return probs
+        answered = self._answer(features, regime)
+        return None if answered is None else answered[0]
 
     def timed_scores(self, by_model: Mapping[str, np.ndarray], regime: Regime
-                     ) -> tuple[np.ndarray, float] | None:
-        """:meth:`scores` of one crop and the ms they took; None if a source model's features
-        are missing (it was late or failed) or the head is not used in ``regime``: the
-        zero-shot answer then decides alone."""
+                     ) -> HeadScores | None:
+        """:meth:`scores` of one crop, the ms they took, and whether a re-fit decided it within
+        its scene; None if a source model's features are missing (it was late or failed) or the
+        head is not used in ``regime``: the zero-shot answer then decides alone."""
         x = self.features(by_model)
         if x is None:
             return None
         started = time.perf_counter()
-        probs = self.scores(x, regime)
-        if probs is None:
+        answered = self._answer(x, regime)
+        if answered is None:
             return None
-        return probs[0], (time.perf_counter() - started) * 1000.0
+        probs, near = answered
+        return HeadScores(probs[0], (time.perf_counter() - started) * 1000.0,
+                          None if near is None else bool(near[0]))
+
+    def _answer(self, features: np.ndarray, regime: Regime
+                ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """:meth:`scores`, and per row whether a gated re-fit decided it (None: not gated)."""
+        point = self.info.operating_points.get(regime)
+        if point is None:
+            return None
+        if isinstance(self.head, GatedHead):
+            probs, near = self.head.decide(features)
+        else:
+            probs, near = self.head.probabilities(features), None
+        probs = in_class_order(self.head, probs)
+        column = CLASSES.index("predator")
+        probs[:, column] = to_operating_point(probs[:, column], point, self.info.blend)
+        return probs, near
 
 
 def to_operating_point(predator: np.ndarray, point: float, weight: float) -> np.ndarray:
@@ -163,7 +186,11 @@ def to_operating_point(predator: np.ndarray, point: float, weight: float) -> np.
 
 def class_scores(head: SoftmaxHead | GatedHead, features: np.ndarray) -> np.ndarray:
     """``head``'s probabilities (N, 3) in :data:`CLASSES` order for features (N, inputs)."""
-    probs = head.probabilities(features)
+    return in_class_order(head, head.probabilities(features))
+
+
+def in_class_order(head: SoftmaxHead | GatedHead, probs: np.ndarray) -> np.ndarray:
+    """``head``'s probabilities (N, classes) with their columns in :data:`CLASSES` order."""
     return probs[:, [head.classes.index(c) for c in CLASSES]]
 
 

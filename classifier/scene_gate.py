@@ -26,6 +26,7 @@ Example::
 
     gated = GatedHead.around(base, refit, fitted_features)
     probs = gated.probabilities(features)   # the re-fit's rows near its scene, base's elsewhere
+    probs, near = gated.decide(features)    # and which rows the re-fit decided
     path.write_bytes(gated.gate_bytes()); gated = GatedHead.load(refit, path)
 """
 
@@ -143,9 +144,14 @@ class GatedHead:
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Shape (N, classes): the re-fit's rows where a crop is near its scene, the base's
         elsewhere."""
+        return self.decide(features)[0]
+
+    def decide(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`probabilities`, and per row whether the re-fit decided it (the crop was
+        within its scene) rather than the base: shapes (N, classes) and (N,)."""
         near = self.gate.near(self.refit.standardised(features))
-        return np.where(near[:, None], self.refit.probabilities(features),
-                        self.base.probabilities(features))
+        return (np.where(near[:, None], self.refit.probabilities(features),
+                         self.base.probabilities(features)), near)
 
     def gate_bytes(self) -> bytes:
         """The gate and the base head's weights as ``.npz`` bytes (arrays only)."""

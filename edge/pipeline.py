@@ -32,7 +32,7 @@ from camera.config import CameraConfig
 from camera.frame import Frame
 from camera.motion import MotionDetector
 from classifier.crop import crop_regions
-from classifier.ensemble import CropClassifier
+from classifier.ensemble import Answer, CropClassifier
 from classifier.verdict import Classification, Verdict
 from edge.clips import ClipRecorder
 from edge.config.clips import OutcomeConfig
@@ -93,9 +93,9 @@ class LoopCounters:
 class _Looked:
     """The answer decided on, its crop, and the answers for the frame's other regions."""
 
-    classification: Classification
+    classification: Answer
     crop: np.ndarray
-    others: list[Classification]
+    others: list[Answer]
 
 
 def _alarm(c: Classification) -> tuple[bool, float]:
@@ -342,6 +342,9 @@ class CameraLoop:
         for c in (looked.classification, *looked.others):
             for score in c.models.values():
                 metrics.inference_seconds.labels(model=score.model).observe(score.total_ms / 1000)
+            if c.within_scene is not None:
+                metrics.scene_head_crops.labels(
+                    camera=self.camera.name, by="refit" if c.within_scene else "base").inc()
         metrics.decision_latency_seconds.labels(camera=self.camera.name).observe(decision_s)
         self.counters.verdicts[looked.classification.verdict.value] += 1
 

@@ -100,6 +100,9 @@ class ApplianceMetrics:
     deterrent_firings: Counter
     # What each firing did, by deterrent and by what it fired at (edge/outcome.py).
     deterrent_outcomes: Counter
+    # Crops a camera's re-fitted head answered, by who decided: the re-fit, within the scene it
+    # learnt, or the head it was re-fitted from (classifier/scene_gate.py).
+    scene_head_crops: Counter
     up: Gauge
     # Frames per second, last-frame age, reporter backlog and CPU temperature.
     scrape_time: ScrapeTimeGauges
@@ -167,6 +170,12 @@ class ApplianceMetrics:
                 PREFIX + "deterrent_outcomes_total",
                 "Firings by what the animal did next: left, stayed or returned",
                 ("deterrent", "predator", "result"), registry=r,
+            ),
+            scene_head_crops=Counter(
+                PREFIX + "scene_head_crops_total",
+                "Crops a camera's re-fitted head answered, by who decided: the re-fit (within "
+                "the scene it learnt) or the head it was re-fitted from (elsewhere)",
+                ("camera", "by"), registry=r,
             ),
             up=Gauge(PREFIX + "up", "1 while the loop is running, 0 once it stops", registry=r),
             scrape_time=scrape_time,

@@ -29,6 +29,8 @@ from camera.replay import ArrivalsSource, schedule_length
 from camera.ring import FrameRing
 from classifier import Classification, Verdict, load_classifier
 from classifier.config import ModelsConfig
+from classifier.feature_head import FeatureHead, shipped_head
+from classifier.scene_gate import GatedHead, SceneGate
 from edge.config import DecisionConfig
 from edge.config.clips import OutcomeConfig
 from edge.config.reporters import ArchiveConfig
@@ -374,3 +376,33 @@ def test_a_fox_that_returns(rig) -> None:  # type: ignore[no-untyped-def]
     first = outcomes[0]
     assert first is not None and first["returned"] and first["result"] == "returned"
     assert 0 < first["left_after_s"] < 2.0
+
+
+# -- a camera's re-fitted head ------------------------------------------------------------------
+
+@pytest.mark.parametrize("similarity,by", [(-2.0, "refit"), (2.0, "base")])
+def test_the_crops_a_camera_s_re_fit_decided_are_counted(  # type: ignore[no-untyped-def]
+    rig, similarity: float, by: str,
+) -> None:
+    """Every crop the loop classifies for a camera with a gated re-fit is counted by who decided
+    it: a gate that admits everything counts them all for the re-fit, one that admits nothing
+    all for the head it was re-fitted from."""
+    shipped = shipped_head()
+    anchor = np.ones((1, shipped.layer.inputs), np.float32) / np.sqrt(shipped.layer.inputs)
+    gated = GatedHead(shipped.layer, shipped.layer, SceneGate(anchor, similarity, 1))
+    cam = camera(arrival(FOX, 0.5, for_s=1.0))
+    r = rig(cam, confirm_n=2, cooldown_s=0)
+    classifier = r.classifier.real
+    classifier.camera_heads = {cam.name: FeatureHead(shipped.info, gated)}
+    try:
+        r.run()
+    finally:
+        classifier.camera_heads = {}
+    def counted(who: str) -> float:
+        return r.loop.parts.metrics.registry.get_sample_value(
+            "tensorchicken_scene_head_crops_total", {"camera": cam.name, "by": who}) or 0.0
+
+    classified = sum(r.loop.counters.verdicts.values())
+    assert classified > 0
+    assert counted(by) >= classified  # the frame's other regions count too
+    assert counted("base" if by == "refit" else "refit") == 0
