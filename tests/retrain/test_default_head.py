@@ -16,10 +16,13 @@ from classifier import load_image
 from classifier.feature_head import load_feature_head
 from classifier.regime import Regime
 from edge.assets import sha256_of
+from edge.board import runtime_name
+from edge.train.augment import BACKGROUND_TILES
 from edge.train.default_head import (
     Example,
     Recipe,
     blended_scores,
+    built_with,
     operating_points,
     training_boxes,
 )
@@ -77,9 +80,15 @@ def test_the_builder_gives_the_same_weights_twice_and_records_its_files(
     with manifest.open(newline="", encoding="utf-8") as fh:
         boxes = sum(len(training_boxes(detector.detect(load_image(DATA / r["file"])), r["label"]))
                     for r in csv.DictReader(fh))
+    # Pictures of nothing (3 empty scenes, 2 people) also as their quarters and centre.
+    tiles = dict.fromkeys(BACKGROUND_TILES, 5)
     assert info["training"]["copies"] == {"original": 13, "ir_night": 13, "noir_purple": 13,
-                                          **({"box": boxes} if boxes else {})}
+                                          **tiles, **({"box": boxes} if boxes else {})}
     assert info["training"]["boxes"]["sha256"] == sha256_of(SHARED_MODELS / DETECTOR_FILE)
+    # The libraries the features and weights came from, so a rebuild can be matched.
+    assert info["training"]["built_with"] == built_with()
+    assert info["training"]["built_with"]["runtime"] == runtime_name() != "none installed"
+    assert info["training"]["built_with"]["numpy"] == np.__version__
 
 
 def test_the_operating_point_is_the_lowest_that_adds_no_false_alarm_in_its_light() -> None:
@@ -104,6 +113,35 @@ def test_the_operating_point_is_the_lowest_that_adds_no_false_alarm_in_its_light
     assert day not in points
     # Where the head is not used, the scores are the zero-shot ones.
     assert np.array_equal(blended_scores(head, zero_shot, regimes, {}, 0.5), zero_shot)
+
+
+def test_the_light_where_hens_are_called_predator_moves_up_until_they_are_within_the_limit(
+) -> None:
+    """Matching the zero-shot models is not enough for the hens (they call more hens predator
+    than the limit): the light where the blend calls most of them moves up a point at a time
+    until all lights together are within ``hens_limit``; the other light stays where it was."""
+    labels = ["predator", "chicken", "chicken", "chicken", "predator", "chicken", "chicken"]
+    ex = [Example(f"{i}.jpg", label, "", "cam", "0" * 64) for i, label in enumerate(labels)]
+    night, day = Regime.NIGHT_IR, Regime.DAY_COLOUR
+    regimes = [day, day, day, day, night, night, night]
+    # The zero-shot models call the first day hen predator; so does the head.
+    zero_shot = np.array([[0.4, 0], [0.7, 0.2], [0.2, 0.6], [0.1, 0.6], [0.3, 0], [0.2, 0.5],
+                          [0.1, 0.5]])
+    head = np.array([[0.05, 0, 0.95], [0.1, 0.1, 0.8], [0.1, 0.2, 0.7], [0.1, 0.8, 0.1],
+                     [0.05, 0, 0.95], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1]])
+
+    def hens_called(points: dict[Regime, float]) -> int:
+        scores = blended_scores(head, zero_shot, regimes, points, 0.5)[:, 0]
+        return sum(1 for e, s in zip(ex, scores, strict=True) if e.label == "chicken" and s >= 0.5)
+
+    lenient = operating_points(ex, head, zero_shot, regimes, Recipe(regimes=(day, night),
+                                                                   hens_limit=0.2))
+    assert lenient == {day: 0.5, night: 0.5} and hens_called(lenient) == 1  # 1 of 5 allowed
+    strict = operating_points(ex, head, zero_shot, regimes, Recipe(regimes=(day, night),
+                                                                  hens_limit=0.0))
+    assert strict[night] == 0.5 and strict[day] > 0.5
+    assert hens_called(strict) == 0
+    assert hens_called({**strict, day: round(strict[day] - 0.05, 2)}) == 1  # the lowest that does
 
 
 def test_the_boxes_learnt_as_motion_crops_are_the_subjects_of_the_picture() -> None:
