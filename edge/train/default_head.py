@@ -430,9 +430,9 @@ def digest_of_files(examples: Sequence[Example]) -> tuple[str, str]:
 
 def built_with() -> dict[str, str | None]:
     """The libraries whose arithmetic the weights depend on. The same files give the same
-    weights with the same ones; another TFLite runtime, NumPy or OpenCV moves the features in
-    their last bits and the weights in their third decimal (the shipped head, rebuilt with
-    other versions: at most 0.003 in a weight, the held-out figures unchanged)."""
+    weights with the same ones; not always with others (the head shipped on 5 Dec, rebuilt in
+    a fresh environment on 6 Dec: at most 0.003 apart in a weight, the held-out figures the
+    same to the fourth decimal)."""
     described = describe()
     return {k: None if described[k] is None else str(described[k])
             for k in ("python", "machine", "runtime", "numpy", "opencv")}
