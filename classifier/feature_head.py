@@ -134,18 +134,12 @@ class FeatureHead:
         return np.concatenate([np.asarray(by_model[n], np.float32).reshape(-1)
                                for n in self.sources])
 
-    def scores(self, features: np.ndarray, regime: Regime) -> np.ndarray | None:
-        """Scores (N, 3) in :data:`CLASSES` order for features (N, inputs) of crops taken in
-        ``regime``: the head's probabilities, the predator one moved to that light's operating
-        point (:func:`to_operating_point`); None in a light the head is not used in."""
-        answered = self._answer(features, regime)
-        return None if answered is None else answered[0]
-
     def timed_scores(self, by_model: Mapping[str, np.ndarray], regime: Regime
                      ) -> HeadScores | None:
-        """:meth:`scores` of one crop, the ms they took, and whether a re-fit decided it within
-        its scene; None if a source model's features are missing (it was late or failed) or the
-        head is not used in ``regime``: the zero-shot answer then decides alone."""
+        """The scores of one crop (:class:`HeadScores`), the ms they took, and whether a re-fit
+        decided it within its scene; None if a source model's features are missing (it was late
+        or failed) or the head is not used in ``regime``: the zero-shot answer then decides
+        alone."""
         x = self.features(by_model)
         if x is None:
             return None
@@ -159,7 +153,10 @@ class FeatureHead:
 
     def _answer(self, features: np.ndarray, regime: Regime
                 ) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """:meth:`scores`, and per row whether a gated re-fit decided it (None: not gated)."""
+        """Scores (N, 3) in :data:`CLASSES` order for features (N, inputs) of crops taken in
+        ``regime``, the predator one moved to that light's operating point
+        (:func:`to_operating_point`), and per row whether a gated re-fit decided it (None: not
+        gated); None in a light the head is not used in."""
         point = self.info.operating_points.get(regime)
         if point is None:
             return None

@@ -362,16 +362,18 @@ def operating_points(examples: Sequence[Example], head_probs: np.ndarray, zero_s
     are moves up a point (a light with no point left is left to the zero-shot models): the
     zero-shot models themselves call more hens predator than that, so matching them is not
     enough for the hens."""
-    chosen = _points_per_light(examples, head_probs, zero_shot, regimes, recipe)
-    hens = np.array([e.label == "chicken" for e in examples])
-    light = np.array([str(r) for r in regimes])
+    rows_of = {regime: np.flatnonzero(np.array([r == regime for r in regimes]))
+               for regime in recipe.regimes}
+    chosen = _points_per_light(examples, head_probs, zero_shot, regimes, rows_of, recipe)
+    everyone = np.arange(len(examples))
+    limit = recipe.hens_limit * sum(e.label == "chicken" for e in examples)
     while chosen:
-        called = hens & (blended_scores(head_probs, zero_shot, regimes, chosen,
-                                        recipe.blend)[:, 0] >= 0.5)
-        if called.sum() <= recipe.hens_limit * hens.sum():
+        predator = blended_scores(head_probs, zero_shot, regimes, chosen, recipe.blend)[:, 0]
+        if _false_alarms(examples, predator, everyone)["chicken"] <= limit:
             break
-        worst = max(chosen, key=lambda r: int((called & (light == str(r))).sum()))
-        if not (called & (light == str(worst))).any():
+        called = {r: _false_alarms(examples, predator, rows_of[r])["chicken"] for r in chosen}
+        worst = max(called, key=called.__getitem__)
+        if not called[worst]:
             break  # the rest are the zero-shot models' own, in lights the head is not used in
         higher = [p for p in recipe.points if p > chosen[worst]]
         if higher:
@@ -382,12 +384,12 @@ def operating_points(examples: Sequence[Example], head_probs: np.ndarray, zero_s
 
 
 def _points_per_light(examples: Sequence[Example], head_probs: np.ndarray,
-                      zero_shot: np.ndarray, regimes: Sequence[Regime], recipe: Recipe
-                      ) -> dict[Regime, float]:
-    """Per light, the lowest point at which the blend adds no false alarm there."""
+                      zero_shot: np.ndarray, regimes: Sequence[Regime],
+                      rows_of: dict[Regime, np.ndarray], recipe: Recipe) -> dict[Regime, float]:
+    """Per light (its example rows in ``rows_of``), the lowest point at which the blend adds no
+    false alarm there."""
     chosen: dict[Regime, float] = {}
-    for regime in recipe.regimes:
-        rows = np.flatnonzero(np.array([r == regime for r in regimes]))
+    for regime, rows in rows_of.items():
         if not len(rows):
             continue
         baseline = _false_alarms(examples, zero_shot[:, 0], rows)

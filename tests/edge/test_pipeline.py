@@ -398,6 +398,7 @@ def test_the_crops_a_camera_s_re_fit_decided_are_counted(  # type: ignore[no-unt
         r.run()
     finally:
         classifier.camera_heads = {}
+
     def counted(who: str) -> float:
         return r.loop.parts.metrics.registry.get_sample_value(
             "tensorchicken_scene_head_crops_total", {"camera": cam.name, "by": who}) or 0.0
