@@ -12,7 +12,8 @@ live, however fast the machine.
 ``board_ms`` plays a slower board: after a classified frame the loop is busy for that long of
 the clip's time, and the frames that arrive meanwhile are skipped, as the capture ring skips
 stale frames on a Pi that cannot keep up. Each visit is reported with its classified frames, how
-many were called predator, whether and how soon it fired, and the verdict of its event.
+many were called predator, whether and how soon it fired, which deterrents its firings switched
+on and which the chicken veto kept off, and the verdict of its event.
 
 Example::
 
@@ -55,6 +56,8 @@ class VisitReport:
     ``time_to_fire_s`` runs from the visit's first classified frame to the end of the inference
     that fired (``None`` if it never fired); ``verdict`` is that of the visit's event in the
     log (``None`` when nothing was logged: background-only visits are counted, not logged).
+    ``deterrents`` are those its firings switched on, ``vetoed`` those a firing kept off because
+    a hen was in view or the camera is one where hens live (``decision.hens_live_in``).
     """
 
     clip: str
@@ -66,6 +69,8 @@ class VisitReport:
     time_to_fire_s: float | None
     verdict: str | None
     rules: dict[str, int]
+    deterrents: tuple[str, ...] = ()
+    vetoed: tuple[str, ...] = ()
 
     @property
     def fired(self) -> bool:
@@ -147,13 +152,22 @@ def replay_visits(
                           health=config.health)
         visits = _play(loop, source, clock, board_ms / 1000.0, cfg)
         recorder.close()
-        verdicts = {e.start_time: e.verdict for e in event_log.list()}
+        events = event_log.list()
     finally:
         recorder.close()
         event_log.close()
         bank.close()
-    # An event starts when its visit does (the episode's first frame, in the clip's time).
-    return [dataclasses.replace(report, verdict=verdicts.get(start))
+    # An event starts when its visit does (the episode's first frame, in the clip's time); a
+    # visit that fired twice (after a cooldown) has an event per firing.
+    verdicts = {e.start_time: e.verdict for e in events}
+    switched_on: dict[float, set[str]] = {}
+    kept_off: dict[float, set[str]] = {}
+    for e in events:
+        switched_on.setdefault(e.start_time, set()).update(e.deterrents)
+        kept_off.setdefault(e.start_time, set()).update(e.decision.get("vetoed", ()))
+    return [dataclasses.replace(report, verdict=verdicts.get(start),
+                                deterrents=tuple(sorted(switched_on.get(start, ()))),
+                                vetoed=tuple(sorted(kept_off.get(start, ()))))
             for start, report in visits]
 
 

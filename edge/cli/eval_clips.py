@@ -169,6 +169,9 @@ def print_clips(report: dict[str, Any]) -> None:
             outcome = (f"fired after {v['time_to_fire_s']:.1f} s" if v["fired"]
                        else "confirmed, held" if v["confirmed"] else "not fired")
             rules = ", ".join(f"{k} {n}" for k, n in sorted(v["rules"].items()))
+            devices = "".join(
+                [f"; on: {' '.join(v['deterrents'])}" if v["deterrents"] else "",
+                 f"; vetoed: {' '.join(v['vetoed'])}" if v["vetoed"] else ""])
             print(f"  {v['start_s']:7.1f}-{v['end_s']:7.1f} s  {v['classified']:4d} classified, "
                   f"{v['predator_frames']:3d} predator  {outcome:<20} event "
-                  f"{v['verdict'] or '-':<10} ({rules})")
+                  f"{v['verdict'] or '-':<10} ({rules}{devices})")

@@ -12,6 +12,7 @@ import pytest
 from camera.config import CameraConfig
 from classifier import load_classifier
 from edge.cli import main
+from edge.cli.eval_clips import clip_camera
 from edge.cli.motion import video_config
 from edge.config import Config
 from edge.visit_replay import replay_visits
@@ -113,6 +114,28 @@ def test_the_demo_arrivals_fire_on_each_predator_and_no_hen(
         assert visit["fired"] is predator, visit
         if predator:  # the second classified frame confirms: 0.1 s at 10 fps
             assert visit["time_to_fire_s"] <= 0.2 and visit["verdict"] == "predator"
+            # No hen in view: the whole bank, the sprinkler too.
+            assert visit["deterrents"] == ["floodlight", "siren", "sprinkler"], visit
+            assert visit["vetoed"] == []
+        else:
+            assert visit["deterrents"] == [] and visit["vetoed"] == []
+
+
+def test_the_report_names_the_deterrents_the_veto_kept_off(
+    fox_frames: Path, asset_store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # A camera where hens live (a nest box): the fox still sets off the siren and the
+    # floodlight, and the report says the sprinkler was kept off.
+    config = Config()
+    camera = clip_camera(config, config.cameras[0], fox_frames, 10.0)
+    config = config.model_copy(update={"decision": config.decision.model_copy(
+        update={"hens_live_in": [camera.name]})})
+    with load_classifier(config.models, asset_store) as classifier:
+        visits = replay_visits(camera, config, classifier, state_dir=tmp_path)
+    fired = [v for v in visits if v.fired]
+    assert fired
+    for visit in fired:
+        assert visit.deterrents == ("floodlight", "siren") and visit.vetoed == ("sprinkler",)
 
 
 def test_bad_clip_arguments_say_what_is_wrong(
