@@ -61,6 +61,7 @@ from classifier.feature_head import CLASSES, class_scores, shipped_head  # noqa:
 from classifier.regime import Regime, regime_of  # noqa: E402
 from classifier.scene_gate import GatedHead  # noqa: E402
 from edge.assets import AssetStore  # noqa: E402
+from edge.learn.heads import zero_shot_config  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402
 from edge.learn.refit import decider_of, refit_head, scheme_of, targets_for  # noqa: E402
 from edge.train import default_head as dh  # noqa: E402
@@ -124,7 +125,10 @@ class Scorer:
 
     def __init__(self, store: AssetStore, cache: Path) -> None:
         self.extractor = load_extractor(store, threads=2)
-        self.zero_shot = load_classifier(ModelsConfig(), store)
+        # The zero-shot models alone, as `train` blends a package with them: the shipped default
+        # head steps aside for the owner's head, and it learnt every camera here, the held-out
+        # one too.
+        self.zero_shot = load_classifier(zero_shot_config(ModelsConfig()), store)
         self.cache = cache
         self.known = self.load(cache)
 
@@ -287,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--prior-l2", type=float, default=0.05)
     p.add_argument("--hens", type=int, default=5, help="labelled hens given, when it has some")
-    p.add_argument("--cache", type=Path, default=Path("/tmp/tensorchicken-learn-loco.npz"))
+    p.add_argument("--cache", type=Path,
+                   default=Path("/tmp/tensorchicken-learn-loco-zero-shot.npz"))
     p.add_argument("--photo-share", type=int, default=3,
                    help="train on one in N of train/'s ordinary photos (all fixed-camera frames)")
     p.add_argument("--start", choices=("package", "default"), default="package",
