@@ -21,7 +21,8 @@ background.
 
 A head trained on the coop's own photos (a model package whose spec has ``blend``) is a third
 kind: it does not replace the zero-shot combination above but is blended with it
-(``classifier/blend.py``); if no zero-shot model answered in time, the head's own scores count,
+(``classifier/blend.py``: the predator scores in log-odds, the chicken score the higher of the
+two); if no zero-shot model answered in time, the head's own scores count,
 and if the head did not, the zero-shot ones do.
 """
 
@@ -40,7 +41,7 @@ from typing import Protocol
 import numpy as np
 
 from classifier.assets import AssetFiles
-from classifier.blend import blend
+from classifier.blend import blend, hen_score
 from classifier.config import ModelsConfig, ModelUse, Role
 from classifier.errors import ModelError
 from classifier.feature_head import CLASSES, FeatureHead, camera_heads_for, head_for
@@ -123,11 +124,13 @@ def _label(model: Model, line: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Combined:
-    """The combination's scores and which model's evidence carried the verdict."""
+    """The combination's scores and which model's evidence carried the verdict; with a head
+    blended in, the zero-shot models' own chicken score too."""
 
     predator: float
     chicken: float
     decided_by: str
+    zero_shot_chicken: float | None = None
 
 
 def combine(evidence: Sequence[Evidence], primary: str) -> Combined:
@@ -143,8 +146,9 @@ def combine(evidence: Sequence[Evidence], primary: str) -> Combined:
     known = _zero_shot(zero_shot, primary)
     return Combined(
         blend(head.predator, known.predator, head.blend),
-        blend(head.chicken, known.chicken, head.blend),
+        hen_score(head.chicken, known.chicken),
         head.name if head.predator >= known.predator else known.decided_by,
+        known.chicken,
     )
 
 
@@ -449,6 +453,8 @@ class Classifier:
             chicken_score=round(combined.chicken, 4), label=scores[decided_by].label,
             decided_by=decided_by, models=scores, ticket=ticket, late=late, busy=busy,
             within_scene=None if head is None else head[2],
+            zero_shot_chicken=(None if combined.zero_shot_chicken is None
+                               else round(combined.zero_shot_chicken, 4)),
         )
 
     def close(self) -> None:

@@ -47,7 +47,13 @@ class ModelScore:
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    """The answer the decision is taken on, with every model's own answer beside it."""
+    """The answer the decision is taken on, with every model's own answer beside it.
+
+    ``zero_shot_chicken`` is, where a head was blended with the zero-shot models, their own
+    combined chicken score (the decided ``chicken_score`` is the higher of it and the head's;
+    ``classifier/blend.py``), so that another head's answer can be judged on the same crop
+    later; None where no head was blended.
+    """
 
     verdict: Verdict
     score: float
@@ -56,3 +62,4 @@ class Classification:
     label: str
     decided_by: str
     models: dict[str, ModelScore] = field(default_factory=dict)
+    zero_shot_chicken: float | None = None

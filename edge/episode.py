@@ -98,7 +98,9 @@ def event_from(
         # a shadow head's answer is compared with the decision from these (edge/learn/shadow.py).
         decision={**decision, "decided_by": c.decided_by,
                   "predator_score": round(c.predator_score, 4),
-                  "chicken_score": round(c.chicken_score, 4)},
+                  "chicken_score": round(c.chicken_score, 4),
+                  **({} if c.zero_shot_chicken is None
+                     else {"zero_shot_chicken": c.zero_shot_chicken})},
         latency_ms={k: round(v, 2) for k, v in (latency_ms or best.latency_ms).items()},
     )
 

@@ -2,14 +2,17 @@
 
 A shadow head scores every crop off the critical path; its answer is its own (the head alone),
 stored in the event beside the running head's (``scores``) and the decided, blended scores
-(``decision.predator_score`` / ``chicken_score``). Blending is linear in log-odds
-(``classifier/blend.py``), so the candidate's blended score is the decided one moved by the
-blend weight times the difference of the two heads' log-odds:
+(``decision.predator_score`` / ``chicken_score``). The predator scores are blended linearly in
+log-odds (``classifier/blend.py``), so the candidate's blended predator score is the decided one
+moved by the blend weight times the difference of the two heads' log-odds:
 
     logit(candidate blended) = logit(decided) + w * (logit(candidate) - logit(running head))
 
-exactly what the candidate would have decided on that crop, without the zero-shot models'
-scores being stored apart.
+exactly what the candidate would have decided on that crop. The chicken score is the higher of
+the head's and the zero-shot models' (``decision.zero_shot_chicken``, stored for this): the
+candidate's is the higher of its own and that. An event recorded before the chicken score was
+the higher of the two has no ``zero_shot_chicken``; it was blended in log-odds, and is moved
+as the predator score is.
 
 Example::
 
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.blend import log_odds
+from classifier.blend import hen_score, log_odds
 from classifier.ensemble import Thresholds, verdict_for
 from edge.event import Event
 from edge.learn.judge import Disagreement
@@ -44,8 +47,11 @@ def candidate_verdict(event: Event, candidate: str, running: str, weight: float,
         return None
     predator = _moved(float(decided["predator_score"]), float(had["predator"]),
                       float(got["predator"]), weight)
-    chicken = _moved(float(decided["chicken_score"]), float(had["chicken"]),
-                     float(got["chicken"]), weight)
+    if "zero_shot_chicken" in decided:
+        chicken = hen_score(float(got["chicken"]), float(decided["zero_shot_chicken"]))
+    else:  # recorded when the chicken scores were blended in log-odds too
+        chicken = _moved(float(decided["chicken_score"]), float(had["chicken"]),
+                         float(got["chicken"]), weight)
     return verdict_for(predator, chicken, thresholds)[0].value
 
 

@@ -42,7 +42,7 @@ import yaml
 
 from camera.box import Box
 from classifier import load_image
-from classifier.blend import blend
+from classifier.blend import blend, hen_score
 from classifier.crop import crop_regions
 from classifier.ensemble import combine, evidence_of
 from classifier.feature_head import (
@@ -331,16 +331,17 @@ def regimes_of(examples: Sequence[Example], root: Path) -> list[Regime]:
 
 def blended_scores(head_probs: np.ndarray, zero_shot: np.ndarray, regimes: Sequence[Regime],
                    points: dict[Regime, float], weight: float) -> np.ndarray:
-    """(predator, chicken) per example as the classifier gives them: blended, the head moved
-    to the operating point of the example's light; the zero-shot scores in a light the head
-    is not used in."""
+    """(predator, chicken) per example as the classifier gives them: the predator scores
+    blended, the head's moved to the operating point of the example's light, and the higher
+    chicken score (``classifier/blend.py``); the zero-shot scores in a light the head is not
+    used in."""
     out = zero_shot[:, :2].astype(np.float64).copy()
     for i, regime in enumerate(regimes):
         point = points.get(regime)
         if point is not None:
             head_predator = to_operating_point(head_probs[i:i + 1, 2], point, weight)[0]
             out[i] = (blend(float(head_predator), float(zero_shot[i, 0]), weight),
-                      blend(float(head_probs[i, 1]), float(zero_shot[i, 1]), weight))
+                      hen_score(float(head_probs[i, 1]), float(zero_shot[i, 1])))
     return out
 
 

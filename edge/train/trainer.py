@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from classifier.blend import DEFAULT_WEIGHT, blend
+from classifier.blend import DEFAULT_WEIGHT, blend, hen_score
 from classifier.ensemble import Thresholds, verdict_for
 from classifier.head import HeadSettings, SoftmaxHead, fit_head, softmax
 from edge.train.dataset import Embedded, Photo
@@ -123,13 +123,14 @@ def scores_of(
     partner: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predator and chicken scores of each row of head probabilities as the package decides:
-    blended with ``partner`` (rows of zero-shot predator and chicken scores) when the settings
-    blend and it is given, else the head's own."""
+    with ``partner`` (rows of zero-shot predator and chicken scores) when the settings blend and
+    it is given, the predator scores blended and the higher chicken score
+    (``classifier/blend.py``), else the head's own."""
     predator = probs[:, scheme.indices("predator")].sum(axis=1)
     chicken = probs[:, scheme.indices("chicken")].sum(axis=1)
     if settings.blend is not None and partner is not None:
         predator = blend(predator, partner[:, 0], settings.blend)
-        chicken = blend(chicken, partner[:, 1], settings.blend)
+        chicken = hen_score(chicken, partner[:, 1])
     return predator, chicken
 
 

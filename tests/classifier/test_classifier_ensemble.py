@@ -19,9 +19,9 @@ from classifier import (
     load_classifier,
     load_image,
 )
-from classifier.blend import blend
+from classifier.blend import blend, hen_score
 from classifier.config import ModelsConfig, ModelUse
-from classifier.ensemble import Answer, Evidence, Thresholds, by_priority
+from classifier.ensemble import Answer, Evidence, Thresholds, by_priority, verdict_for
 from edge.assets import AssetStore
 from tests.conftest import SHARED_DATA
 
@@ -127,11 +127,34 @@ def test_a_trained_head_is_blended_with_the_zero_shot_answer_not_chosen_over_it(
     # Equal weights in log-odds: 0.9 and 0.04 give sqrt(0.9 * 0.04 / (0.1 * 0.96)) odds.
     odds = (0.9 * 0.04 / (0.1 * 0.96)) ** 0.5
     assert c.predator == pytest.approx(odds / (1 + odds)) and c.decided_by == "coop"
-    assert c.chicken == pytest.approx(blend(0.05, 0.9, 0.5))
+    # The chicken score is the higher of the two: a hen either side sees keeps the sprinkler off.
+    assert c.chicken == pytest.approx(0.9)
     # Either side alone, when the other did not answer in time.
     assert combine([gen], "gen").predator == pytest.approx(0.04)
     alone = combine([head], "gen")
     assert (alone.predator, alone.chicken, alone.decided_by) == (0.9, 0.05, "coop")
+
+
+def test_a_hen_only_the_head_sees_stays_a_hen() -> None:
+    # A hen in a nest box: the zero-shot models are sure it is no chicken (a "hog"), the head
+    # trained on hens says 0.7. Averaged in log-odds that would be 0.015, below every veto.
+    hog = Evidence("gen", predator=0.02, chicken=0.0, birds=0.0, background=0.9,
+                   specialist=False)
+    head = Evidence("coop", predator=0.2, chicken=0.7, birds=0.0, background=0.1,
+                    specialist=False, blend=0.5)
+    c = combine(by_priority([hog, head]), "gen")
+    assert c.chicken == pytest.approx(0.7)
+    assert c.predator == pytest.approx(blend(0.2, 0.02, 0.5))
+    assert verdict_for(c.predator, c.chicken, Thresholds()) == (Verdict.CHICKEN, pytest.approx(0.7))
+
+
+@pytest.mark.parametrize("head, zero_shot, expected", [
+    (0.7, 0.0, 0.7), (0.05, 0.9, 0.9), (0.3, 0.3, 0.3), (0.0, 0.0, 0.0)])
+def test_hen_score_is_the_higher_of_the_two(head: float, zero_shot: float,
+                                             expected: float) -> None:
+    assert hen_score(head, zero_shot) == pytest.approx(expected)
+    assert np.allclose(hen_score(np.array([head, 0.1]), np.array([zero_shot, 0.2])),
+                       [expected, 0.2])
 
 
 def test_priority_never_takes_a_head_for_the_generalist() -> None:

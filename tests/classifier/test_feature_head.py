@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier import Classifier, ModelError, load_classifier, load_image
+from classifier import Classifier, ModelError, Verdict, load_classifier, load_image
 from classifier.blend import blend, log_odds
 from classifier.config import ModelsConfig
 from classifier.ensemble import thresholds_of
@@ -25,12 +25,14 @@ from classifier.regime import Regime
 from classifier.runtime import interpreter_class
 from classifier.spec import load_specs
 from edge.assets import AssetStore
+from edge.config.decision import DecisionConfig
 from tests.conftest import SHARED_DATA
 
 DATA = SHARED_DATA
 OWL = DATA / "images" / "predator" / "coral__owl.jpg"
 BADGER_IN_IR = (DATA / "train" / "predator"
                 / "carpat__data_example_photos_badger_example_1.jpg")
+HEN_IN_NEST_BOX = DATA / "train" / "chicken" / "chookegg__EggCheck_image_2016-06-17_1430.jpg"
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"])
@@ -84,6 +86,23 @@ def test_the_shipped_head_is_blended_into_the_answer_in_every_light(
         assert head.name not in zero_shot[light].models
         expected = blend(mine.predator_score, zero_shot[light].predator_score, head.info.blend)
         assert answers[light].predator_score == pytest.approx(expected, abs=2e-3)
+
+
+def test_a_hen_in_a_nest_box_the_zero_shot_models_miss_reaches_the_chicken_veto(
+    asset_store: AssetStore
+) -> None:
+    # The zero-shot models see no chicken in this nest-box frame; the shipped head (it learnt
+    # this camera) does. The chicken score is the higher of the two, so the veto holds: an
+    # average in log-odds would have left it near the models' 0.
+    hen = load_image(HEN_IN_NEST_BOX)
+    with load_classifier(ModelsConfig(default_head=False), asset_store) as plain:  # type: ignore[call-arg]
+        zero_shot = plain.classify(hen)
+    with load_classifier(ModelsConfig(), asset_store) as with_head:  # type: ignore[call-arg]
+        answer = with_head.classify(hen)
+    head = answer.models[shipped_head().name]
+    assert zero_shot.chicken_score < 0.05 < DecisionConfig().chicken_veto <= head.chicken_score
+    assert answer.verdict is Verdict.CHICKEN
+    assert answer.chicken_score == pytest.approx(head.chicken_score)
 
 
 def test_in_a_light_without_an_operating_point_the_zero_shot_models_decide_alone(

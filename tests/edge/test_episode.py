@@ -71,6 +71,14 @@ def test_an_event_holds_every_model_and_the_reason(classify) -> None:  # type: i
     assert set(event.scores) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds",
                                  shipped_head().name}
     assert event.decision["rules"] == {"held": 1}
+    # The default head was blended: the zero-shot models' own chicken score is kept, and the
+    # decided one is the higher of it and the head's.
+    best = episode.best
+    assert best is not None
+    zero_shot = event.decision["zero_shot_chicken"]
+    assert zero_shot == best.classification.zero_shot_chicken is not None
+    assert event.decision["chicken_score"] == pytest.approx(
+        max(zero_shot, event.scores[shipped_head().name]["chicken"]), abs=1e-4)
     assert event.latency_ms == {"total": 12.35}
     assert event.to_dict()["time"] == 1_700_000_000.0
 

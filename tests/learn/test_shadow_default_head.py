@@ -15,7 +15,7 @@ import pytest
 
 from classifier import load_classifier
 from classifier.config import ModelsConfig
-from classifier.ensemble import Classifier
+from classifier.ensemble import Classifier, Thresholds
 from classifier.feature_head import FeatureHead, shipped_head
 from edge.event import Event
 from edge.learn.shadow import candidate_verdict
@@ -100,10 +100,12 @@ def test_its_verdict_read_from_an_event_is_the_one_it_gives_when_promoted_for_it
                       label=answer.label, score=answer.score,
                       scores={n: s.to_dict() for n, s in answer.models.items()},
                       decision={"predator_score": answer.predator_score,
-                                "chicken_score": answer.chicken_score})
+                                "chicken_score": answer.chicken_score,
+                                "zero_shot_chicken": answer.zero_shot_chicken})
         said.append(candidate_verdict(event, shadow.name, running.name, shadow.info.blend,
                                       classifier.thresholds))
         changed += truth.verdict != answer.verdict
+    assert all(a.zero_shot_chicken is not None for a in as_shadow)
     assert said == [t.verdict.value for t in promoted]
     assert changed > 0  # the moved head decides otherwise somewhere, so the check has teeth
     # The other camera, and a picture of no camera, are still decided by the default head.
@@ -111,3 +113,20 @@ def test_its_verdict_read_from_an_event_is_the_one_it_gives_when_promoted_for_it
         assert running.name in y.models and shadow.name not in y.models
         assert (y.verdict, y.predator_score) == (u.verdict, u.predator_score) == \
             (a.verdict, a.predator_score)
+
+
+def test_a_candidate_s_chicken_score_is_the_higher_of_its_own_and_the_zero_shot_models() -> None:
+    # The running head saw no hen (0.1), nor did the zero-shot models (0.05); the candidate
+    # does (0.6). Recorded now, the event keeps the zero-shot models' chicken score, and the
+    # candidate's is the higher of the two: a hen. An event recorded when chicken scores were
+    # blended in log-odds has no such field and is judged as it was blended then: 0.16.
+    scores = {"candidate": {"predator": 0.1, "chicken": 0.6},
+              "running": {"predator": 0.2, "chicken": 0.1}}
+    now = Event(camera="nest", start_time=0.0, end_time=1.0, verdict="background",
+                label="hay", score=0.9, scores=scores,
+                decision={"predator_score": 0.3, "chicken_score": 0.1,
+                          "zero_shot_chicken": 0.05})
+    before = dataclasses.replace(now, decision={"predator_score": 0.3, "chicken_score": 0.05})
+    thresholds = Thresholds()
+    assert candidate_verdict(now, "candidate", "running", 0.5, thresholds) == "chicken"
+    assert candidate_verdict(before, "candidate", "running", 0.5, thresholds) == "background"
