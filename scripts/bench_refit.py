@@ -49,6 +49,7 @@ from edge.assets import AssetStore  # noqa: E402
 from edge.config import Config, parse_config  # noqa: E402
 from edge.events.archive import Archive  # noqa: E402
 from edge.learn.collector import SceneCollector  # noqa: E402
+from edge.learn.heads import zero_shot_config  # noqa: E402
 from edge.learn.places import MotionPlaces  # noqa: E402
 from edge.learn.scenes import SceneStore, scenes_dir  # noqa: E402
 from edge.train.dataset import make_photo  # noqa: E402
@@ -94,7 +95,8 @@ def promote_a_retrained_head(state: Path, config: Config) -> None:
         photos += [make_photo(DATA / r["file"], label, r["subclass"], r["file"])
                    for r in mine[::max(1, len(mine) // count)][:count]]
     plan = RetrainPlan("coop", "base", state / "packages", TrainSettings(folds=0), ["flip"])
-    with load_classifier(ModelsConfig(), store) as current:
+    # Trained on the zero-shot models' answers, as `train` trains it (edge.learn.heads).
+    with load_classifier(zero_shot_config(ModelsConfig()), store) as current:
         package = retrain(photos, store, plan, current).package
     registry = ModelRegistry(state, config.models)
     registry.register("coop-base", package=package)
