@@ -7,7 +7,10 @@ recorder writing to a real event log. The decider is armed whatever the configur
 pins are mock ones: the question is what the decision would do). Nothing runs in real time:
 the loop, the decider and the bank all read one clock that follows the clip (frame ``k`` is at
 ``k / fps`` seconds), so a visit ends after the same ``quiet_s`` of still frames as it would
-live, however fast the machine.
+live, however fast the machine. A burst's pattern plays on its own thread in real time, which a
+replay outruns (or lags), so each burst is ended when the clip's clock reaches its length, and
+its rest starts then, as live; else the bank's guard, reading the clip's clock, would find it
+past ``max_on_s`` and force it off, and the rest would start late.
 
 ``board_ms`` plays a slower board: after a classified frame the loop is busy for that long of
 the clip's time, and the frames that arrive meanwhile are skipped, as the capture ring skips
@@ -150,7 +153,8 @@ def replay_visits(
         capture = Capture(cfg, lambda: source, stop)
         loop = CameraLoop(cfg, capture, parts, stop, quiet_s=quiet_s, clock_ns=clock.now_ns,
                           health=config.health)
-        visits = _play(loop, source, clock, board_ms / 1000.0, cfg)
+        visits = _play(loop, source, clock, board_ms / 1000.0, cfg,
+                       lambda: _end_bursts(bank, config, clock.ns))
         recorder.close()
         events = event_log.list()
     finally:
@@ -171,8 +175,18 @@ def replay_visits(
             for start, report in visits]
 
 
+def _end_bursts(bank: DeterrentBank, config: Config, now_ns: int) -> None:
+    """End every burst whose pattern is over by the clip's clock (the module docstring)."""
+    for deterrent in config.gpio.deterrents:
+        device = bank.device(deterrent.name)
+        started = device.burst_started_ns
+        if started is not None and now_ns - started >= deterrent.pattern.burst_s * NS_PER_S:
+            device.force_off()
+
+
 def _play(
-    loop: CameraLoop, source: Any, clock: _ClipClock, board_s: float, cfg: CameraConfig
+    loop: CameraLoop, source: Any, clock: _ClipClock, board_s: float, cfg: CameraConfig,
+    tick: Callable[[], None],
 ) -> list[tuple[float, VisitReport]]:
     source.open()
     fps = float(getattr(source, "fps", cfg.fps))
@@ -193,6 +207,7 @@ def _play(
             if t < busy_until:
                 continue  # the board was still busy with an earlier frame: stale, skipped
             clock.ns = round(t * NS_PER_S)
+            tick()
             frame = dataclasses.replace(read, seq=index, capture_ns=clock.ns, wall_time=t)
             classified_before = loop.counters.motion_frames
             loop.parts.on_progress()
