@@ -8,9 +8,10 @@ pins are mock ones: the question is what the decision would do). Nothing runs in
 the loop, the decider and the bank all read one clock that follows the clip (frame ``k`` is at
 ``k / fps`` seconds), so a visit ends after the same ``quiet_s`` of still frames as it would
 live, however fast the machine. A burst's pattern plays on its own thread in real time, which a
-replay outruns (or lags), so each burst is ended when the clip's clock reaches its length, and
-its rest starts then, as live; else the bank's guard, reading the clip's clock, would find it
-past ``max_on_s`` and force it off, and the rest would start late.
+replay usually outruns, so each burst is ended when the clip's clock reaches its length, and its
+rest starts then, as live; else the bank's guard, reading the clip's clock, would find it past
+``max_on_s`` and force it off, and the rest would start late. (A replay slower than real time
+lets the pattern end first, a little early by the clip's clock.)
 
 ``board_ms`` plays a slower board: after a classified frame the loop is busy for that long of
 the clip's time, and the frames that arrive meanwhile are skipped, as the capture ring skips
