@@ -12,6 +12,7 @@ photo and all its variations on the same side.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
 import cv2
@@ -179,6 +180,47 @@ BACKGROUND_TILES: dict[str, Augment] = {
 }
 
 
+# A flock: a camera over a run or a broiler house sees many small hens at once, which the
+# photos of one hen never show (held out by camera, a broiler house under its lights was
+# "chicken" on 1 of 10 frames; README, "The default head"). The default head's builder learns
+# each hen picture also as this.
+FLOCK_SIDES = (3, 4)
+# The tiles make up a square of about the models' input side (224), so nothing is lost to a
+# second resize.
+FLOCK_OUTPUT = 224
+FLOCK_CROP = (0.7, 1.0)
+
+
+def flock(rgb: np.ndarray) -> np.ndarray:
+    """The picture as a flock: a 3 x 3 or 4 x 4 grid of its own square crops, each a random
+    window of 70 to 100 % of its sides, every other one mirrored. Seeded by the picture's
+    bytes, so the same picture always gives the same flock (variations stay pure functions)."""
+    seed = zlib.crc32(np.ascontiguousarray(rgb).tobytes())
+    rng = np.random.default_rng(seed)
+    n = FLOCK_SIDES[seed % len(FLOCK_SIDES)]
+    side = FLOCK_OUTPUT // n
+    height, width = rgb.shape[:2]
+    rows = []
+    for r in range(n):
+        tiles = []
+        for c in range(n):
+            share = rng.uniform(*FLOCK_CROP)
+            h, w = max(1, int(height * share)), max(1, int(width * share))
+            y0, x0 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
+            window = rgb[y0:y0 + h, x0:x0 + w]
+            if (r + c) % 2:
+                window = window[:, ::-1]
+            m = min(h, w)
+            top, left = (h - m) // 2, (w - m) // 2
+            tiles.append(resize(np.ascontiguousarray(window[top:top + m, left:left + m]),
+                                side, side))
+        rows.append(np.concatenate(tiles, axis=1))
+    return np.ascontiguousarray(np.concatenate(rows, axis=0))
+
+
+FLOCK_COPIES: dict[str, Augment] = {"flock": flock}
+
+
 def augment_names(names: list[str] | None) -> list[str]:
     """The augmentations to use (``original`` always first); ValueError naming unknown ones."""
     chosen = list(DEFAULT_AUGMENTATIONS) if names is None else ["original", *names]
@@ -190,6 +232,6 @@ def augment_names(names: list[str] | None) -> list[str]:
 
 
 def variations(rgb: np.ndarray, names: list[str]) -> list[np.ndarray]:
-    """The picture under each named augmentation (or background tile), in order."""
+    """The picture under each named augmentation (or background tile, or flock), in order."""
     small = shrink(rgb)
-    return [{**AUGMENTATIONS, **BACKGROUND_TILES}[name](small) for name in names]
+    return [{**AUGMENTATIONS, **BACKGROUND_TILES, **FLOCK_COPIES}[name](small) for name in names]

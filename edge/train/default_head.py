@@ -8,8 +8,9 @@
    features and the zero-shot combination's predator and chicken scores;
 2. every picture also under :data:`NIGHT_COPIES` (``edge/train/augment.py``): the corpus has
    almost no hens under IR, and a head that never saw one calls it a predator; predators too,
-   so that a night look is evidence of nothing; and every picture of nothing (an empty scene,
-   a person) also as its quarters and centre (:attr:`Example.copies`);
+   so that a night look is evidence of nothing; every picture of nothing (an empty scene,
+   a person) also as its quarters and centre; and every hen also as a flock
+   (:attr:`Example.copies`);
 3. every picture also as the crops a motion crop would show: the COCO detector's boxes
    (:func:`training_boxes`, cut as the appliance cuts a moving region), since the appliance
    classifies a square around what moved, not the photographer's frame;
@@ -61,7 +62,7 @@ from classifier.package import FileRef
 from classifier.regime import Regime, regime_of
 from edge.assets import AssetStore, sha256_of
 from edge.board import describe
-from edge.train.augment import BACKGROUND_TILES, variations
+from edge.train.augment import BACKGROUND_TILES, FLOCK_COPIES, variations
 from edge.train.confusion import PERSON, SKIPPED, per_scene, rates
 from edge.train.detector import ANIMALS, Found, SsdDetector
 from edge.train.errors import TrainError
@@ -102,9 +103,13 @@ class Example:
         alone under it, the head learnt "night means no predator" and missed predators in IR
         frames). And a picture of nothing (an empty scene, a person) also as its quarters and
         centre at half size (:data:`~edge.train.augment.BACKGROUND_TILES`): a motion crop of
-        a shadow or of grass in the wind is such a part, and is still nothing."""
+        a shadow or of grass in the wind is such a part, and is still nothing. And a hen also
+        as a flock of herself (:data:`~edge.train.augment.FLOCK_COPIES`): a camera over a run
+        or a broiler house sees many small hens, which photos of one hen never show."""
         if self.target == "background":
             return (*NIGHT_COPIES, *BACKGROUND_TILES)
+        if self.target == "chicken":
+            return (*NIGHT_COPIES, *FLOCK_COPIES)
         return NIGHT_COPIES
 
 

@@ -1,11 +1,19 @@
-"""What a night camera does to a picture, as training variations (issue 13)."""
+"""What a night camera does to a picture, and a flock, as training variations (issue 13)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from classifier import load_image
-from edge.train.augment import DEFAULT_AUGMENTATIONS, NIGHT_AUGMENTATIONS, augment_names, variations
+from edge.train.augment import (
+    DEFAULT_AUGMENTATIONS,
+    FLOCK_SIDES,
+    NIGHT_AUGMENTATIONS,
+    augment_names,
+    flock,
+    shrink,
+    variations,
+)
 from tests.conftest import SHARED_DATA
 
 HEN = SHARED_DATA / "images" / "chicken" / "c4f__47.png"
@@ -32,3 +40,20 @@ def test_night_variations_are_chosen_by_name_not_by_default() -> None:
     assert not set(NIGHT_AUGMENTATIONS) & set(augment_names(None))
     assert augment_names(None) == list(DEFAULT_AUGMENTATIONS)
     assert augment_names(["ir_night"]) == ["original", "ir_night"]
+
+
+def test_a_flock_is_a_grid_of_the_pictures_own_crops_the_same_each_time() -> None:
+    rgb = shrink(load_image(HEN))
+    herd = flock(rgb)
+    assert np.array_equal(herd, flock(rgb))  # same picture, same flock
+    n = next(n for n in FLOCK_SIDES if herd.shape == (224 // n * n, 224 // n * n, 3))
+    side = 224 // n
+    tiles = [herd[r * side:(r + 1) * side, c * side:(c + 1) * side]
+             for r in range(n) for c in range(n)]
+    # Each tile is a window of at least 70 % of the picture's sides: its colours are the
+    # picture's, not padding, and the tiles are not all the same window.
+    mean = rgb.reshape(-1, 3).mean(axis=0)
+    for tile in tiles:
+        assert np.abs(tile.reshape(-1, 3).mean(axis=0) - mean).max() < 30
+    assert len({t.tobytes() for t in tiles}) == n * n
+    assert np.array_equal(variations(load_image(HEN), ["flock"])[0], herd)

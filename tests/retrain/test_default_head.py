@@ -80,10 +80,12 @@ def test_the_builder_gives_the_same_weights_twice_and_records_its_files(
     with manifest.open(newline="", encoding="utf-8") as fh:
         boxes = sum(len(training_boxes(detector.detect(load_image(DATA / r["file"])), r["label"]))
                     for r in csv.DictReader(fh))
-    # Pictures of nothing (3 empty scenes, 2 people) also as their quarters and centre.
+    # Pictures of nothing (3 empty scenes, 2 people) also as their quarters and centre, and
+    # the 4 hens as flocks.
     tiles = dict.fromkeys(BACKGROUND_TILES, 5)
     assert info["training"]["copies"] == {"original": 13, "ir_night": 13, "noir_purple": 13,
-                                          **tiles, **({"box": boxes} if boxes else {})}
+                                          **tiles, "flock": 4,
+                                          **({"box": boxes} if boxes else {})}
     assert info["training"]["boxes"]["sha256"] == sha256_of(SHARED_MODELS / DETECTOR_FILE)
     # The libraries the features and weights came from, so a rebuild can be matched.
     assert info["training"]["built_with"] == built_with()
