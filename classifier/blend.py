@@ -29,8 +29,8 @@ are at their surest where they are wrong about hens: a hen in a nest-box or a co
 a "hog" or a "hamster" to them, a chicken score of 0.0001, and averaged in log-odds that cancels
 the head's 0.7. Measured held out by camera (``scripts/build_default_head.py``; README, "The
 default head"): hens in fixed cameras recognised as chicken 0.079 with the log-odds average,
-0.474 with the higher of the two, at the cost of 12 of the 495 predators called predator also
-reaching the veto's 0.4 (none before).
+0.474 with the higher of the two (the head before the flocks), at the cost of 12 of the 495
+predators called predator also reaching the veto's 0.4 (none before).
 """
 
 from __future__ import annotations
