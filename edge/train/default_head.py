@@ -62,6 +62,7 @@ from classifier.package import FileRef
 from classifier.regime import Regime, regime_of
 from edge.assets import AssetStore, sha256_of
 from edge.board import describe
+from edge.config.decision import DecisionConfig
 from edge.train.augment import BACKGROUND_TILES, FLOCK_COPIES, variations
 from edge.train.confusion import PERSON, SKIPPED, per_scene, rates
 from edge.train.detector import ANIMALS, Found, SsdDetector
@@ -412,7 +413,9 @@ def _points_per_light(examples: Sequence[Example], head_probs: np.ndarray,
 def figures(examples: Sequence[Example], scores: np.ndarray, chicken_threshold: float = 0.3
             ) -> dict[str, Any]:
     """:func:`edge.train.confusion.rates` overall and per scene of ``scores`` (predator, chicken per
-    example), judged as the classifier judges them (predator at 0.5)."""
+    example), judged as the classifier judges them (predator at 0.5); and, for each, the share
+    of hens whose chicken score reaches the chicken veto's default (``chicken_reaching_veto``):
+    a hen the verdict calls chicken at 0.3 is not yet one the sprinkler is kept off for."""
     predator, chicken = scores[:, 0], scores[:, 1]
     verdicts = np.where(predator >= 0.5, "predator",
                         np.where(chicken >= chicken_threshold, "chicken", "background"))
@@ -421,8 +424,22 @@ def figures(examples: Sequence[Example], scores: np.ndarray, chicken_threshold: 
               for e, v in zip(examples, verdicts, strict=True)]
     fixed_or_night = [(e.label, str(v)) for e, v in zip(examples, verdicts, strict=True)
                       if e.scene.startswith("fixed")]
-    return {**_short(rates(pairs)), "fixed_cameras": _short(rates(fixed_or_night)),
-            "per_scene": {k: _short(v) for k, v in per_scene(scenes).items()}}
+    hens = [i for i, e in enumerate(examples) if e.label == "chicken"]
+    return {**_short(rates(pairs)), **_reaching_veto(chicken, hens),
+            "fixed_cameras": {**_short(rates(fixed_or_night)), **_reaching_veto(
+                chicken, [i for i in hens if examples[i].scene.startswith("fixed")])},
+            "per_scene": {k: {**_short(v), **_reaching_veto(
+                chicken, [i for i in hens if (examples[i].scene or "unlabelled") == k])}
+                for k, v in per_scene(scenes).items()}}
+
+
+def _reaching_veto(chicken: np.ndarray, hens: Sequence[int]) -> dict[str, float]:
+    """The share of ``hens`` (rows) whose chicken score reaches the chicken veto's default (no
+    entry when there is no hen)."""
+    if not hens:
+        return {}
+    reached = chicken[list(hens)] >= DecisionConfig().chicken_veto
+    return {"chicken_reaching_veto": round(float(np.mean(reached)), 4)}
 
 
 def _short(r: dict[str, Any]) -> dict[str, Any]:

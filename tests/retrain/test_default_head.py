@@ -23,6 +23,7 @@ from edge.train.default_head import (
     Recipe,
     blended_scores,
     built_with,
+    figures,
     operating_points,
     training_boxes,
 )
@@ -163,3 +164,18 @@ def test_the_boxes_learnt_as_motion_crops_are_the_subjects_of_the_picture() -> N
     assert training_boxes(seen, "background") == [fox.box, person.box]
     assert training_boxes([bench], "background") == [bench.box]
     assert training_boxes([bench], "predator") == []
+
+
+def test_the_figures_tell_hens_called_chicken_from_hens_the_veto_would_keep_the_sprinkler_off_for(
+) -> None:
+    """A hen at chicken 0.35 is called chicken (0.3) but does not reach the veto (0.4)."""
+    ex = [Example(f"{i}.jpg", label, scene, "cam", "0" * 64) for i, (label, scene) in
+          enumerate([("chicken", "photo"), ("chicken", "fixed_day"), ("chicken", "fixed_day"),
+                     ("predator", "fixed_night_ir")])]
+    scores = np.array([[0.1, 0.9], [0.1, 0.35], [0.2, 0.45], [0.8, 0.0]])
+    got = figures(ex, scores)
+    assert got["chicken_recognised"] == 1.0
+    assert got["chicken_reaching_veto"] == round(2 / 3, 4)
+    assert got["fixed_cameras"]["chicken_reaching_veto"] == 0.5
+    assert got["per_scene"]["photo"]["chicken_reaching_veto"] == 1.0
+    assert "chicken_reaching_veto" not in got["per_scene"]["fixed_night_ir"]  # no hen there
