@@ -182,8 +182,9 @@ BACKGROUND_TILES: dict[str, Augment] = {
 
 # A flock: a camera over a run or a broiler house sees many small hens at once, which the
 # photos of one hen never show (held out by camera, a broiler house under its lights was
-# "chicken" on 1 of 10 frames; README, "The default head"). The default head's builder learns
-# each hen picture also as this.
+# "chicken" on 1 of 10 frames, 10 of 10 with flocks; README, "The default head"). The default
+# head's builder learns each hen picture also as this. Its cost: a group of predators in one
+# moving region now leans towards "chicken" (measured there too).
 FLOCK_SIDES = (3, 4)
 # The tiles make up a square of about the models' input side (224), so nothing is lost to a
 # second resize.
