@@ -28,9 +28,17 @@ import numpy as np
 from classifier import Classification, ClassifierError
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier, timed_classify
-from edge.cli.common import print_json
+from edge.cli.common import config_from, print_json
 from edge.cli.eval_clips import add_clip_args, run_clips
-from edge.train.confusion import LABELS, SKIPPED, TRUTHS, is_miss, per_scene, rates
+from edge.train.confusion import (
+    LABELS,
+    SKIPPED,
+    TRUTHS,
+    is_miss,
+    per_scene,
+    rates,
+    reaching_veto,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +98,18 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
                      for row, res, _ in results if name in res.models])
         for name in names
     }
+    # Hens the chicken veto would keep the sprinkler off for, not only those called chicken.
+    veto = config_from(args).decision.chicken_veto
+    scenes = per_scene([(row.scene, row.label, res.verdict.value) for row, res, _ in results])
+    for scene, r in scenes.items():
+        r.update(reaching_veto([(row.label, res.chicken_score) for row, res, _ in results
+                                if row.scene == scene], veto))
     return {
         "n": len(results),
         "models_used": list(names),
         **rates([(row.label, res.verdict.value) for row, res, _ in results]),
-        "per_scene": per_scene([(row.scene, row.label, res.verdict.value)
-                                for row, res, _ in results]),
+        **reaching_veto([(row.label, res.chicken_score) for row, res, _ in results], veto),
+        "per_scene": scenes,
         "misses": misses,
         "misses_by_subclass": dict(Counter(f"{m['label']}/{m['subclass']}" for m in misses)),
         "latency_ms": {
@@ -142,6 +156,7 @@ def headline(r: dict[str, Any]) -> str:
     parts = [("predator recall", "predator_recall"),
              ("chickens called predator", "chicken_false_alarm"),
              ("hens recognised as chicken", "chicken_recognised"),
+             ("hens reaching the chicken veto", "chicken_reaching_veto"),
              ("empty scenes called predator", "background_false_alarm"),
              ("people called predator", "person_false_alarm")]
     return ", ".join(f"{text} {_fmt(r[key])}" for text, key in parts if r.get(key) is not None)

@@ -8,6 +8,7 @@ when not called a predator, and "people called predator" is a reported rate. Row
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from classifier import Verdict
@@ -57,3 +58,14 @@ def per_scene(triples: list[tuple[str, str, str]]) -> dict[str, Any]:
                 **rates([(t, v) for s, t, v in triples if s == scene])}
         for scene in scenes
     }
+
+
+def reaching_veto(scored: Sequence[tuple[str, float]], veto: float) -> dict[str, float]:
+    """``chicken_reaching_veto``: the share of the chickens among (label, chicken score) pairs
+    whose score reaches the chicken veto (``decision.chicken_veto``), or nothing when there is
+    no chicken. The verdict calls a hen chicken from ``models.chicken_threshold`` (0.3); the
+    veto keeps the sprinkler off only from its own, higher, threshold (0.4)."""
+    hens = [score for label, score in scored if label == Verdict.CHICKEN.value]
+    if not hens:
+        return {}
+    return {"chicken_reaching_veto": round(sum(s >= veto for s in hens) / len(hens), 4)}

@@ -64,7 +64,7 @@ from edge.assets import AssetStore, sha256_of
 from edge.board import describe
 from edge.config.decision import DecisionConfig
 from edge.train.augment import BACKGROUND_TILES, FLOCK_COPIES, variations
-from edge.train.confusion import PERSON, SKIPPED, per_scene, rates
+from edge.train.confusion import PERSON, SKIPPED, per_scene, rates, reaching_veto
 from edge.train.detector import ANIMALS, Found, SsdDetector
 from edge.train.errors import TrainError
 from edge.train.split import grouped_folds
@@ -424,22 +424,15 @@ def figures(examples: Sequence[Example], scores: np.ndarray, chicken_threshold: 
               for e, v in zip(examples, verdicts, strict=True)]
     fixed_or_night = [(e.label, str(v)) for e, v in zip(examples, verdicts, strict=True)
                       if e.scene.startswith("fixed")]
-    hens = [i for i, e in enumerate(examples) if e.label == "chicken"]
-    return {**_short(rates(pairs)), **_reaching_veto(chicken, hens),
-            "fixed_cameras": {**_short(rates(fixed_or_night)), **_reaching_veto(
-                chicken, [i for i in hens if examples[i].scene.startswith("fixed")])},
-            "per_scene": {k: {**_short(v), **_reaching_veto(
-                chicken, [i for i in hens if (examples[i].scene or "unlabelled") == k])}
+    veto = DecisionConfig().chicken_veto
+    scored = [(e.label, float(c)) for e, c in zip(examples, chicken, strict=True)]
+    fixed = [p for p, e in zip(scored, examples, strict=True) if e.scene.startswith("fixed")]
+    return {**_short(rates(pairs)), **reaching_veto(scored, veto),
+            "fixed_cameras": {**_short(rates(fixed_or_night)), **reaching_veto(fixed, veto)},
+            "per_scene": {k: {**_short(v), **reaching_veto(
+                [p for p, e in zip(scored, examples, strict=True)
+                 if (e.scene or "unlabelled") == k], veto)}
                 for k, v in per_scene(scenes).items()}}
-
-
-def _reaching_veto(chicken: np.ndarray, hens: Sequence[int]) -> dict[str, float]:
-    """The share of ``hens`` (rows) whose chicken score reaches the chicken veto's default (no
-    entry when there is no hen)."""
-    if not hens:
-        return {}
-    reached = chicken[list(hens)] >= DecisionConfig().chicken_veto
-    return {"chicken_reaching_veto": round(float(np.mean(reached)), 4)}
 
 
 def _short(r: dict[str, Any]) -> dict[str, Any]:

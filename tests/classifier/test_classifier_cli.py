@@ -99,6 +99,33 @@ def test_eval_reports_people_and_scenes(
     assert "scene fixed_day: 1 pictures" in text and "people called predator" in text
 
 
+def test_eval_reports_the_hens_that_reach_the_configured_chicken_veto(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hens called chicken are not all hens the veto protects: the share reaching the
+    configured ``decision.chicken_veto`` is reported, from the same scores ``classify`` gives."""
+    hens = ["images/chicken/c4f__47.png",
+            "train/chicken/chookegg__EggCheck_image_2016-06-21_1030.jpg"]
+    assert main(["classify", "--json", *(str(DATA / h) for h in hens)]) == 0
+    photo, nest = (r["chicken_score"] for r in json.loads(capsys.readouterr().out))
+    assert photo != nest and min(photo, nest) >= 0.4
+    config = tmp_path / "veto.yaml"
+    config.write_text(f"decision:\n  chicken_veto: {(photo + nest) / 2}\n")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file,label,subclass,scene,camera\n"
+                        f"{hens[0]},chicken,hen,photo,c4f\n"
+                        f"{hens[1]},chicken,hen,fixed_day,nestbox\n"
+                        "images/predator/coral__owl.jpg,predator,owl,photo,coral\n")
+    args = ["eval", "--manifest", str(manifest), "--root", str(DATA), "--json"]
+    assert main([*args, "-c", str(config)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["chicken_recognised"] == 1.0 and report["chicken_reaching_veto"] == 0.5
+    by_scene = {k: v.get("chicken_reaching_veto") for k, v in report["per_scene"].items()}
+    assert by_scene == {"photo": float(photo > nest), "fixed_day": float(nest > photo)}
+    assert main(args) == 0  # the default veto (0.4): both hens are over it
+    assert json.loads(capsys.readouterr().out)["chicken_reaching_veto"] == 1.0
+
+
 def test_eval_bad_label_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = _manifest(tmp_path, ["images/chicken/c4f__47.png,hen,x"])
     assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2
