@@ -100,16 +100,14 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
     }
     # Hens the chicken veto would keep the sprinkler off for, not only those called chicken.
     veto = config_from(args).decision.chicken_veto
-    scenes = per_scene([(row.scene, row.label, res.verdict.value) for row, res, _ in results])
-    for scene, r in scenes.items():
-        r.update(reaching_veto([(row.label, res.chicken_score) for row, res, _ in results
-                                if row.scene == scene], veto))
+    chicken = [res.chicken_score for _, res, _ in results]
     return {
         "n": len(results),
         "models_used": list(names),
         **rates([(row.label, res.verdict.value) for row, res, _ in results]),
         **reaching_veto([(row.label, res.chicken_score) for row, res, _ in results], veto),
-        "per_scene": scenes,
+        "per_scene": per_scene([(row.scene, row.label, res.verdict.value)
+                                for row, res, _ in results], chicken, veto),
         "misses": misses,
         "misses_by_subclass": dict(Counter(f"{m['label']}/{m['subclass']}" for m in misses)),
         "latency_ms": {

@@ -49,15 +49,19 @@ def rates(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def per_scene(triples: list[tuple[str, str, str]]) -> dict[str, Any]:
+def per_scene(triples: list[tuple[str, str, str]], chicken: Sequence[float] | None = None,
+              veto: float | None = None) -> dict[str, Any]:
     """:func:`rates` per scene kind of (scene, label, verdict) triples; rows without a scene are
-    left out (an empty dict when none has one)."""
+    left out (an empty dict when none has one). With each row's ``chicken`` score and the
+    ``veto``, also :func:`reaching_veto` per scene."""
     scenes = sorted({scene for scene, _, _ in triples if scene})
-    return {
-        scene: {"n": sum(s == scene for s, _, _ in triples),
-                **rates([(t, v) for s, t, v in triples if s == scene])}
-        for scene in scenes
-    }
+    out: dict[str, Any] = {}
+    for scene in scenes:
+        rows = [i for i, (s, _, _) in enumerate(triples) if s == scene]
+        out[scene] = {"n": len(rows), **rates([triples[i][1:] for i in rows])}
+        if chicken is not None and veto is not None:
+            out[scene].update(reaching_veto([(triples[i][1], chicken[i]) for i in rows], veto))
+    return out
 
 
 def reaching_veto(scored: Sequence[tuple[str, float]], veto: float) -> dict[str, float]:

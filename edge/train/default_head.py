@@ -429,10 +429,8 @@ def figures(examples: Sequence[Example], scores: np.ndarray, chicken_threshold: 
     fixed = [p for p, e in zip(scored, examples, strict=True) if e.scene.startswith("fixed")]
     return {**_short(rates(pairs)), **reaching_veto(scored, veto),
             "fixed_cameras": {**_short(rates(fixed_or_night)), **reaching_veto(fixed, veto)},
-            "per_scene": {k: {**_short(v), **reaching_veto(
-                [p for p, e in zip(scored, examples, strict=True)
-                 if (e.scene or "unlabelled") == k], veto)}
-                for k, v in per_scene(scenes).items()}}
+            "per_scene": {k: _short(v) for k, v in per_scene(
+                scenes, [c for _, c in scored], veto).items()}}
 
 
 def _short(r: dict[str, Any]) -> dict[str, Any]:
