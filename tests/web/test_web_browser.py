@@ -268,7 +268,7 @@ def test_the_models_page_shows_each_camera_s_default_head(demo: Appliance, brows
     assert row()[1:] == [f"{shipped_head().name} (shipped)", "-"]
     keeper.registry.shadow_heads({camera: (name, refit)})
     # Polled: a page served while the keeper reloads may not show the row yet (seen once in
-    # CI as a row with no cells); the shadow's cell must still appear, exactly.
+    # CI: fewer than three cells); the shadow's cell must still appear, exactly.
     wait_for("the shadow on the page", lambda: row()[2:] == [f"{name} (judged after its shadow "
                                                              "hours)"])
     keeper.registry.promote_head(name, refit, camera)
