@@ -30,6 +30,7 @@ from edge.assets import AssetStore
 from edge.train.default_head import (
     Recipe,
     blended_scores,
+    cache_stamp,
     extract,
     figures,
     fit,
@@ -71,12 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     examples = read_examples(manifests)
     store = AssetStore()
     models = load_sources(store, args.threads)
-    cache = load_cache(args.cache)
+    stamp = cache_stamp(models)
+    cache = load_cache(args.cache, stamp)
     started = time.perf_counter()
     detector = SsdDetector(args.detector, args.detector_labels, args.threads)
     feats = extract(examples, args.data, models, cache, _progress, detector)
     if args.cache:
-        save_cache(args.cache, cache)
+        save_cache(args.cache, cache, stamp)
     print(f"{len(examples)} pictures, {len(feats.x)} examples with night copies, "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     recipe = Recipe(folds=args.folds)

@@ -333,9 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(scorer, DefaultScorer):
         examples = dh.read_examples([DATA / "MANIFEST.csv", DATA / "train" / "MANIFEST.csv"])
         cache_file = args.default_cache.with_suffix(".examples.npz")
-        cache = dh.load_cache(cache_file)
+        stamp = dh.cache_stamp(scorer.models)
+        cache = dh.load_cache(cache_file, stamp)
         feats = dh.extract(examples, DATA, scorer.models, cache)
-        dh.save_cache(cache_file, cache)
+        dh.save_cache(cache_file, cache, stamp)
         print(f"default head's examples embedded ({time.perf_counter() - started:.0f} s)",
               file=sys.stderr)
     counts: dict[str, int] = {}

@@ -149,21 +149,40 @@ class Features:
 Cache = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
 
 
-def load_cache(path: Path | None) -> Cache:
-    """Features cached by (sha256, copy) from an earlier run (empty if none)."""
+def cache_stamp(models: Sequence[TFLiteModel]) -> str:
+    """What the cached outputs depend on besides the pictures: each model's file and its verdict
+    map (which labels count as predator, chicken or bird). A changed map changes every zero-shot
+    score, so a cache stamped otherwise is not used."""
+    h = hashlib.sha256()
+    for model in models:
+        h.update(f"{model.name}:{sha256_of(model.path)}".encode())
+        verdicts = model.verdicts
+        if verdicts is not None:
+            for indices in (verdicts.predator, verdicts.chicken, verdicts.birds):
+                h.update(np.asarray(indices, np.int64).tobytes() + b"|")
+    return h.hexdigest()
+
+
+def load_cache(path: Path | None, stamp: str) -> Cache:
+    """Features cached by (sha256, copy) from an earlier run with the same :func:`cache_stamp`
+    (empty if none, or if the models or their verdict maps have changed since)."""
     if path is None or not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as npz:
+        if "stamp" not in npz or str(npz["stamp"]) != stamp:
+            log.warning("%s: made with other models or verdict maps; running the pictures again",
+                        path)
+            return {}
         keys = [tuple(k.split("|")) for k in npz["keys"]]
         return {(k[0], k[1]): (x, z) for k, x, z in zip(keys, npz["x"], npz["z"], strict=True)}
 
 
-def save_cache(path: Path, cache: Cache) -> None:
-    """Write the cache (arrays only)."""
+def save_cache(path: Path, cache: Cache, stamp: str) -> None:
+    """Write the cache (arrays only), stamped with :func:`cache_stamp`."""
     keys = sorted(cache)
     np.savez(path, keys=np.array([f"{a}|{b}" for a, b in keys]),
              x=np.stack([cache[k][0] for k in keys]).astype(np.float16),
-             z=np.stack([cache[k][1] for k in keys]))
+             z=np.stack([cache[k][1] for k in keys]), stamp=np.array(stamp))
 
 
 def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteModel],

@@ -7,6 +7,8 @@ import csv
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import numpy as np
 import yaml
@@ -23,8 +25,11 @@ from edge.train.default_head import (
     Recipe,
     blended_scores,
     built_with,
+    cache_stamp,
     figures,
+    load_cache,
     operating_points,
+    save_cache,
     training_boxes,
 )
 from edge.train.detector import DETECTOR_FILE, LABELS_FILE, Found, SsdDetector
@@ -179,3 +184,26 @@ def test_the_figures_tell_hens_called_chicken_from_hens_the_veto_would_keep_the_
     assert got["fixed_cameras"]["chicken_reaching_veto"] == 0.5
     assert got["per_scene"]["photo"]["chicken_reaching_veto"] == 1.0
     assert "chicken_reaching_veto" not in got["per_scene"]["fixed_night_ir"]  # no hen there
+
+
+def test_a_cache_of_the_models_outputs_is_not_used_once_a_verdict_map_has_changed(
+    tmp_path: Path
+) -> None:
+    """The cache keeps each picture's zero-shot scores, which a verdict map decides: one made
+    before a map changed would otherwise hand the builder the old scores."""
+    weights = tmp_path / "model.tflite"
+    weights.write_bytes(b"weights")
+
+    def model(predator: list[int]) -> Any:
+        return SimpleNamespace(name="mobilenet_v2_imagenet", path=weights, verdicts=SimpleNamespace(
+            predator=np.array(predator), chicken=np.array([8]), birds=np.array([9])))
+
+    before = cache_stamp([cast(Any, model([1, 2]))])
+    after = cache_stamp([cast(Any, model([1, 2, 676]))])
+    assert before != after == cache_stamp([cast(Any, model([1, 2, 676]))])
+    path = tmp_path / "cache.npz"
+    x, z = np.arange(4, dtype=np.float16), np.array([0.25, 0.5], np.float32)
+    save_cache(path, {("abc", "original"): (x, z)}, before)
+    (kept,) = load_cache(path, before).items()
+    assert kept[0] == ("abc", "original") and (kept[1][0] == x).all() and (kept[1][1] == z).all()
+    assert load_cache(path, after) == {}
