@@ -130,13 +130,21 @@ class Scorer:
         # one too.
         self.zero_shot = load_classifier(zero_shot_config(ModelsConfig()), store)
         self.cache = cache
-        self.known = self.load(cache)
+        # The default configuration's zero-shot models are the default head's sources.
+        self.stamp = dh.cache_stamp(dh.load_sources(store, threads=1))
+        self.known = self.load(cache, self.stamp)
 
     @staticmethod
-    def load(cache: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def load(cache: Path, stamp: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The cached outputs, unless the models or their verdict maps have changed since
+        (:func:`edge.train.default_head.cache_stamp`)."""
         if not cache.exists():
             return {}
         with np.load(cache, allow_pickle=False) as npz:
+            if "stamp" not in npz or str(npz["stamp"]) != stamp:
+                print(f"{cache}: made with other models or verdict maps; not used",
+                      file=sys.stderr)
+                return {}
             keys = [str(k) for k in npz["keys"]]
             return {k: (f, p) for k, f, p in zip(keys, npz["features"], npz["partner"],
                                                  strict=True)}
@@ -152,7 +160,8 @@ class Scorer:
     def save(self) -> None:
         keys = sorted(self.known)
         np.savez(self.cache, keys=np.array(keys), features=np.array([self.known[k][0]
-                 for k in keys]), partner=np.array([self.known[k][1] for k in keys]))
+                 for k in keys]), partner=np.array([self.known[k][1] for k in keys]),
+                 stamp=np.array(self.stamp))
 
 
 LIGHTS = tuple(Regime)
@@ -166,7 +175,8 @@ class DefaultScorer(Scorer):
     def __init__(self, store: AssetStore, cache: Path) -> None:
         self.models = dh.load_sources(store, threads=2)
         self.cache = cache
-        self.known = self.load(cache)
+        self.stamp = dh.cache_stamp(self.models)
+        self.known = self.load(cache, self.stamp)
 
     def of(self, key: str, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if key not in self.known:
@@ -333,10 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(scorer, DefaultScorer):
         examples = dh.read_examples([DATA / "MANIFEST.csv", DATA / "train" / "MANIFEST.csv"])
         cache_file = args.default_cache.with_suffix(".examples.npz")
-        stamp = dh.cache_stamp(scorer.models)
-        cache = dh.load_cache(cache_file, stamp)
+        cache = dh.load_cache(cache_file, scorer.stamp)
         feats = dh.extract(examples, DATA, scorer.models, cache)
-        dh.save_cache(cache_file, cache, stamp)
+        dh.save_cache(cache_file, cache, scorer.stamp)
         print(f"default head's examples embedded ({time.perf_counter() - started:.0f} s)",
               file=sys.stderr)
     counts: dict[str, int] = {}
