@@ -40,6 +40,19 @@ def test_classify_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["models"]["mobilenet_v2_inat_birds"]["top"][0][0].startswith("Athene cunicularia")
 
 
+def test_a_rat_the_imagenet_model_takes_for_a_mousetrap_is_a_predator(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ImageNet-1k has no rat class; a mousetrap does not move, so at a coop it means a rat
+    (``rat_stand_ins`` in the ImageNet verdict maps)."""
+    rat = (DATA / "train/predator"
+           / "ratdet__yolov7_data_train_143_jpg.rf.1b4375cd79a73b81e7c30e6894e1590e.jpg")
+    assert main(["classify", str(rat), "--model", "mobilenet_v2_imagenet", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["models"]["mobilenet_v2_imagenet"]["top"][0][0] == "mousetrap"
+    assert out["verdict"] == "predator" and out["predator_score"] >= 0.9
+
+
 def test_classify_chosen_model_text(capsys: pytest.CaptureFixture[str]) -> None:
     hen = str(DATA / "images/chicken/c4f__47.png")
     assert main(["classify", hen, "--model", "mobilenet_v2_imagenet"]) == 0

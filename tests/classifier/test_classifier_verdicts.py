@@ -85,3 +85,18 @@ def test_unknown_section_is_an_error(tmp_path: Path) -> None:
     path.write_text("chicken: {}\nfriends:\n  dogs: [hen]\n")
     with pytest.raises(ModelError, match=r"extra\.yaml: a verdict map has only"):
         load_verdict_map(path, ["hen"])
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SPECS if n.endswith("imagenet")))
+def test_every_imagenet_map_takes_a_mousetrap_for_a_rat_and_leaves_harmless_rodents_alone(
+    name: str, asset_store: AssetStore
+) -> None:
+    """Not "hamster": an empty nest box's straw under IR is a hamster's cage to the model."""
+    spec = SPECS[name]
+    assert spec.labels and spec.verdicts
+    labels = read_labels(asset_store.path(spec.labels))
+    vm = load_verdict_map(verdicts_dir() / spec.verdicts, labels, spec.label_offset)
+    assert vm.verdict_of("mousetrap") is Verdict.PREDATOR
+    for harmless in ("hamster", "wood rabbit, cottontail, cottontail rabbit",
+                     "fox squirrel, eastern fox squirrel, Sciurus niger"):
+        assert vm.verdict_of(harmless) is Verdict.BACKGROUND, harmless
