@@ -91,7 +91,7 @@ def test_unknown_section_is_an_error(tmp_path: Path) -> None:
 def test_every_imagenet_map_takes_a_mousetrap_for_a_rat_and_leaves_harmless_rodents_alone(
     name: str, asset_store: AssetStore
 ) -> None:
-    """Not "hamster": an empty nest box's straw under IR is a hamster's cage to the model."""
+    """Not "hamster": an empty nest-box frame under IR gets enough of it to be a predator."""
     spec = SPECS[name]
     assert spec.labels and spec.verdicts
     labels = read_labels(asset_store.path(spec.labels))
