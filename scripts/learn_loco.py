@@ -138,16 +138,11 @@ class Scorer:
     def load(cache: Path, stamp: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The cached outputs, unless the models or their verdict maps have changed since
         (:func:`edge.train.default_head.cache_stamp`)."""
-        if not cache.exists():
+        npz = dh.read_stamped(cache, stamp)
+        if not npz:
             return {}
-        with np.load(cache, allow_pickle=False) as npz:
-            if "stamp" not in npz or str(npz["stamp"]) != stamp:
-                print(f"{cache}: made with other models or verdict maps; not used",
-                      file=sys.stderr)
-                return {}
-            keys = [str(k) for k in npz["keys"]]
-            return {k: (f, p) for k, f, p in zip(keys, npz["features"], npz["partner"],
-                                                 strict=True)}
+        keys = [str(k) for k in npz["keys"]]
+        return {k: (f, p) for k, f, p in zip(keys, npz["features"], npz["partner"], strict=True)}
 
     def of(self, key: str, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if key not in self.known:
@@ -159,9 +154,9 @@ class Scorer:
 
     def save(self) -> None:
         keys = sorted(self.known)
-        np.savez(self.cache, keys=np.array(keys), features=np.array([self.known[k][0]
-                 for k in keys]), partner=np.array([self.known[k][1] for k in keys]),
-                 stamp=np.array(self.stamp))
+        dh.write_stamped(self.cache, self.stamp, keys=np.array(keys),
+                         features=np.array([self.known[k][0] for k in keys]),
+                         partner=np.array([self.known[k][1] for k in keys]))
 
 
 LIGHTS = tuple(Regime)

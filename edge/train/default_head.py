@@ -163,26 +163,41 @@ def cache_stamp(models: Sequence[TFLiteModel]) -> str:
     return h.hexdigest()
 
 
-def load_cache(path: Path | None, stamp: str) -> Cache:
-    """Features cached by (sha256, copy) from an earlier run with the same :func:`cache_stamp`
-    (empty if none, or if the models or their verdict maps have changed since)."""
-    if path is None or not path.is_file():
+def read_stamped(path: Path, stamp: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` cache written by :func:`write_stamped` with the same
+    :func:`cache_stamp`; empty if there is none, or if the models or their verdict maps have
+    changed since (logged)."""
+    if not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as npz:
         if "stamp" not in npz or str(npz["stamp"]) != stamp:
-            log.warning("%s: made with other models or verdict maps; running the pictures again",
-                        path)
+            log.warning("%s: made with other models or verdict maps; not used", path)
             return {}
-        keys = [tuple(k.split("|")) for k in npz["keys"]]
-        return {(k[0], k[1]): (x, z) for k, x, z in zip(keys, npz["x"], npz["z"], strict=True)}
+        return {name: npz[name] for name in npz.files if name != "stamp"}
+
+
+def write_stamped(path: Path, stamp: str, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` as an ``.npz`` cache stamped with :func:`cache_stamp`."""
+    # NumPy's stubs type ``**kwds`` as its keyword options (allow_pickle), not as arrays.
+    np.savez(path, stamp=np.array(stamp), **arrays)  # type: ignore[arg-type]
+
+
+def load_cache(path: Path | None, stamp: str) -> Cache:
+    """Features cached by (sha256, copy) from an earlier run with the same :func:`cache_stamp`
+    (empty if none, or if the models or their verdict maps have changed since)."""
+    npz = read_stamped(path, stamp) if path is not None else {}
+    if not npz:
+        return {}
+    keys = [tuple(k.split("|")) for k in npz["keys"]]
+    return {(k[0], k[1]): (x, z) for k, x, z in zip(keys, npz["x"], npz["z"], strict=True)}
 
 
 def save_cache(path: Path, cache: Cache, stamp: str) -> None:
     """Write the cache (arrays only), stamped with :func:`cache_stamp`."""
     keys = sorted(cache)
-    np.savez(path, keys=np.array([f"{a}|{b}" for a, b in keys]),
-             x=np.stack([cache[k][0] for k in keys]).astype(np.float16),
-             z=np.stack([cache[k][1] for k in keys]), stamp=np.array(stamp))
+    write_stamped(path, stamp, keys=np.array([f"{a}|{b}" for a, b in keys]),
+                  x=np.stack([cache[k][0] for k in keys]).astype(np.float16),
+                  z=np.stack([cache[k][1] for k in keys]))
 
 
 def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteModel],
