@@ -45,6 +45,7 @@ from camera.box import Box
 from classifier import load_image
 from classifier.blend import blend, hen_score
 from classifier.crop import crop_regions
+from classifier.embeddings import Extractor
 from classifier.ensemble import combine, evidence_of
 from classifier.feature_head import (
     CLASSES,
@@ -202,10 +203,13 @@ def save_cache(path: Path, cache: Cache, stamp: str) -> None:
 
 def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteModel],
             cache: Cache, progress: Callable[[int], None] | None = None,
-            detector: SsdDetector | None = None) -> Features:
+            detector: SsdDetector | None = None, extractor: Extractor | None = None
+            ) -> Features:
     """Features of every example and its night copies, taken from ``cache`` when there (keyed
     by the file's sha256, so a changed file is run again) and added to it otherwise; with a
-    ``detector``, also of the crops of its :func:`training_boxes` (copy ``box``)."""
+    ``detector``, also of the crops of its :func:`training_boxes` (copy ``box``); with an
+    ``extractor``, its embedding after the models' features (:func:`source_outputs`; a cache
+    must then be stamped with it, :func:`cache_stamp`)."""
     rows, copies, xs, zs = [], [], [], []
     for i, ex in enumerate(examples):
         names = ("original", *ex.copies)
@@ -219,10 +223,10 @@ def extract(examples: Sequence[Example], root: Path, models: Sequence[TFLiteMode
         if rgb is not None and missing:
             for name, picture in zip(names, [rgb, *variations(rgb, list(ex.copies))],
                                      strict=True):
-                cache[(ex.sha256, name)] = source_outputs(models, picture)
+                cache[(ex.sha256, name)] = source_outputs(models, picture, extractor)
         keys = [(ex.sha256, name) for name in names]
         if detector is not None and rgb is not None:
-            keys += _box_keys(ex, rgb, detector, models, cache)
+            keys += _box_keys(ex, rgb, detector, models, cache, extractor)
         for key in keys:
             x, z = cache[key]
             rows.append(i)
@@ -249,7 +253,8 @@ def training_boxes(found: Sequence[Found], label: str) -> list[Box]:
 
 
 def _box_keys(ex: Example, rgb: np.ndarray, detector: SsdDetector,
-              models: Sequence[TFLiteModel], cache: Cache) -> list[tuple[str, str]]:
+              models: Sequence[TFLiteModel], cache: Cache, extractor: Extractor | None
+              ) -> list[tuple[str, str]]:
     """Cache keys of the crops of ``ex``'s training boxes, run through the models if new (the
     key names the box, so another detector's boxes are never taken for these)."""
     keys = []
@@ -258,15 +263,17 @@ def _box_keys(ex: Example, rgb: np.ndarray, detector: SsdDetector,
         if key not in cache:
             bgr = np.ascontiguousarray(rgb[..., ::-1])
             (crop,) = crop_regions(bgr, (box,), limit=1, size=models[0].spec.input.shape[1])
-            cache[key] = source_outputs(models, np.ascontiguousarray(crop[..., ::-1]))
+            cache[key] = source_outputs(models, np.ascontiguousarray(crop[..., ::-1]),
+                                        extractor)
         keys.append(key)
     return keys
 
 
-def source_outputs(models: Sequence[TFLiteModel], rgb: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The head's input (the source models' pooled features, float16) and the zero-shot
-    combination's (predator, chicken) scores for one picture."""
+def source_outputs(models: Sequence[TFLiteModel], rgb: np.ndarray,
+                   extractor: Extractor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The head's input (the source models' pooled features, float16; then ``extractor``'s
+    embedding, if given) and the zero-shot combination's (predator, chicken) scores for one
+    picture."""
     features, evidence = [], []
     for model in models:
         probs, pooled, _ = model.infer(rgb)
@@ -275,6 +282,8 @@ def source_outputs(models: Sequence[TFLiteModel], rgb: np.ndarray
         features.append(pooled)
         evidence.append(evidence_of(model, probs))
     combined = combine(evidence, models[0].name)
+    if extractor is not None:
+        features.append(extractor.embed(rgb)[0])
     return (np.concatenate(features).astype(np.float16),
             np.array([combined.predator, combined.chicken], np.float32))
 

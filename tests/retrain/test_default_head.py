@@ -28,8 +28,10 @@ from edge.train.default_head import (
     cache_stamp,
     figures,
     load_cache,
+    load_sources,
     operating_points,
     save_cache,
+    source_outputs,
     training_boxes,
 )
 from edge.train.detector import DETECTOR_FILE, LABELS_FILE, Found, SsdDetector
@@ -37,6 +39,7 @@ from tests.conftest import SHARED_DATA, SHARED_MODELS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_default_head.py"
 DATA = SHARED_DATA
+RAT = "ratdet__yolov7_data_train_143_jpg.rf.1b4375cd79a73b81e7c30e6894e1590e.jpg"
 
 
 def _small_manifest(tmp_path: Path) -> Path:
@@ -207,3 +210,23 @@ def test_a_cache_of_the_models_outputs_is_not_used_once_a_verdict_map_has_change
     (kept,) = load_cache(path, before).items()
     assert kept[0] == ("abc", "original") and (kept[1][0] == x).all() and (kept[1][1] == z).all()
     assert load_cache(path, after) == {}
+
+
+def test_an_extractor_s_embedding_follows_the_pooled_features_and_changes_no_score(
+    asset_store: Any
+) -> None:
+    """``scripts/measure_second_look.py`` learns the extractor's 1024 numbers after the two
+    networks' 2560: the first 2560 and the zero-shot scores are what the builder learns without
+    it, and a cache of such rows is stamped apart from the builder's."""
+    from classifier.embeddings import load_extractor
+
+    models = load_sources(asset_store, threads=1)
+    extractor = load_extractor(asset_store, threads=1)
+    rgb = load_image(DATA / "train" / "predator" / RAT)
+    x, z = source_outputs(models, rgb)
+    x_more, z_more = source_outputs(models, rgb, extractor)
+    assert x.shape == (2560,) and x_more.shape == (2560 + 1024,)
+    assert (x_more[:2560] == x).all() and (z_more == z).all()
+    embedding, _ = extractor.embed(rgb)
+    assert np.allclose(x_more[2560:], embedding, atol=1e-2 * float(np.abs(embedding).max()))
+    assert cache_stamp([*models, extractor.model]) != cache_stamp(models)

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Would a second look by the embedding extractor earn its cost? Prints the figures.
+
+The default head reads the 2560 pooled numbers the two zero-shot MobileNet v2s already compute,
+so it is nearly free. The MobileNet v1 embedding extractor (``mobilenet_v1_embedding``) gives
+1024 numbers more, but it is a third network on the crop. This measures, held out by camera
+exactly as ``scripts/build_default_head.py`` does (the same examples, copies, folds, operating
+points and figures, ``edge/train/default_head.py``):
+
+- ``as_shipped``: the head on the 2560 pooled numbers, as the appliance runs today;
+- ``with_extractor``: a head on the 2560 and the extractor's 1024, on every crop;
+- ``second_look_from_L``: the shipped blend, except where its predator score lies in [L, 0.5),
+  the undecided band just under the threshold: there the extractor's head decides. Only the
+  crops in the band would pay for the third network; ``band_share`` says how many, per label;
+
+and the cost: medians of the bare ``invoke()`` of each network on one real picture. Run::
+
+    TENSORCHICKEN_MIRROR=../shared/models:../shared/data nice -n 10 \\
+        .venv/bin/python scripts/measure_second_look.py --cache /tmp/second-look.npz
+
+It takes about 4 minutes with no cache on a 2-core machine (2.5 with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import edge.train.default_head as dh  # noqa: E402
+from classifier import load_image  # noqa: E402
+from classifier.embeddings import load_extractor  # noqa: E402
+from edge.assets import AssetStore  # noqa: E402
+from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+POOLED = 2 * 1280  # the two MobileNet v2s' pooled features, first in every row
+LABELS = ("predator", "chicken", "background", "person")
+KEYS = ("predator_recall", "chicken_false_alarm", "chicken_recognised", "chicken_reaching_veto",
+        "background_false_alarm", "person_false_alarm")
+
+
+def summary(fig: dict[str, Any]) -> dict[str, Any]:
+    """The headline rates, and predator recall and hens per scene kind."""
+    out: dict[str, Any] = {k: round(fig[k], 3) for k in KEYS if k in fig}
+    out["fixed_cameras_recall"] = round(fig["fixed_cameras"]["predator_recall"], 3)
+    out["fixed_cameras_hens_reaching_veto"] = round(
+        fig["fixed_cameras"]["chicken_reaching_veto"], 3)
+    out["recall_per_scene"] = {s: round(v["predator_recall"], 3)
+                               for s, v in fig["per_scene"].items() if "predator_recall" in v}
+    return out
+
+
+def scored(examples: Sequence[dh.Example], feats: dh.Features, regimes: list[Any],
+           recipe: dh.Recipe) -> tuple[np.ndarray, dict[str, float]]:
+    """Held-out blended (predator, chicken) scores of a head on ``feats``, and its points."""
+    zero_shot = feats.zero_shot[feats.originals()]
+    probs = dh.held_out(examples, feats, recipe)
+    points = dh.operating_points(examples, probs, zero_shot, regimes, recipe)
+    return (dh.blended_scores(probs, zero_shot, regimes, points, recipe.blend),
+            {r.value: p for r, p in points.items()})
+
+
+def invoke_ms(infer: Any, rgb: np.ndarray, runs: int) -> float:
+    """Median milliseconds of the bare ``invoke()`` over ``runs`` (after 10 to warm up)."""
+    times = [infer(rgb) for _ in range(runs + 10)][10:]
+    return round(float(np.median(times)), 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=SHARED / "data", help="the shared data folder")
+    p.add_argument("--manifest", type=Path, action="append",
+                   help="manifest CSV (repeatable; default DATA/MANIFEST.csv and "
+                   "DATA/train/MANIFEST.csv)")
+    p.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
+    p.add_argument("--band", type=float, nargs="+", default=[0.2, 0.3],
+                   help="lower ends of the undecided band (upper end 0.5)")
+    p.add_argument("--runs", type=int, default=200, help="invokes timed per network")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
+    examples = dh.read_examples(manifests)
+    store = AssetStore()
+    models = dh.load_sources(store, args.threads)
+    extractor = load_extractor(store, args.threads)
+    # The extractor's numbers are in every cached row, so the cache is stamped with it too.
+    stamp = dh.cache_stamp([*models, extractor.model])
+    cache = dh.load_cache(args.cache, stamp)
+    detector = SsdDetector(SHARED / "models" / DETECTOR_FILE, SHARED / "models" / LABELS_FILE,
+                           args.threads)
+    started = time.perf_counter()
+    both = dh.extract(examples, args.data, models, cache, None, detector, extractor)
+    if args.cache:
+        dh.save_cache(args.cache, cache, stamp)
+    print(f"{len(examples)} pictures, {len(both.x)} examples, "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    recipe = dh.Recipe()
+    regimes = dh.regimes_of(examples, args.data)
+    pooled = replace(both, x=both.x[:, :POOLED])
+    shipped, shipped_points = scored(examples, pooled, regimes, recipe)
+    second, second_points = scored(examples, both, regimes, recipe)
+    labels = np.array([e.label for e in examples])
+    report: dict[str, Any] = {
+        "operating_points": {"as_shipped": shipped_points, "with_extractor": second_points},
+        "as_shipped": summary(dh.figures(examples, shipped)),
+        "with_extractor": summary(dh.figures(examples, second)),
+    }
+    for low in args.band:
+        band = (shipped[:, 0] >= low) & (shipped[:, 0] < 0.5)
+        report[f"second_look_from_{low}"] = {
+            **summary(dh.figures(examples, np.where(band[:, None], second, shipped))),
+            "band_share": {k: round(float(band[labels == k].mean()), 3)
+                           for k in LABELS if (labels == k).any()},
+        }
+    rgb = load_image(args.data / examples[0].file)
+    report["invoke_ms_median"] = {
+        **{m.name: invoke_ms(lambda x, m=m: m.infer(x)[2], rgb, args.runs) for m in models},
+        extractor.model.name: invoke_ms(lambda x: extractor.embed(x)[1], rgb, args.runs),
+    }
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
