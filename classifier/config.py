@@ -46,6 +46,12 @@ class ModelsConfig(Section):
         "in the lights its head.yaml names (all three as shipped) at the operating points chosen "
         "there; used when both models are on the critical path. A head the owner trains and "
         "promotes comes first")
+    second_look: bool = Field(
+        True, description="With the default head: ask the second look (the head shipped under "
+        "classifier/data/second_look, reading the default head's features and the MobileNet v1 "
+        "embedding extractor's) about the crops whose blended predator score the default head "
+        "leaves just under the threshold (from its undecided_from, 0.2 as shipped). Only those "
+        "crops pay for the extractor, about 0.7x the two models' inference more")
     camera_heads: dict[str, str] = Field(
         default_factory=dict, description="Per camera (its name), a re-fitted default head "
         "(head.yaml and head.npz, written by tensorchicken learn refit from that camera's own "

@@ -49,6 +49,7 @@ from classifier.loader import load_model
 from classifier.model import Model
 from classifier.pace import Pace
 from classifier.regime import Regime, regime_of
+from classifier.second_look import SecondLook, fitting, try_load_second_look
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import Classification, ModelScore, Verdict
 from classifier.worker import BoundedWorker
@@ -264,6 +265,7 @@ class Classifier:
         head: FeatureHead | None = None,
         camera_heads: Mapping[str, FeatureHead] | None = None,
         shadow_heads: Mapping[str, FeatureHead] | None = None,
+        second_look: SecondLook | None = None,
     ) -> None:
         if not models:
             raise ModelError("a classifier needs at least one model")
@@ -282,6 +284,10 @@ class Classifier:
         # recorded in the scores beside the decision (edge/learn/shadow.py reads it), never
         # blended.
         self.shadow_heads = dict(shadow_heads or {}) if head is not None else {}
+        # Asked, in the default head's place, about the crops it leaves undecided
+        # (classifier/second_look.py); not for a camera with a re-fit of its own, which was
+        # fitted to that camera's scenes and decides them itself.
+        self.second_look = second_look if head is not None else None
         self.deadline_ms = deadline_ms
         self._clock = clock
         self._closed = threading.Event()
@@ -328,8 +334,8 @@ class Classifier:
                 evidence.append(item.evidence)
             else:
                 late.append(item.model.name)
-        return replace(self._decide(ticket, scores, evidence, tuple(late), busy, regime,
-                                    camera), regime=regime)
+        answer = self._decide(ticket, scores, evidence, tuple(late), busy, regime, camera)
+        return replace(self._look_again(answer, rgb, evidence, regime, camera), regime=regime)
 
     def _dispatch(self, ticket: int, rgb: np.ndarray) -> tuple[list[_Pending], tuple[str, ...]]:
         pending, busy = [], []
@@ -401,19 +407,41 @@ class Classifier:
             label=top[0][0], top=top, invoke_ms=round(invoke_ms, 3), total_ms=round(total_ms, 3),
         ), ev
 
-    def _head_answer(self, head: FeatureHead | None, evidence: list[Evidence], regime: Regime
+    def _look_again(self, answer: Answer, rgb: np.ndarray, evidence: list[Evidence],
+                    regime: Regime, camera: str | None) -> Answer:
+        """``answer``, or, when the default head left it undecided (its predator score in the
+        second look's band), the second look's: the extractor runs on ``rgb`` and the second
+        look's head decides in the default head's place (both answers are in ``models``)."""
+        look = self.second_look
+        if (look is None or self.head is None or self.head.name not in answer.models
+                or (camera is not None and camera in self.camera_heads)
+                or not look.undecided(answer.predator_score, self.thresholds.predator)):
+            return answer
+        embedding, invoke_ms = look.embed(rgb)
+        second = self._head_answer(look.head, evidence, regime,
+                                   {look.extractor.ref.model: embedding}, invoke_ms)
+        if second is None:
+            return answer
+        return self._combined(answer.ticket, {**answer.models, second[0].model: second[0]},
+                              [*evidence, second[1]], answer.late, answer.busy, None)
+
+    def _head_answer(self, head: FeatureHead | None, evidence: list[Evidence], regime: Regime,
+                     more: Mapping[str, np.ndarray] | None = None, more_ms: float = 0.0
                      ) -> tuple[ModelScore, Evidence, bool | None] | None:
-        """A default head's answer (``head``: the one blended, or its shadow) from the features
-        of the models that answered in time, and whether a re-fit decided it within its scene
+        """A default head's answer (``head``: the one blended, its shadow or the second look)
+        from the features of the models that answered in time (and ``more``, the second look's
+        extractor's, which took ``more_ms``), and whether a re-fit decided it within its scene
         (:attr:`Answer.within_scene`); None without a head, when one of its source models did
         not answer, or in a light (``regime``) the head is not used in."""
         if head is None or any(e.blend is not None for e in evidence):
             return None  # no head, or the owner's own joined head decides in its place
         timed = head.timed_scores(
-            {e.name: e.features for e in evidence if e.features is not None}, regime)
+            {**{e.name: e.features for e in evidence if e.features is not None}, **(more or {})},
+            regime)
         if timed is None:
             return None
-        (background, chicken, predator), ms = (float(v) for v in timed.scores), timed.ms
+        (background, chicken, predator) = (float(v) for v in timed.scores)
+        ms = timed.ms + more_ms
         verdict, value = verdict_for(predator, chicken, self.thresholds)
         top = sorted(zip(CLASSES, (background, chicken, predator), strict=True),
                      key=lambda lv: -lv[1])
@@ -440,6 +468,13 @@ class Classifier:
             evidence = [*evidence, head[1]]
             if shadow is not None:
                 scores[shadow[0].model] = shadow[0]
+        return self._combined(ticket, scores, evidence, late, busy,
+                              None if head is None else head[2])
+
+    def _combined(self, ticket: int, scores: dict[str, ModelScore], evidence: list[Evidence],
+                  late: tuple[str, ...], busy: tuple[str, ...], within_scene: bool | None
+                  ) -> Answer:
+        """The answer of the combination of ``evidence`` (its models' own in ``scores``)."""
         chosen = by_priority(evidence)
         combined = combine(chosen, self.model_names[0])
         verdict, value = verdict_for(combined.predator, combined.chicken, self.thresholds)
@@ -452,7 +487,7 @@ class Classifier:
             verdict=verdict, score=round(value, 4), predator_score=round(combined.predator, 4),
             chicken_score=round(combined.chicken, 4), label=scores[decided_by].label,
             decided_by=decided_by, models=scores, ticket=ticket, late=late, busy=busy,
-            within_scene=None if head is None else head[2],
+            within_scene=within_scene,
             zero_shot_chicken=(None if combined.zero_shot_chicken is None
                                else round(combined.zero_shot_chicken, 4)),
         )
@@ -540,4 +575,6 @@ def load_classifier(
         head=head_for(cfg.default_head, models),
         camera_heads=camera_heads_for(cfg.default_head, models, cfg.camera_heads, "blended"),
         shadow_heads=camera_heads_for(cfg.default_head, models, cfg.camera_head_shadows,
-                                      "shadow"))
+                                      "shadow"),
+        second_look=fitting(try_load_second_look(store) if cfg.default_head and cfg.second_look
+                            else None, models))

@@ -48,6 +48,9 @@ from classifier.spec import ModelSpec, declared_sha256
 log = logging.getLogger(__name__)
 
 DEFAULT_HEAD_DIR = Path(__file__).resolve().parent / "data" / "default_head"
+# The second look: a head on the default head's features and the embedding extractor's, asked
+# only about the crops the default head leaves undecided (classifier/second_look.py).
+SECOND_LOOK_DIR = Path(__file__).resolve().parent / "data" / "second_look"
 INFO_FILE = "head.yaml"
 HEAD_FILE = "head.npz"
 CLASSES = ("background", "chicken", "predator")
@@ -85,6 +88,10 @@ class FeatureHeadInfo(_Strict):
         description="the lights (classifier.regime) the head is used in and, for each, the "
         "blended predator score that counts as the configured threshold's 0.5 there; in a "
         "light it does not name the zero-shot models decide alone")
+    undecided_from: float | None = Field(
+        None, gt=0, lt=1, description="a second look: the head decides only crops whose "
+        "default blend's predator score lies from this up to the threshold (its operating "
+        "points were chosen for that band); None: an ordinary head, asked about every crop")
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
 

@@ -56,6 +56,7 @@ from classifier.errors import ModelError
 from classifier.feature_head import camera_heads_for, head_for
 from classifier.model import Model
 from classifier.pace import Pace
+from classifier.second_look import SecondLook, fitting, try_load_second_look
 from classifier.spec import ModelSpec, load_specs
 from classifier.verdict import ModelScore
 from classifier.worker import BoundedWorker
@@ -207,8 +208,13 @@ class Rendezvous:
     def __init__(
         self, cfg: ModelsConfig, load: Callable[[ModelUse], Model], *,
         clock: Callable[[], float] = time.perf_counter,
+        second_look: Callable[[], SecondLook | None] | None = None,
     ) -> None:
         self._load = load
+        # Loaded when a plan first wants it, then kept for every later plan (its extractor is
+        # a network of its own); a failure to load is not retried.
+        self._load_second_look = second_look
+        self._second_look: SecondLook | None = None
         self._clock = clock
         self._swap_lock = threading.Lock()
         self._loaded: dict[Key, Loaded] = {}
@@ -397,6 +403,15 @@ class Rendezvous:
             old, loaded.worker = loaded.worker, worker
             old.close(timeout_s=0)
 
+    def _second_look_for(self, cfg: ModelsConfig) -> SecondLook | None:
+        """The second look when ``cfg`` wants it (loaded the first time), else None."""
+        if not (cfg.default_head and cfg.second_look):
+            return None
+        if self._second_look is None and self._load_second_look is not None:
+            load, self._load_second_look = self._load_second_look, None
+            self._second_look = load()
+        return self._second_look
+
     def _plan_for(self, cfg: ModelsConfig, refits: Mapping[Key, BoundedWorker]) -> Plan:
         critical = sorted(cfg.by_role(*CRITICAL_ROLES), key=lambda u: u.role != "primary")
         loaded = [(u, self._loaded[key_of(u)]) for u in critical]
@@ -409,6 +424,7 @@ class Rendezvous:
             camera_heads=camera_heads_for(cfg.default_head, models, cfg.camera_heads, "blended"),
             shadow_heads=camera_heads_for(cfg.default_head, models, cfg.camera_head_shadows,
                                           "shadow"),
+            second_look=fitting(self._second_look_for(cfg), models),
         )
         classifier.on_late = self._on_late
         shadows = [(u, self._loaded[key_of(u)]) for u in cfg.by_role("shadow", "canary")]
@@ -469,4 +485,5 @@ def load_rendezvous(
 ) -> Rendezvous:
     """The rendezvous of ``cfg``'s models, loaded from ``store``; ModelError naming a problem."""
     specs = specs if specs is not None else load_specs()
-    return Rendezvous(cfg, lambda use: load_any(use, store, specs))
+    return Rendezvous(cfg, lambda use: load_any(use, store, specs),
+                      second_look=lambda: try_load_second_look(store))

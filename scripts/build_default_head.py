@@ -20,15 +20,23 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from classifier.feature_head import DEFAULT_HEAD_DIR
+from classifier.embeddings import load_extractor
+from classifier.feature_head import DEFAULT_HEAD_DIR, SECOND_LOOK_DIR
+from classifier.model import TFLiteModel
 from classifier.regime import Regime
 from edge.assets import AssetStore
 from edge.train.default_head import (
+    UNDECIDED_FROM,
+    Example,
+    Features,
     Recipe,
+    SecondLook,
     blended_scores,
     cache_stamp,
     extract,
@@ -41,12 +49,14 @@ from edge.train.default_head import (
     read_examples,
     regimes_of,
     save_cache,
+    second_look_points,
     write_head,
 )
 from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_DATA = SHARED / "data"
+POOLED = 2 * 1280  # the two MobileNet v2s' pooled features, first in every row
 
 
 def _progress(done: int) -> None:
@@ -67,16 +77,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", type=Path, default=SHARED / "models" / DETECTOR_FILE,
                    help="the COCO SSD detector whose boxes give the motion-crop copies")
     p.add_argument("--detector-labels", type=Path, default=SHARED / "models" / LABELS_FILE)
+    p.add_argument("--second-look", type=Path, nargs="?", const=SECOND_LOOK_DIR,
+                   help="also build the second look (the default head's features and the "
+                   "embedding extractor's, for the crops the default head leaves undecided) "
+                   f"into this folder (default {SECOND_LOOK_DIR}); the default head is the same")
+    p.add_argument("--undecided-from", type=float, default=UNDECIDED_FROM,
+                   help="the second look's band: from this predator score to the threshold")
     args = p.parse_args(argv)
     manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
     examples = read_examples(manifests)
     store = AssetStore()
     models = load_sources(store, args.threads)
-    stamp = cache_stamp(models)
+    second_look = (SecondLook(load_extractor(store, args.threads), args.undecided_from)
+                   if args.second_look else None)
+    # With a second look every row also holds the extractor's numbers: stamped apart.
+    stamp = cache_stamp(models if second_look is None
+                        else [*models, second_look.extractor.model])
     cache = load_cache(args.cache, stamp)
     started = time.perf_counter()
     detector = SsdDetector(args.detector, args.detector_labels, args.threads)
-    feats = extract(examples, args.data, models, cache, _progress, detector)
+    both = extract(examples, args.data, models, cache, _progress, detector,
+                   None if second_look is None else second_look.extractor)
+    feats = replace(both, x=both.x[:, :POOLED])
     if args.cache:
         save_cache(args.cache, cache, stamp)
     print(f"{len(examples)} pictures, {len(feats.x)} examples with night copies, "
@@ -106,7 +128,46 @@ def main(argv: list[str] | None = None) -> int:
     info = write_head(args.out, head, examples, models, store, recipe, points, metrics,
                       manifests, feats, args.detector)
     print(f"wrote {args.out} (version {info.version}, head sha256 {info.head.sha256})")
+    if second_look is not None:
+        _build_second_look(args, second_look, examples, both, recipe, points,
+                           probs if args.folds else None, models, store, manifests)
     return 0
+
+
+def _build_second_look(args: argparse.Namespace, second_look: SecondLook,
+                       examples: list[Example], both: Features, recipe: Recipe,
+                       first_points: dict[Regime, float], first_probs: np.ndarray | None,
+                       models: list[TFLiteModel], store: AssetStore,
+                       manifests: list[Path]) -> None:
+    """Fit and write the second look; held out by camera (with folds), its operating points
+    are chosen on the cascade with the default head (:func:`second_look_points`)."""
+    points = dict.fromkeys(recipe.regimes, 0.5)
+    metrics: dict[str, Any] = {}
+    if first_probs is not None:
+        zero_shot = both.zero_shot[both.originals()]
+        regimes = regimes_of(examples, args.data)
+        first = blended_scores(first_probs, zero_shot, regimes, first_points, recipe.blend)
+        probs = held_out(examples, both, recipe)
+        chosen = second_look_points(examples, probs, zero_shot, regimes, recipe, first,
+                                    second_look.undecided_from)
+        if chosen is None:
+            raise SystemExit("the second look: no operating points keep the cascade's false "
+                             "alarms within the default head's; not written")
+        cascade, points = chosen
+        band = (first[:, 0] >= second_look.undecided_from) & (first[:, 0] < 0.5)
+        labels = np.array([e.label for e in examples])
+        metrics = {
+            "held_out_by_camera": {
+                "with_the_default_head": figures(examples, cascade),
+                "undecided_share": {k: round(float(band[labels == k].mean()), 4)
+                                    for k in sorted(set(labels))},
+            },
+        }
+        print(json.dumps({"second_look_points": points, **metrics}, indent=1))
+    head = fit(examples, both, np.arange(len(both.x)), recipe)
+    info = write_head(args.second_look, head, examples, models, store, recipe, points, metrics,
+                      manifests, both, args.detector, second_look)
+    print(f"wrote {args.second_look} (version {info.version}, head sha256 {info.head.sha256})")
 
 
 if __name__ == "__main__":

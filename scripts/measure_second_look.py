@@ -26,7 +26,6 @@ It takes about 4 minutes with no cache on a 2-core machine (2.5 with it).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -72,32 +71,6 @@ def held_out(examples: Sequence[dh.Example], feats: dh.Features, regimes: list[R
     zero_shot = feats.zero_shot[feats.originals()]
     probs = dh.held_out(examples, feats, recipe)
     return probs, zero_shot, dh.operating_points(examples, probs, zero_shot, regimes, recipe)
-
-
-def called(examples: Sequence[dh.Example], scores: np.ndarray) -> dict[str, int]:
-    """How many pictures of each label the scores call predator."""
-    labels = np.array([e.label for e in examples])
-    return {k: int(((scores[:, 0] >= 0.5) & (labels == k)).sum()) for k in LABELS}
-
-
-def cascade_points(examples: Sequence[dh.Example], probs: np.ndarray, zero_shot: np.ndarray,
-                   regimes: list[Regime], recipe: dh.Recipe, shipped: np.ndarray,
-                   band: np.ndarray) -> tuple[np.ndarray, dict[Regime, float]] | None:
-    """The second look's scores at the lowest operating points (by their sum, per light from
-    ``recipe.points``) at which the cascade calls no more empty scenes or people predator than
-    the shipped blend, and no more than ``recipe.hens_limit`` of the hens: the builder's rule,
-    applied to the cascade rather than to the second head alone. None if no points do."""
-    limit = called(examples, shipped)
-    hens = recipe.hens_limit * sum(e.label == "chicken" for e in examples)
-    for combo in sorted(itertools.product(recipe.points, repeat=len(recipe.regimes)), key=sum):
-        points = dict(zip(recipe.regimes, combo, strict=True))
-        second = dh.blended_scores(probs, zero_shot, regimes, points, recipe.blend)
-        scores = np.where(band[:, None], second, shipped)
-        alarms = called(examples, scores)
-        if (alarms["chicken"] <= hens and alarms["background"] <= limit["background"]
-                and alarms["person"] <= limit["person"]):
-            return scores, points
-    return None
 
 
 def named(points: dict[Regime, float]) -> dict[str, float]:
@@ -160,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             "at_the_second_head_s_points": summary(
                 dh.figures(examples, np.where(band[:, None], second, shipped))),
         }
-        chosen = cascade_points(examples, probs2, zero_shot2, regimes, recipe, shipped, band)
+        chosen = dh.second_look_points(examples, probs2, zero_shot2, regimes, recipe, shipped,
+                                       low)
         report[f"second_look_from_{low}"]["at_points_chosen_on_it"] = (
             "none keeps the false alarms down" if chosen is None
             else {"points": named(chosen[1]), **summary(dh.figures(examples, chosen[0]))})
