@@ -422,8 +422,12 @@ class Classifier:
                                    {look.extractor.ref.model: embedding}, invoke_ms)
         if second is None:
             return answer
+        # The chicken score stays the higher one (classifier/blend.py, hen_score): a hen the
+        # default head sees is not unseen because the second look was asked about her too.
+        seen = max(second[1].chicken, answer.models[self.head.name].chicken_score)
         return self._combined(answer.ticket, {**answer.models, second[0].model: second[0]},
-                              [*evidence, second[1]], answer.late, answer.busy, None)
+                              [*evidence, replace(second[1], chicken=seen)], answer.late,
+                              answer.busy, None)
 
     def _head_answer(self, head: FeatureHead | None, evidence: list[Evidence], regime: Regime,
                      more: Mapping[str, np.ndarray] | None = None, more_ms: float = 0.0

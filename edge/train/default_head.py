@@ -494,6 +494,9 @@ def second_look_points(examples: Sequence[Example], probs: np.ndarray, zero_shot
     for combo in sorted(itertools.product(recipe.points, repeat=len(recipe.regimes)), key=sum):
         points = dict(zip(recipe.regimes, combo, strict=True))
         second = blended_scores(probs, zero_shot, regimes, points, recipe.blend)
+        # The chicken score stays the higher one, the default head's included (as the
+        # classifier keeps it: classifier/ensemble.py, Classifier._look_again).
+        second[:, 1] = np.maximum(second[:, 1], first[:, 1])
         scores = np.where(band[:, None], second, first)
         alarms = called_predator(examples, scores)
         if (alarms["chicken"] <= hens and alarms["background"] <= limit["background"]
