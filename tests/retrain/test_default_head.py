@@ -17,6 +17,7 @@ from camera.box import Box
 from classifier import load_image
 from classifier.feature_head import load_feature_head
 from classifier.regime import Regime
+from classifier.second_look import load_second_look
 from edge.assets import sha256_of
 from edge.board import runtime_name
 from edge.train.augment import BACKGROUND_TILES
@@ -59,10 +60,10 @@ def _small_manifest(tmp_path: Path) -> Path:
     return path
 
 
-def _build(manifest: Path, out: Path) -> None:
+def _build(manifest: Path, out: Path, *more: str) -> None:
     subprocess.run(
         [sys.executable, str(SCRIPT), "--data", str(DATA), "--manifest", str(manifest),
-         "--out", str(out), "--folds", "0", "--threads", "1"],
+         "--out", str(out), "--folds", "0", "--threads", "1", *more],
         check=True, capture_output=True, text=True, timeout=900)
 
 
@@ -71,8 +72,13 @@ def test_the_builder_gives_the_same_weights_twice_and_records_its_files(
 ) -> None:
     manifest = _small_manifest(tmp_path)
     _build(manifest, tmp_path / "a")
-    _build(manifest, tmp_path / "b")
+    # The second build also builds the second look: the default head must not change by it.
+    _build(manifest, tmp_path / "b", "--second-look", str(tmp_path / "look"))
     assert (tmp_path / "a" / "head.npz").read_bytes() == (tmp_path / "b" / "head.npz").read_bytes()
+    look = load_second_look(cast(Any, asset_store), threads=1, folder=tmp_path / "look")
+    assert look.head.head.inputs == 2560 + 1024 and look.undecided_from == 0.2
+    assert look.head.sources == ("mobilenet_v2_imagenet", "mobilenet_v2_inat_birds",
+                                 "mobilenet_v1_embedding")
     head = load_feature_head(tmp_path / "a")
     assert head.head.inputs == 2560 and head.sources == (
         "mobilenet_v2_imagenet", "mobilenet_v2_inat_birds")
