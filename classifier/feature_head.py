@@ -315,21 +315,30 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
     the lights it counts in, how many crops its scene gate holds (``scene_crops``: a re-fit
     decides near them only; None without a gate), and why it does not load (``error``, None
     when it does); the default head None when it is off (and then no camera has one). For
-    ``models list``, ``learn status``, ``doctor`` and the web page."""
+    ``models list``, ``learn status``, ``doctor`` and the web page. And the second look
+    (``classifier/second_look.py``; None when it or the default head is off), described alike
+    with the lower end of its band (``undecided_from``)."""
     if not cfg.default_head:
-        return {"default_head": None, "camera_heads": {}, "camera_head_shadows": {}}
+        return {"default_head": None, "second_look": None, "camera_heads": {},
+                "camera_head_shadows": {}}
 
-    def described(folder: str | None) -> dict[str, Any]:
+    def described(folder: str | None, shipped: Path = DEFAULT_HEAD_DIR) -> dict[str, Any]:
         try:
-            head = load_feature_head(Path(folder)) if folder else shipped_head()
+            head = load_feature_head(Path(folder)) if folder else (
+                shipped_head() if shipped == DEFAULT_HEAD_DIR else load_feature_head(shipped))
         except ModelError as exc:
             return {"name": f"? ({exc})", "folder": folder, "lights": [], "scene_crops": None,
                     "error": str(exc)}
         gated = head.head.gate if isinstance(head.head, GatedHead) else None
-        return {"name": head.name, "folder": folder,
-                "lights": [str(r) for r in head.info.operating_points],
-                "scene_crops": None if gated is None else len(gated.anchors), "error": None}
+        out: dict[str, Any] = {
+            "name": head.name, "folder": folder,
+            "lights": [str(r) for r in head.info.operating_points],
+            "scene_crops": None if gated is None else len(gated.anchors), "error": None}
+        if head.info.undecided_from is not None:
+            out["undecided_from"] = head.info.undecided_from
+        return out
 
-    return {"default_head": described(None),
+    second_look = described(None, SECOND_LOOK_DIR) if cfg.second_look else None
+    return {"default_head": described(None), "second_look": second_look,
             "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},
             "camera_head_shadows": {c: described(f) for c, f in cfg.camera_head_shadows.items()}}

@@ -192,6 +192,12 @@ def run_list(args: argparse.Namespace) -> int:
     if heads["default_head"] is not None:
         print(_head_line("default head", heads["default_head"], "blended with the zero-shot "
                          "models"))
+    look = heads["second_look"]
+    if look is not None:
+        band = (f"from {look['undecided_from']:g} up to the threshold" if not look["error"]
+                else "not used: the default head decides every crop")
+        print(_head_line("second look", look, f"its crops scored {band}, in the default "
+                         "head's place"))
     for camera, head in sorted(heads["camera_heads"].items()):
         print(_head_line(f"camera {camera}", head, "blended for its crops in place of the "
                          "default head"))

@@ -340,6 +340,10 @@ def _camera_heads(config: Config, state: Path) -> Iterator[Finding]:
     except ClassifierError as exc:
         yield Finding("learning", FAIL, str(exc))
         return
+    look = heads["second_look"]
+    if look is not None and look["error"] is not None:
+        yield Finding("learning", WARN, f"the second look does not load ({look['error']}); the "
+                      "default head decides every crop (models.second_look: false says so)")
     for key, role, instead in (
             ("camera_heads", "re-fitted default head",
              "the shipped head decides its crops; the next re-fit or 'tensorchicken models "

@@ -137,3 +137,22 @@ def test_the_shipped_second_look_reads_the_default_head_s_features_and_the_extra
     assert cascade["chicken_false_alarm"] <= 0.01
     for rate in ("background_false_alarm", "person_false_alarm"):
         assert cascade[rate] <= shipped[rate]
+
+
+def test_models_list_and_doctor_say_when_the_second_look_does_not_load(
+    asset_store: AssetStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import classifier.feature_head as feature_head
+    from edge.config import parse_config
+    from edge.doctor.checks import check_learning
+
+    config = parse_config({"cameras": [{"name": "nest"}],
+                           "paths": {"state_dir": str(tmp_path / "state")}})
+    assert not [f for f in check_learning(config, asset_store) if "second look" in f.message]
+    monkeypatch.setattr(feature_head, "SECOND_LOOK_DIR", tmp_path / "missing")
+    look = feature_head.heads_in_use(ModelsConfig())["second_look"]  # type: ignore[call-arg]
+    assert look["error"] is not None and "missing" in look["error"]
+    (warned,) = [f for f in check_learning(config, asset_store) if "second look" in f.message]
+    assert warned.status == "warn" and "the default head decides every crop" in warned.message
+    off = ModelsConfig(second_look=False)  # type: ignore[call-arg]
+    assert feature_head.heads_in_use(off)["second_look"] is None

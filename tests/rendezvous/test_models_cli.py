@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from classifier.feature_head import shipped_head
+from classifier.feature_head import SECOND_LOOK_DIR, load_feature_head, shipped_head
 from classifier.keeper import ModelKeeper, read_status
 from classifier.registry import ModelRegistry
 from classifier.rendezvous import Rendezvous
@@ -58,6 +58,13 @@ def test_list_names_the_default_head_and_each_camera_s_re_fit(
 
     assert listed()["default_head"]["name"] == shipped_head().name
     assert listed()["camera_heads"] == listed()["camera_head_shadows"] == {}
+    look = load_feature_head(SECOND_LOOK_DIR)
+    assert listed()["second_look"] == {
+        "name": look.name, "folder": None, "lights": ["day_colour", "night_ir", "night_colour"],
+        "scene_crops": None, "error": None, "undecided_from": 0.2}
+    assert main(["models", "list", "-c", str(config)]) == 0
+    assert (f"second look:  {look.name} (shipped; its crops scored from 0.2 up to the "
+            "threshold, in the default head's place") in capsys.readouterr().out
     registry.shadow_heads({"coop": ("default-refit-1", refit)})
     now = listed()
     assert now["default_head"]["name"] == shipped_head().name and now["camera_heads"] == {}

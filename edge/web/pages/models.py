@@ -108,12 +108,15 @@ def _heads_view(ctx: WebContext) -> str:
     shipped = heads["default_head"]
     if shipped is None:
         return '<p class="muted">Off (models.default_head: false).</p>'
+    look = heads["second_look"]
+    looks = (f", {look['name']} on the crops it leaves undecided"
+             if look is not None and look["error"] is None else "")
     rows = []
     for camera in [c.name for c in ctx.config.cameras]:
         own = heads["camera_heads"].get(camera)
         shadow = heads["camera_head_shadows"].get(camera)
         deciding = (f"{own['name']} (re-fitted on this camera{where_it_decides(own)})" if own
-                    else f"{shipped['name']} (shipped)")
+                    else f"{shipped['name']} (shipped{looks})")
         rows.append((camera, deciding,
                      f"{shadow['name']} (judged after its shadow hours)" if shadow else "-"))
     return table(("camera", "decides with", "waiting as its shadow"), rows)
