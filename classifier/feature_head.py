@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -299,9 +299,15 @@ def camera_heads_for(enabled: bool, models: Sequence[Model], folders: Mapping[st
     return out
 
 
+def why_not_reading(head: FeatureHead, models: Sequence[Model]) -> str | None:
+    """Why ``head`` cannot read the features of loaded ``models`` (:func:`fits`, against the
+    asset manifest the loader verifies files by); None if it can."""
+    return fits(head, [m.spec for m in models], _manifest_sha256())
+
+
 def _reading(head: FeatureHead, models: Sequence[Model], otherwise: str) -> FeatureHead | None:
     """``head`` if it can read ``models``' features, else None with a warning."""
-    why = fits(head, [m.spec for m in models], _manifest_sha256())
+    why = why_not_reading(head, models)
     if why is not None:
         log.warning("the default head %s %s: %s", head.name, otherwise, why)
         return None
@@ -322,10 +328,10 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
         return {"default_head": None, "second_look": None, "camera_heads": {},
                 "camera_head_shadows": {}}
 
-    def described(folder: str | None, shipped: Path = DEFAULT_HEAD_DIR) -> dict[str, Any]:
+    def described(folder: str | None,
+                  shipped: Callable[[], FeatureHead] = shipped_head) -> dict[str, Any]:
         try:
-            head = load_feature_head(Path(folder)) if folder else (
-                shipped_head() if shipped == DEFAULT_HEAD_DIR else load_feature_head(shipped))
+            head = load_feature_head(Path(folder)) if folder else shipped()
         except ModelError as exc:
             return {"name": f"? ({exc})", "folder": folder, "lights": [], "scene_crops": None,
                     "error": str(exc)}
@@ -338,7 +344,9 @@ def heads_in_use(cfg: ModelsConfig) -> dict[str, Any]:
             out["undecided_from"] = head.info.undecided_from
         return out
 
-    second_look = described(None, SECOND_LOOK_DIR) if cfg.second_look else None
+    # The module's SECOND_LOOK_DIR at call time (a test points it elsewhere).
+    second_look = (described(None, lambda: load_feature_head(SECOND_LOOK_DIR))
+                   if cfg.second_look else None)
     return {"default_head": described(None), "second_look": second_look,
             "camera_heads": {c: described(f) for c, f in cfg.camera_heads.items()},
             "camera_head_shadows": {c: described(f) for c, f in cfg.camera_head_shadows.items()}}

@@ -32,9 +32,13 @@ import numpy as np
 from classifier.assets import AssetFiles
 from classifier.embeddings import Extractor, load_extractor
 from classifier.errors import ModelError
-from classifier.feature_head import SECOND_LOOK_DIR, FeatureHead, fits, load_feature_head
+from classifier.feature_head import (
+    SECOND_LOOK_DIR,
+    FeatureHead,
+    load_feature_head,
+    why_not_reading,
+)
 from classifier.model import Model
-from classifier.spec import declared_sha256
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +102,7 @@ def fitting(look: SecondLook | None, models: Sequence[Model]) -> SecondLook | No
         return None
     # The head's other sources are the default head's: checked as fits() checks those.
     probe = look.head.info.model_copy(update={"sources": look.head.info.sources[:-1]})
-    why = fits(FeatureHead(probe, look.head.head), [m.spec for m in models], declared_sha256())
+    why = why_not_reading(FeatureHead(probe, look.head.head), models)
     if why is not None:
         log.warning("the second look %s is not used: %s", look.head.name, why)
         return None

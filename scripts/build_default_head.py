@@ -20,7 +20,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +45,19 @@ from edge.train.default_head import (
     load_cache,
     load_sources,
     operating_points,
+    pooled_only,
     read_examples,
     regimes_of,
     save_cache,
     second_look_points,
+    undecided,
+    undecided_share,
     write_head,
 )
 from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_DATA = SHARED / "data"
-POOLED = 2 * 1280  # the two MobileNet v2s' pooled features, first in every row
 
 
 def _progress(done: int) -> None:
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = SsdDetector(args.detector, args.detector_labels, args.threads)
     both = extract(examples, args.data, models, cache, _progress, detector,
                    None if second_look is None else second_look.extractor)
-    feats = replace(both, x=both.x[:, :POOLED])
+    feats = pooled_only(both, models)
     if args.cache:
         save_cache(args.cache, cache, stamp)
     print(f"{len(examples)} pictures, {len(feats.x)} examples with night copies, "
@@ -154,13 +155,11 @@ def _build_second_look(args: argparse.Namespace, second_look: SecondLook,
             raise SystemExit("the second look: no operating points keep the cascade's false "
                              "alarms within the default head's; not written")
         cascade, points = chosen
-        band = (first[:, 0] >= second_look.undecided_from) & (first[:, 0] < 0.5)
-        labels = np.array([e.label for e in examples])
+        band = undecided(first, second_look.undecided_from)
         metrics = {
             "held_out_by_camera": {
                 "with_the_default_head": figures(examples, cascade),
-                "undecided_share": {k: round(float(band[labels == k].mean()), 4)
-                                    for k in sorted(set(labels))},
+                "undecided_share": undecided_share(examples, band),
             },
         }
         print(json.dumps({"second_look_points": points, **metrics}, indent=1))

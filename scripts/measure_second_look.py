@@ -30,7 +30,6 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +46,6 @@ from edge.assets import AssetStore  # noqa: E402
 from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector  # noqa: E402
 
 SHARED = REPO.parent / "shared"
-POOLED = 2 * 1280  # the two MobileNet v2s' pooled features, first in every row
-LABELS = ("predator", "chicken", "background", "person")
 KEYS = ("predator_recall", "chicken_false_alarm", "chicken_recognised", "chicken_reaching_veto",
         "background_false_alarm", "person_false_alarm")
 
@@ -114,22 +111,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     recipe = dh.Recipe()
     regimes = dh.regimes_of(examples, args.data)
-    pooled = replace(both, x=both.x[:, :POOLED])
+    pooled = dh.pooled_only(both, models)
     probs, zero_shot, points = held_out(examples, pooled, regimes, recipe)
     shipped = dh.blended_scores(probs, zero_shot, regimes, points, recipe.blend)
     probs2, zero_shot2, points2 = held_out(examples, both, regimes, recipe)
     second = dh.blended_scores(probs2, zero_shot2, regimes, points2, recipe.blend)
-    labels = np.array([e.label for e in examples])
     report: dict[str, Any] = {
         "as_shipped": {"points": named(points), **summary(dh.figures(examples, shipped))},
         "with_extractor": {"points": named(points2), **summary(dh.figures(examples, second))},
     }
     for low in args.band:
-        band = (shipped[:, 0] >= low) & (shipped[:, 0] < 0.5)
-        share = {k: round(float(band[labels == k].mean()), 3)
-                 for k in LABELS if (labels == k).any()}
+        band = dh.undecided(shipped, low)
         report[f"second_look_from_{low}"] = {
-            "band_share": share,
+            "band_share": dh.undecided_share(examples, band),
             "at_the_second_head_s_points": summary(
                 dh.figures(examples, np.where(band[:, None], second, shipped))),
         }

@@ -35,7 +35,7 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -470,6 +470,26 @@ class SecondLook:
     undecided_from: float = UNDECIDED_FROM
 
 
+def pooled_only(feats: Features, models: Sequence[TFLiteModel]) -> Features:
+    """``feats`` without an extractor's numbers: the source ``models``' pooled features, which
+    come first in every row (:func:`source_outputs`), as the default head reads them."""
+    width = sum(m.features.shape[-1] for m in models if m.features is not None)
+    return replace(feats, x=feats.x[:, :width])
+
+
+def undecided(first: np.ndarray, undecided_from: float) -> np.ndarray:
+    """Per example, whether the default head's blended (predator, chicken) scores ``first``
+    leave it to the second look: its predator score from ``undecided_from`` up to 0.5 (the
+    threshold the operating points are moved to)."""
+    return (first[:, 0] >= undecided_from) & (first[:, 0] < 0.5)
+
+
+def undecided_share(examples: Sequence[Example], band: np.ndarray) -> dict[str, float]:
+    """Per label, the share of its pictures in the second look's ``band``."""
+    labels = np.array([e.label for e in examples])
+    return {k: round(float(band[labels == k].mean()), 4) for k in sorted(set(labels))}
+
+
 def called_predator(examples: Sequence[Example], scores: np.ndarray) -> dict[str, int]:
     """How many pictures of each label (people apart) ``scores`` call predator."""
     labels = np.array([e.label for e in examples])
@@ -488,7 +508,7 @@ def second_look_points(examples: Sequence[Example], probs: np.ndarray, zero_shot
     people predator than ``first`` does, and no more than ``recipe.hens_limit`` of the hens.
     The builder's rule, applied to the cascade rather than to the second look alone: at its own
     points it called one more hen predator. None if no points do."""
-    band = (first[:, 0] >= undecided_from) & (first[:, 0] < 0.5)
+    band = undecided(first, undecided_from)
     limit = called_predator(examples, first)
     hens = recipe.hens_limit * sum(e.label == "chicken" for e in examples)
     for combo in sorted(itertools.product(recipe.points, repeat=len(recipe.regimes)), key=sum):
