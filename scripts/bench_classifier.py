@@ -88,40 +88,69 @@ def undecided_crop() -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(rgb[top:top + side, left:left + side], (224, 224)))
 
 
-def bench_default(runs: int, store: AssetStore) -> None:
-    """The default configuration's classify step (both MobileNet v2s on the critical path):
-    without the shipped head, with it (``models.default_head``), and with the second look
-    (``models.second_look``) on a crop the default head is sure of and on one it leaves
-    undecided, the only kind the second look's extractor runs on; each against the first."""
+def _rss_kb() -> tuple[int, int]:
+    """This process's resident memory and its peak so far (kB), from /proc."""
+    status = dict(line.split(":", 1) for line in
+                  Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
+
+
+def _default_case(settings: dict[str, bool], undecided: bool, runs: int
+                  ) -> tuple[list[float], bool, int, int]:
+    """One case of :func:`bench_default`, in a process of its own so that its memory is its own:
+    the classify step's times (ms), whether the second look ran, and the resident memory the
+    classifier added (kB) after loading and at its peak after ``runs`` steps."""
     from classifier import load_classifier
     from classifier.config import ModelsConfig
 
     frame, box = frame_with_animal()
-    sure = crop_square(frame, [box], size=224)
+    rgb = undecided_crop() if undecided else crop_square(frame, [box], size=224)
     fields = ModelsConfig.model_fields
-    cases: list[tuple[str, ModelsConfig, np.ndarray]] = [
-        ("two models", ModelsConfig(default_head=False) if "default_head" in fields
-         else ModelsConfig(), sure)]
+    cfg = ModelsConfig(**{k: v for k, v in settings.items() if k in fields})
+    before, _ = _rss_kb()
+    times = []
+    with load_classifier(cfg, AssetStore()) as classifier:
+        for i in range(runs + 10):  # the first 10 warm up caches and XNNPACK
+            started = time.perf_counter()
+            answer = classifier.classify(rgb)
+            if i >= 10:
+                times.append((time.perf_counter() - started) * 1000)
+        rss, peak = _rss_kb()
+    looked = any(m.startswith("second-look") for m in answer.models)
+    return times, looked, rss - before, peak - before
+
+
+def bench_default(runs: int) -> None:
+    """The default configuration's classify step (both MobileNet v2s on the critical path):
+    without the shipped head, with it (``models.default_head``), and with the second look
+    (``models.second_look``) on a crop the default head is sure of and on one it leaves
+    undecided, the only kind the second look's extractor runs on; each against the first, and
+    the memory each adds to the process (a fresh process per case: what a Pi Zero 2 W's 512 MB
+    must hold)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from classifier.config import ModelsConfig
+
+    fields = ModelsConfig.model_fields
+    cases: list[tuple[str, dict[str, bool], bool]] = [
+        ("two models", {"default_head": False}, False)]
     if "second_look" in fields:
-        cases += [("+ default head", ModelsConfig(second_look=False), sure),
-                  ("+ second look, a sure crop", ModelsConfig(), sure),
-                  ("+ second look, an undecided crop", ModelsConfig(), undecided_crop())]
+        cases += [("+ default head", {"second_look": False}, False),
+                  ("+ second look, a sure crop", {}, False),
+                  ("+ second look, an undecided crop", {}, True)]
     elif "default_head" in fields:
-        cases.append(("+ default head", ModelsConfig(), sure))
+        cases.append(("+ default head", {}, False))
     first = None
-    for label, cfg, rgb in cases:
-        with load_classifier(cfg, store) as classifier:
-            times = []
-            for i in range(runs + 10):
-                started = time.perf_counter()
-                answer = classifier.classify(rgb)
-                if i >= 10:
-                    times.append((time.perf_counter() - started) * 1000)
+    for label, settings, undecided in cases:
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            times, looked, rss, peak = pool.submit(
+                _default_case, settings, undecided, runs).result()
         median = float(np.median(times))
         first = first or median
-        looked = any(m.startswith("second-look") for m in answer.models)
         print(f"classify step, {label:32}: median {median:7.2f} ms, "
-              f"p99 {percentile(times, 99):7.2f} ms, {median / first:.3f}x"
+              f"p99 {percentile(times, 99):7.2f} ms, {median / first:.3f}x, "
+              f"memory +{rss / 1024:.1f} MB (peak +{peak / 1024:.1f} MB)"
               f"{' (second look ran)' if looked else ''}", flush=True)
 
 
@@ -138,7 +167,7 @@ def main() -> int:
     args = parser.parse_args()
     store = AssetStore()
     if args.default_only:
-        bench_default(args.runs, store)
+        bench_default(args.runs)
         return 0
     print(f"board: {board_name()}; runs: {args.runs}; "
           "input: crop_square of a 320x320 region of 1080p")
@@ -147,7 +176,7 @@ def main() -> int:
     for name in args.model:
         for threads in args.threads:
             print(bench(name, threads, args.runs, store), flush=True)
-    bench_default(args.runs, store)
+    bench_default(args.runs)
     print("step = pre-processing + invoke + dequantise + verdict-map sums + top labels "
           "(Classifier.score); crop_square is measured apart, as the pipeline's crop stage.")
     return 0
