@@ -43,3 +43,7 @@ def test_quick_run_reports_every_figure(asset_store) -> None:  # type: ignore[no
     assert report["inference_alone"] and all(
         r["invoke_p50_ms"] > 0 for r in report["inference_alone"]
     )
+    # The default configuration's second look is on: its extractor's invoke is reported too.
+    roles = {(r["model"], r["role"]) for r in report["inference_alone"]}
+    assert ("mobilenet_v1_embedding", "second look") in roles
+    assert report["second_look_p50_ms"] > 0
