@@ -8,13 +8,21 @@ In order of preference:
   a Pi and is refused on a laptop or CI.
 - ``mp4v`` (MPEG-4 Part 2) in MP4: the wheels' FFmpeg always has it; browsers vary.
 - ``MJPG`` (Motion JPEG) in AVI: OpenCV's own AVI writer, with no FFmpeg at all; the largest.
+
+Where a format is refused, FFmpeg and OpenCV say so on standard error ("Could not find a valid
+device", "[ERROR...] Failed to initialize VideoWriter"): expected, and alarming in a log, so
+the probe keeps their words about it out of the log (:func:`probe_noise_hidden`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +50,42 @@ FORMATS = (ClipFormat("avc1", ".mp4", "H.264"), ClipFormat("mp4v", ".mp4", "MPEG
            ClipFormat("MJPG", ".avi", "Motion JPEG"))
 
 
+# Words of FFmpeg's and OpenCV's messages about a refused writer or codec probe.
+PROBE_NOISE = ("h264_v4l2m2m", "cap_ffmpeg_impl", "VideoWriter", "can't configure encoder",
+               "Could not find a valid device")
+
+
+@contextlib.contextmanager
+def probe_noise_hidden() -> Iterator[None]:
+    """Standard error (the file descriptor, which FFmpeg and OpenCV's C++ write to) goes to a
+    file for the block; afterwards every line of it is written back but those with words of
+    :data:`PROBE_NOISE`. Another thread's line in that moment is delayed, never lost."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all: nothing to keep quiet
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().splitlines(keepends=True)
+                    if not any(word.encode() in line for word in PROBE_NOISE)]
+            rest = b"".join(kept)
+            while rest:
+                rest = rest[os.write(2, rest):]
+
+
 def writes(fmt: ClipFormat, size: tuple[int, int], fps: float) -> bool:
     """Whether OpenCV here writes ``fmt`` at ``size``: a two-frame file read back."""
-    with tempfile.TemporaryDirectory(prefix="tensorchicken-clip-") as folder:
+    with (tempfile.TemporaryDirectory(prefix="tensorchicken-clip-") as folder,
+          probe_noise_hidden()):
         path = Path(folder) / f"probe{fmt.suffix}"
         writer = fmt.open(path, fps, size)
         if not writer.isOpened():
