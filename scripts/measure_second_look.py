@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,7 @@ sys.path.insert(0, str(REPO))
 
 import edge.train.default_head as dh  # noqa: E402
 from classifier import load_image  # noqa: E402
-from classifier.embeddings import load_extractor  # noqa: E402
 from classifier.regime import Regime  # noqa: E402
-from edge.assets import AssetStore  # noqa: E402
-from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 KEYS = ("predator_recall", "chicken_false_alarm", "chicken_recognised", "chicken_reaching_veto",
@@ -83,32 +79,14 @@ def invoke_ms(infer: Any, rgb: np.ndarray, runs: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", type=Path, default=SHARED / "data", help="the shared data folder")
-    p.add_argument("--manifest", type=Path, action="append",
-                   help="manifest CSV (repeatable; default DATA/MANIFEST.csv and "
-                   "DATA/train/MANIFEST.csv)")
-    p.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
+    dh.measuring_args(p, SHARED)
     p.add_argument("--band", type=float, nargs="+", default=[0.2, 0.3],
                    help="lower ends of the undecided band (upper end 0.5)")
     p.add_argument("--runs", type=int, default=200, help="invokes timed per network")
-    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
-    manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
-    examples = dh.read_examples(manifests)
-    store = AssetStore()
-    models = dh.load_sources(store, args.threads)
-    extractor = load_extractor(store, args.threads)
-    # The extractor's numbers are in every cached row, so the cache is stamped with it too.
-    stamp = dh.cache_stamp([*models, extractor.model])
-    cache = dh.load_cache(args.cache, stamp)
-    detector = SsdDetector(SHARED / "models" / DETECTOR_FILE, SHARED / "models" / LABELS_FILE,
-                           args.threads)
-    started = time.perf_counter()
-    both = dh.extract(examples, args.data, models, cache, None, detector, extractor)
-    if args.cache:
-        dh.save_cache(args.cache, cache, stamp)
-    print(f"{len(examples)} pictures, {len(both.x)} examples, "
-          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    m = dh.open_measuring(args, SHARED)
+    examples, models, extractor = m.examples, m.models, m.extractor
+    both = m.features(args)
     recipe = dh.Recipe()
     regimes = dh.regimes_of(examples, args.data)
     pooled = dh.pooled_only(both, models)

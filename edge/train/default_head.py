@@ -29,10 +29,13 @@ libraries (:func:`built_with`, recorded in ``head.yaml``).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import itertools
 import logging
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -46,7 +49,7 @@ from camera.box import Box
 from classifier import load_image
 from classifier.blend import blend, hen_score
 from classifier.crop import crop_regions
-from classifier.embeddings import Extractor
+from classifier.embeddings import Extractor, load_extractor
 from classifier.ensemble import combine, evidence_of
 from classifier.feature_head import (
     CLASSES,
@@ -67,7 +70,7 @@ from edge.board import describe
 from edge.config.decision import DecisionConfig
 from edge.train.augment import BACKGROUND_TILES, FLOCK_COPIES, variations
 from edge.train.confusion import PERSON, SKIPPED, per_scene, rates, reaching_veto
-from edge.train.detector import ANIMALS, Found, SsdDetector
+from edge.train.detector import ANIMALS, DETECTOR_FILE, LABELS_FILE, Found, SsdDetector
 from edge.train.errors import TrainError
 from edge.train.split import grouped_folds
 
@@ -304,6 +307,61 @@ def load_sources(store: AssetStore, threads: int = 2) -> list[TFLiteModel]:
     return [load_model(specs[name], store, threads) for name in SOURCES]
 
 
+@dataclass(frozen=True, slots=True)
+class Measuring:
+    """What a measuring script (``scripts/measure_*.py``) works on: the corpus, the source
+    models with the extractor, the detector, and the model outputs cached under ``stamp``."""
+
+    examples: list[Example]
+    models: list[TFLiteModel]
+    extractor: Extractor
+    detector: SsdDetector
+    cache: Cache
+    stamp: str
+
+    def features(self, args: argparse.Namespace) -> Features:
+        """Every example's features with the extractor's (:func:`extract`), the cache saved
+        to ``args.cache`` (if given); how long it took goes to standard error."""
+        started = time.perf_counter()
+        feats = extract(self.examples, args.data, self.models, self.cache, None, self.detector,
+                        self.extractor)
+        self.save(args)
+        print(f"{len(self.examples)} pictures, {len(feats.x)} examples, "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return feats
+
+    def save(self, args: argparse.Namespace) -> None:
+        """The cache, to ``args.cache`` if given."""
+        if args.cache:
+            save_cache(args.cache, self.cache, self.stamp)
+
+
+def measuring_args(parser: argparse.ArgumentParser, shared: Path) -> None:
+    """The options every measuring script takes: the data, its manifests, a cache, threads."""
+    parser.add_argument("--data", type=Path, default=shared / "data",
+                        help="the shared data folder")
+    parser.add_argument("--manifest", type=Path, action="append",
+                        help="manifest CSV (repeatable; default DATA/MANIFEST.csv and "
+                        "DATA/train/MANIFEST.csv)")
+    parser.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
+    parser.add_argument("--threads", type=int, default=2)
+
+
+def open_measuring(args: argparse.Namespace, shared: Path) -> Measuring:
+    """The corpus and models of :func:`measuring_args`' options (the detector from
+    ``shared``/models); the cache is stamped with the extractor too, whose numbers every row
+    holds."""
+    manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
+    store = AssetStore()
+    models = load_sources(store, args.threads)
+    extractor = load_extractor(store, args.threads)
+    stamp = cache_stamp([*models, extractor.model])
+    detector = SsdDetector(shared / "models" / DETECTOR_FILE, shared / "models" / LABELS_FILE,
+                           args.threads)
+    return Measuring(read_examples(manifests), models, extractor, detector,
+                     load_cache(args.cache, stamp), stamp)
+
+
 def example_weights(examples: Sequence[Example], feats: Features, power: float) -> np.ndarray:
     """Per row: a camera's rows weigh ``n_camera ** -power`` each (so a camera counts as
     ``n ** (1 - power)`` frames), copies as much as their original, then each class the same."""
@@ -361,24 +419,36 @@ def held_out(examples: Sequence[Example], feats: Features, recipe: Recipe) -> np
     the operating points chosen from them do not hang on which cameras one grouping happened
     to put together (with one grouping, the night IR point came out 0.55 or 0.65 by the
     seed)."""
-    return np.mean([held_out_once(examples, feats, recipe, seed)
-                    for seed in range(recipe.groupings)], axis=0)
+    return held_out_with(examples, feats, recipe)[0]
 
 
-def held_out_once(examples: Sequence[Example], feats: Features, recipe: Recipe, seed: int
-                  ) -> np.ndarray:
-    """:func:`held_out` for one grouping of the cameras into folds (``seed``)."""
+def held_out_with(examples: Sequence[Example], feats: Features, recipe: Recipe,
+                  more: Features | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`held_out`, and the same heads' probabilities of ``more``: crops of the examples
+    never trained on (each row judged by the heads that never saw its example's camera)."""
+    runs = [held_out_once(examples, feats, recipe, seed, more)
+            for seed in range(recipe.groupings)]
+    return (np.mean([r[0] for r in runs], axis=0), np.mean([r[1] for r in runs], axis=0))
+
+
+def held_out_once(examples: Sequence[Example], feats: Features, recipe: Recipe, seed: int,
+                  more: Features | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`held_out_with` for one grouping of the cameras into folds (``seed``)."""
     cameras = sorted({e.camera for e in examples})
     groups = np.array([cameras.index(e.camera) for e in examples])
     labels = [e.target for e in examples]
     out = np.zeros((len(examples), len(CLASSES)))
+    more_out = np.zeros((0 if more is None else len(more.example), len(CLASSES)))
     for fold in grouped_folds(labels, groups, recipe.folds, seed):
         train_rows = np.flatnonzero(np.isin(feats.example, fold.train))
         head = fit(examples, feats, train_rows, recipe)
         originals = feats.originals()
         test_rows = originals[np.isin(feats.example[originals], fold.test)]
         out[feats.example[test_rows]] = class_scores(head, feats.x[test_rows])
-    return out
+        if more is not None:
+            rows = np.flatnonzero(np.isin(more.example, fold.test))
+            more_out[rows] = class_scores(head, more.x[rows])
+    return out, more_out
 
 
 def regimes_of(examples: Sequence[Example], root: Path) -> list[Regime]:
