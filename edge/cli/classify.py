@@ -13,6 +13,7 @@ from typing import Any
 from classifier import Classification, Classifier, ClassifierError, load_classifier, load_image
 from classifier.config import ModelsConfig, ModelUse
 from classifier.registry import ModelRegistry
+from classifier.still import classify_still
 from edge.cli import CliError
 from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json, store_from
 from edge.cli.motion import camera_named
@@ -82,11 +83,12 @@ def _with_camera_heads(args: argparse.Namespace, cfg: ModelsConfig, cameras: Seq
 
 def timed_classify(classifier: Classifier, path: Path, camera: str | None = None
                    ) -> tuple[Classification, float]:
-    """Read ``path``, classify it (as a crop of ``camera``); the result and the milliseconds of
-    classify alone."""
+    """Read ``path``, classify it as a whole picture (each of its squares as a crop of
+    ``camera``: :mod:`classifier.still`); the result and the milliseconds of classify alone."""
     rgb = load_image(path)
     started = time.perf_counter()
-    result = classifier.classify(rgb, camera)
+    result = classify_still(lambda crop: classifier.classify(crop, camera),
+                            classifier.thresholds, rgb)
     return result, (time.perf_counter() - started) * 1000.0
 
 

@@ -1,0 +1,94 @@
+"""A whole still picture is judged by its squares, not by its centre alone (classifier.still)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from classifier import Classifier, Verdict, load_image
+from classifier.ensemble import Thresholds
+from classifier.still import HEN_ELSEWHERE, SIDE_POINT, classify_still, judged, squares
+from classifier.verdict import Classification
+from tests.conftest import SHARED_DATA
+
+HEN = SHARED_DATA / "images" / "chicken" / "c4f__1.png"
+OWL = SHARED_DATA / "images" / "predator" / "coral__owl.jpg"
+
+
+def test_a_square_picture_is_one_square() -> None:
+    assert squares(480, 480) == [(0, 0, 480)]
+    assert squares(500, 510) == [(0, 5, 500)]  # under 5 % wider: its centre loses little
+
+
+def test_a_wide_frame_is_its_centre_then_squares_covering_it_from_end_to_end() -> None:
+    assert squares(1080, 1920) == [(0, 420, 1080), (0, 0, 1080), (0, 840, 1080)]
+    nest_box = squares(569, 1385)  # the egg counter's two nest boxes side by side
+    assert nest_box[0] == (0, 408, 569)
+    seen = np.zeros(1385, bool)
+    for top, left, side in nest_box:
+        assert top == 0 and side == 569 and 0 <= left <= 1385 - 569
+        seen[left:left + side] = True
+    assert seen.all() and len(nest_box) == 5
+
+
+def test_a_tall_picture_is_cut_along_its_height() -> None:
+    assert squares(1920, 1080) == [(420, 0, 1080), (0, 0, 1080), (840, 0, 1080)]
+
+
+def answer(predator: float, chicken: float, label: str = "x") -> Classification:
+    verdict = (Verdict.PREDATOR if predator >= 0.5 else
+               Verdict.CHICKEN if chicken >= 0.3 else Verdict.BACKGROUND)
+    return Classification(verdict, max(predator, chicken), predator, chicken, label, "m")
+
+
+def test_a_hen_in_any_square_is_seen_and_keeps_the_predator_of_another_square_out() -> None:
+    got = judged([answer(0.1, 0.02, "centre"), answer(0.8, 0.0, "dog"),
+                  answer(0.0, 0.9, "hen")], Thresholds())
+    assert (got.verdict, got.label) == (Verdict.CHICKEN, "hen")
+    assert (got.predator_score, got.chicken_score) == (0.1, 0.9)
+
+
+def test_with_no_hen_anywhere_the_most_predator_like_square_decides() -> None:
+    got = judged([answer(0.1, 0.02, "centre"), answer(0.8, HEN_ELSEWHERE / 2, "fox"),
+                  answer(0.2, 0.0, "grass")], Thresholds())
+    assert (got.verdict, got.label, got.predator_score) == (Verdict.PREDATOR, "fox", 0.8)
+
+
+def test_another_square_must_reach_the_side_point_to_count() -> None:
+    # Each square more is one more chance of a false alarm: a side square just over the
+    # threshold does not outvote the centre.
+    got = judged([answer(0.1, 0.0, "centre"), answer(SIDE_POINT - 0.01, 0.0, "shadow")],
+                 Thresholds())
+    assert (got.verdict, got.predator_score) == (Verdict.BACKGROUND, 0.1)
+
+
+def test_the_centre_s_predator_stands_beside_a_hen_and_carries_her_score_for_the_veto() -> None:
+    got = judged([answer(0.7, 0.0, "fox"), answer(0.0, 0.6, "hen")], Thresholds())
+    assert (got.verdict, got.label) == (Verdict.PREDATOR, "fox")
+    assert got.chicken_score == 0.6  # the chicken veto keeps the sprinkler off
+
+
+def wide(photo: np.ndarray, at_right: bool) -> np.ndarray:
+    """``photo`` as a 300x300 square at one end of a 300x960 mid-grey frame."""
+    frame = np.full((300, 960, 3), 128, np.uint8)
+    square = cv2.resize(photo, (300, 300), interpolation=cv2.INTER_AREA)
+    if at_right:
+        frame[:, -300:] = square
+    else:
+        frame[:, :300] = square
+    return frame
+
+
+@pytest.mark.parametrize(("photo", "at_right", "verdict"), [
+    (HEN, True, Verdict.CHICKEN), (OWL, False, Verdict.PREDATOR)])
+def test_an_animal_at_the_edge_of_a_wide_picture_is_found_by_the_real_models(
+        default_classifier: Classifier, photo: Path, at_right: bool, verdict: Verdict) -> None:
+    rgb = wide(load_image(photo), at_right)
+    _, left, side = squares(*rgb.shape[:2])[0]
+    centre = default_classifier.classify(np.ascontiguousarray(rgb[:, left:left + side]))
+    assert centre.verdict is Verdict.BACKGROUND  # the centred square shows grey alone
+    still = classify_still(default_classifier.classify, default_classifier.thresholds, rgb)
+    assert still.verdict is verdict
