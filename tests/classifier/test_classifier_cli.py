@@ -10,6 +10,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from classifier.feature_head import shipped_head
@@ -236,3 +237,27 @@ def test_classify_as_a_camera_s_crop_uses_its_own_re_fitted_head(
     assert main(["classify", owl, "-c", str(config), "--camera", "porch"]) == 2
     assert "no camera named 'porch' in the configuration (cameras: nest, yard)" in (
         capsys.readouterr().err)
+
+
+def test_classify_and_eval_judge_a_wide_picture_by_its_squares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hen at the right end of a wide frame is outside its centred square: both commands
+    find her (classifier.still)."""
+    import cv2
+
+    hen = cv2.imread(str(DATA / "images/chicken/c4f__1.png"))
+    frame = np.full((300, 960, 3), 128, np.uint8)
+    frame[:, -300:] = cv2.resize(hen, (300, 300), interpolation=cv2.INTER_AREA)
+    (tmp_path / "wide").mkdir()
+    cv2.imwrite(str(tmp_path / "wide" / "nest.png"), frame)
+    centre = tmp_path / "centre.png"
+    cv2.imwrite(str(centre), frame[:, 330:630])
+    assert main(["classify", str(centre), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "background"
+    assert main(["classify", str(tmp_path / "wide" / "nest.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "chicken"
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file,label,subclass\nwide/nest.png,chicken,hen_in_a_wide_frame\n")
+    assert main(["eval", "--manifest", str(manifest), "--root", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chicken_recognised"] == 1.0
