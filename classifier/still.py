@@ -5,10 +5,12 @@ The appliance never classifies a whole frame: it classifies a square around each
 moved, wherever it is. A still picture (``tensorchicken classify``, ``tensorchicken eval``) has
 no motion, and a model's input is square, so a wide picture fed whole loses its sides
 (``input.fit: crop`` keeps the centred square, as the networks were trained): in a wide
-nest-box frame the hen sitting in the right-hand box is not in it at all. So a picture that is
-not square is classified as its centred square and as squares side by side from one end to
-the other (:func:`squares`), and the answers are put together as the frame loop puts several
-regions' together (:func:`judged`):
+nest-box frame the hen sitting in the right-hand box is not in it at all; and an animal small
+in a wide frame is a few pixels of the network's input, where a motion crop would have shown
+it large. So a picture is classified as its centred square, as squares side by side from one
+end to the other if it is not square, and as a grid of squares half as large
+(:func:`squares`), and the answers are put together as the frame loop puts several regions'
+together (:func:`judged`):
 
 - the chicken score is the highest of any square's: a hen anywhere in the picture is seen, and
   keeps the sprinkler off, as a hen in another region does;
@@ -39,27 +41,41 @@ HEN_ELSEWHERE = 0.1
 # is one more chance of a false alarm, so, by the builder's rule for operating points, this is
 # the lowest of 0.5, 0.55, ... at which, held out by camera, pictures judged by their squares
 # call no more hens, empty scenes or people predator than by their centred square alone
-# (``scripts/measure_stills.py``, 6 Dec, with the second look: from 0.5, 3 of the 112 empty
-# scenes called predator; from 0.55, 2; from 0.6, the one the centred square calls).
-SIDE_POINT = 0.6
+# (``scripts/measure_stills.py``, 6 Dec, with the second look: from 0.5, 8 of the 112 empty
+# scenes called predator; from 0.7, 2; from 0.75, the one the centred square calls).
+SIDE_POINT = 0.75
 
 
 def squares(height: int, width: int) -> list[tuple[int, int, int]]:
     """The squares (top, left, side) a ``height`` x ``width`` picture is judged by: its centred
-    square first (the one ``input.fit: crop`` takes), then, if the picture is not square, squares
-    of the shorter side spaced evenly from one end of the longer side to the other, overlapping,
-    enough to cover it with each part in at least one (the centred one not repeated)."""
+    square first (the one ``input.fit: crop`` takes); then, if the picture is not square,
+    squares of the shorter side spaced evenly from one end of the longer side to the other,
+    overlapping, enough to cover it with each part in at least one (the centred one not
+    repeated); then squares of half the shorter side on a grid over the whole picture, as few
+    as cover it, spaced evenly, for an animal too small in the frame for the larger squares (a fox
+    across a field, a rat by a wall)."""
     side = min(height, width)
     longer = max(height, width)
     centre = (longer - side) // 2
     offsets = [centre]
     if longer >= SQUARE_ENOUGH * side:
+        # One more than would just cover it, so that neighbours overlap by a good part.
         count = math.ceil(longer / side) + 1
-        offsets += [o for o in (round(k * (longer - side) / (count - 1)) for k in range(count))
-                    if o != centre]
-    if width >= height:
-        return [(0, o, side) for o in offsets]
-    return [(o, 0, side) for o in offsets]
+        offsets += [o for o in _spaced(longer, side, count) if o != centre]
+    out = [(0, o, side) if width >= height else (o, 0, side) for o in offsets]
+    half = side // 2
+    if half >= 1:
+        out += [(top, left, half) for top in _spaced(height, half, math.ceil(height / half))
+                for left in _spaced(width, half, math.ceil(width / half))]
+    return out
+
+
+def _spaced(length: int, side: int, count: int) -> list[int]:
+    """Offsets of ``count`` squares of ``side`` spaced evenly from one end of ``length`` to the
+    other."""
+    if count <= 1:
+        return [(length - side) // 2]
+    return [round(k * (length - side) / (count - 1)) for k in range(count)]
 
 
 def deciding(predator: Sequence[float], chicken: Sequence[float],

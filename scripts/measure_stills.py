@@ -21,7 +21,7 @@ extractor's head decides the squares the default head leaves undecided). Run::
     TENSORCHICKEN_MIRROR=../shared/models:../shared/data nice -n 10 \\
         .venv/bin/python scripts/measure_stills.py --cache /tmp/stills.npz
 
-About 5 minutes with no cache on a 2-core machine, 3 with it.
+About 5 minutes with the squares not yet in the cache on a 2-core machine, 3 with them.
 """
 
 from __future__ import annotations

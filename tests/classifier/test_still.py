@@ -18,24 +18,36 @@ HEN = SHARED_DATA / "images" / "chicken" / "c4f__1.png"
 OWL = SHARED_DATA / "images" / "predator" / "coral__owl.jpg"
 
 
-def test_a_square_picture_is_one_square() -> None:
-    assert squares(480, 480) == [(0, 0, 480)]
-    assert squares(500, 510) == [(0, 5, 500)]  # under 5 % wider: its centre loses little
+def test_a_square_picture_is_itself_then_its_quarters() -> None:
+    assert squares(480, 480) == [(0, 0, 480), (0, 0, 240), (0, 240, 240), (240, 0, 240),
+                                 (240, 240, 240)]
+    # Under 5 % wider: its centre loses little, so no other square of its height.
+    assert squares(500, 510)[:2] == [(0, 5, 500), (0, 0, 250)]
 
 
-def test_a_wide_frame_is_its_centre_then_squares_covering_it_from_end_to_end() -> None:
-    assert squares(1080, 1920) == [(0, 420, 1080), (0, 0, 1080), (0, 840, 1080)]
+def covered(height: int, width: int, side: int) -> np.ndarray:
+    seen = np.zeros((height, width), bool)
+    for top, left, s in squares(height, width):
+        assert 0 <= top <= height - s and 0 <= left <= width - s
+        if s == side:
+            seen[top:top + s, left:left + s] = True
+    return seen
+
+
+def test_a_wide_frame_is_its_centre_then_squares_end_to_end_then_a_grid_of_half_squares(
+) -> None:
+    got = squares(1080, 1920)
+    assert got[:3] == [(0, 420, 1080), (0, 0, 1080), (0, 840, 1080)]
+    assert len(got) == 3 + 2 * 4 and {s for _, _, s in got[3:]} == {540}
+    assert covered(1080, 1920, 1080).all() and covered(1080, 1920, 540).all()
     nest_box = squares(569, 1385)  # the egg counter's two nest boxes side by side
-    assert nest_box[0] == (0, 408, 569)
-    seen = np.zeros(1385, bool)
-    for top, left, side in nest_box:
-        assert top == 0 and side == 569 and 0 <= left <= 1385 - 569
-        seen[left:left + side] = True
-    assert seen.all() and len(nest_box) == 5
+    assert nest_box[0] == (0, 408, 569) and len([s for s in nest_box if s[2] == 569]) == 5
+    assert covered(569, 1385, 569).all() and covered(569, 1385, 284).all()
 
 
 def test_a_tall_picture_is_cut_along_its_height() -> None:
-    assert squares(1920, 1080) == [(420, 0, 1080), (0, 0, 1080), (840, 0, 1080)]
+    assert squares(1920, 1080)[:3] == [(420, 0, 1080), (0, 0, 1080), (840, 0, 1080)]
+    assert covered(1920, 1080, 540).all()
 
 
 def answer(predator: float, chicken: float, label: str = "x") -> Classification:
