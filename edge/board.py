@@ -30,6 +30,14 @@ def board_name() -> str:
     return platform.machine() or "unknown"
 
 
+def memory_kb(pid: int | str = "self") -> tuple[int, int]:
+    """A process's resident memory and its peak so far (kB; Linux, from /proc), for the
+    benchmarks' memory figures."""
+    status = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
+
+
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)

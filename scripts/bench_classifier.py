@@ -25,7 +25,7 @@ from classifier import Classifier, crop_square, load_image
 from classifier.loader import load_model
 from classifier.spec import load_specs
 from edge.assets import AssetStore
-from edge.board import board_name
+from edge.board import board_name, memory_kb
 from edge.latency import percentile
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -88,13 +88,6 @@ def undecided_crop() -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(rgb[top:top + side, left:left + side], (224, 224)))
 
 
-def _rss_kb() -> tuple[int, int]:
-    """This process's resident memory and its peak so far (kB), from /proc."""
-    status = dict(line.split(":", 1) for line in
-                  Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
-
-
 def _default_case(settings: dict[str, bool], undecided: bool, runs: int
                   ) -> tuple[list[float], bool, int, int]:
     """One case of :func:`bench_default`, in a process of its own so that its memory is its own:
@@ -107,7 +100,7 @@ def _default_case(settings: dict[str, bool], undecided: bool, runs: int
     rgb = undecided_crop() if undecided else crop_square(frame, [box], size=224)
     fields = ModelsConfig.model_fields
     cfg = ModelsConfig(**{k: v for k, v in settings.items() if k in fields})
-    before, _ = _rss_kb()
+    before, _ = memory_kb()
     times = []
     with load_classifier(cfg, AssetStore()) as classifier:
         for i in range(runs + 10):  # the first 10 warm up caches and XNNPACK
@@ -115,7 +108,7 @@ def _default_case(settings: dict[str, bool], undecided: bool, runs: int
             answer = classifier.classify(rgb)
             if i >= 10:
                 times.append((time.perf_counter() - started) * 1000)
-        rss, peak = _rss_kb()
+        rss, peak = memory_kb()
     looked = any(m.startswith("second-look") for m in answer.models)
     return times, looked, rss - before, peak - before
 

@@ -27,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge.board import memory_kb
 from edge.config.reporters import ArchiveConfig, ReportersConfig
 from edge.event import Event
 from edge.events import Archive, EventLog, ReporterSet, start_reporters
@@ -40,9 +41,7 @@ def _proc(pid: int) -> tuple[float, int, int]:
     """CPU seconds, RSS and peak RSS (kB) of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text()
-                  .splitlines() if ":" in line)
-    return cpu, int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
+    return (cpu, *memory_kb(pid))
 
 
 def _bytes_read(pid: int) -> int:
@@ -54,7 +53,7 @@ def _bytes_read(pid: int) -> int:
 
 
 def _rss_kb() -> int:
-    return _proc(os.getpid())[1]
+    return memory_kb()[0]
 
 
 def _event(camera: str, snapshot: str) -> Event:

@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,7 @@ def inference_alone(
             continue
         for n in threads:
             model = load_model(specs[use.name], store, n)
-            for _ in range(10):  # warm up: first invokes allocate and fill caches
-                model.probabilities(crop)
-            times = [model.probabilities(crop)[1] for _ in range(runs)]
+            times = _invoke_ms(model.probabilities, crop, runs)
             rows.append(_invoke_row(use.name, "critical", n, model.load_ms, times))
     if config.models.default_head and config.models.second_look:
         # The second look's extractor is on the critical path too, for the crops the default
@@ -135,12 +134,19 @@ def inference_alone(
             look = try_load_second_look(store, n)
             if look is None:
                 continue
-            for _ in range(10):
-                look.embed(crop)
-            times = [look.embed(crop)[1] for _ in range(runs)]
+            times = _invoke_ms(look.embed, crop, runs)
             rows.append(_invoke_row(look.extractor.ref.model, "second look", n,
                                     look.extractor.load_ms, times))
     return rows
+
+
+def _invoke_ms(infer: Callable[[np.ndarray], tuple[Any, float]], crop: np.ndarray, runs: int
+               ) -> list[float]:
+    """The invoke ms ``infer`` reports for ``runs`` runs on ``crop``, after 10 that warm up
+    (the first invokes allocate and fill caches)."""
+    for _ in range(10):
+        infer(crop)
+    return [infer(crop)[1] for _ in range(runs)]
 
 
 def _invoke_row(model: str, role: str, threads: int, load_ms: float, times: list[float]

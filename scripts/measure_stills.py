@@ -115,15 +115,6 @@ def by_squares(examples: Sequence[dh.Example], centre: np.ndarray, rows: np.ndar
     return out
 
 
-def cascade(first: np.ndarray, second: np.ndarray, low: float) -> np.ndarray:
-    """The second look's scores where ``first`` is undecided (``[low, 0.5)``), the chicken score
-    the higher of the two, as ``Classifier._look_again`` gives them."""
-    band = dh.undecided(first, low)
-    out = np.where(band[:, None], second, first)
-    out[band, 1] = np.maximum(first[band, 1], second[band, 1])
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     dh.measuring_args(p, SHARED)
@@ -151,11 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     report["default_head_alone"] = by_squares(examples, first, rows, more_first)
     if chosen is not None:
         points2 = chosen[1]
-        second = dh.blended_scores(probs2, zero_shot, regimes, points2, recipe.blend)
         more_second = dh.blended_scores(more_probs2, more_both.zero_shot, more_regimes, points2,
                                         recipe.blend)
-        centre = cascade(first, second, dh.UNDECIDED_FROM)
-        more = cascade(more_first, more_second, dh.UNDECIDED_FROM)
+        centre = chosen[0]
+        more = dh.cascaded(more_first, more_second, dh.UNDECIDED_FROM)
         report["second_look_points"] = {r.value: v for r, v in points2.items()}
         report["with_second_look"] = by_squares(examples, centre, rows, more)
     share = {label: f"{sum(1 for i in set(rows.tolist()) if examples[i].label == label)} of "

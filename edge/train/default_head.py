@@ -554,6 +554,17 @@ def undecided(first: np.ndarray, undecided_from: float) -> np.ndarray:
     return (first[:, 0] >= undecided_from) & (first[:, 0] < 0.5)
 
 
+def cascaded(first: np.ndarray, second: np.ndarray, undecided_from: float) -> np.ndarray:
+    """(predator, chicken) per example as the classifier gives them with the second look: the
+    default head's blend ``first``, except where it is :func:`undecided`, where the second
+    look's ``second`` decides, the chicken score staying the higher one, the default head's
+    included (``classifier/ensemble.py``, ``Classifier._look_again``)."""
+    band = undecided(first, undecided_from)
+    out = np.where(band[:, None], second, first)
+    out[band, 1] = np.maximum(first[band, 1], second[band, 1])
+    return out
+
+
 def undecided_share(examples: Sequence[Example], band: np.ndarray) -> dict[str, float]:
     """Per label, the share of its pictures in the second look's ``band``."""
     labels = np.array([e.label for e in examples])
@@ -578,16 +589,12 @@ def second_look_points(examples: Sequence[Example], probs: np.ndarray, zero_shot
     people predator than ``first`` does, and no more than ``recipe.hens_limit`` of the hens.
     The builder's rule, applied to the cascade rather than to the second look alone: at its own
     points it called one more hen predator. None if no points do."""
-    band = undecided(first, undecided_from)
     limit = called_predator(examples, first)
     hens = recipe.hens_limit * sum(e.label == "chicken" for e in examples)
     for combo in sorted(itertools.product(recipe.points, repeat=len(recipe.regimes)), key=sum):
         points = dict(zip(recipe.regimes, combo, strict=True))
         second = blended_scores(probs, zero_shot, regimes, points, recipe.blend)
-        # The chicken score stays the higher one, the default head's included (as the
-        # classifier keeps it: classifier/ensemble.py, Classifier._look_again).
-        second[:, 1] = np.maximum(second[:, 1], first[:, 1])
-        scores = np.where(band[:, None], second, first)
+        scores = cascaded(first, second, undecided_from)
         alarms = called_predator(examples, scores)
         if (alarms["chicken"] <= hens and alarms["background"] <= limit["background"]
                 and alarms[PERSON] <= limit[PERSON]):
