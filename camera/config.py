@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from groundwork.section import Section
 
 Point = tuple[float, float]
+# The motion settings' older names, in frames, and their names in seconds.
+_FRAMES_TO_SECONDS = {"warmup_frames": "warmup_s", "relearn_frames": "relearn_s"}
 
 
 class MotionConfig(Section):
@@ -38,10 +40,14 @@ class MotionConfig(Section):
         le=1,
         description="Changed fraction above which the light changed: re-learn, don't trigger",
     )
-    warmup_frames: int = Field(10, ge=0, le=1000, description="Frames learnt before any motion")
-    relearn_frames: int = Field(
-        5, ge=0, le=1000,
-        description="After a light change, frames learnt before motion counts again "
+    warmup_s: float = Field(
+        1.0, ge=0, le=600,
+        description="Seconds from a camera's first frame during which its frames are learnt, "
+        "not searched for motion (exposure settles); its first frame always is",
+    )
+    relearn_s: float = Field(
+        0.5, ge=0, le=600,
+        description="After a light change, seconds learnt before motion counts again "
         "(exposure settles)",
     )
     whole_frame_above: float = Field(
@@ -97,6 +103,22 @@ class CameraConfig(Section):
         default_factory=list, description="For kind=arrivals: what appears, when"
     )
     motion: MotionConfig = Field(default_factory=MotionConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _frames_to_seconds(cls, data: Any) -> Any:
+        """Reads the motion settings' older names, counted in frames (``warmup_frames``,
+        ``relearn_frames``), as the seconds they were at this camera's rate, so that a
+        configuration written before they were seconds still starts the guard."""
+        if not isinstance(data, dict) or not isinstance(data.get("motion"), dict):
+            return data
+        motion = dict(data["motion"])
+        fps = data.get("fps", cls.model_fields["fps"].default)
+        for old, new in _FRAMES_TO_SECONDS.items():
+            if old in motion and new not in motion and isinstance(fps, int | float) and fps > 0:
+                frames = motion.pop(old)
+                motion[new] = frames / fps if isinstance(frames, int) else frames
+        return {**data, "motion": motion}
 
 
 class ArrivalConfig(Section):

@@ -11,7 +11,7 @@ past frames, threshold, dilate, take the outer contours. Two things make it fit 
 
 Example::
 
-    detector = MotionDetector(MotionConfig())
+    detector = MotionDetector(MotionConfig(), fps=10.0)
     motion = detector.detect(frame.grey)
     if motion.moving:
         crops = [region.to_pixels(*frame.size) for region in motion.regions]
@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -61,11 +62,18 @@ class MotionDetector:
     """A running-average motion detector over plain greyscale ``ndarray`` frames.
 
     Frames may come at any size (they are scaled to ``cfg.width``), but the size must not
-    change between calls; a new size restarts learning, as a new camera would.
+    change between calls; a new size restarts learning, as a new camera would. ``fps`` is the
+    rate frames come at: the settings' warm-up and re-learning are times, so that a camera
+    giving a frame a second (a trail camera's burst, an RTSP stream, a folder of frames
+    replayed) is not blind for ten seconds where one giving ten frames a second is for one.
     """
 
-    def __init__(self, cfg: MotionConfig) -> None:
+    def __init__(self, cfg: MotionConfig, fps: float) -> None:
+        if not fps > 0:
+            raise ValueError(f"motion needs the frame rate, more than 0 fps; got {fps}")
         self.cfg = cfg
+        self._warmup_frames = frames_within(cfg.warmup_s, fps)
+        self._relearn_frames = frames_within(cfg.relearn_s, fps)
         self._background: np.ndarray | None = None
         # A second, fast average (the last few frames): a box counts only where something
         # changed recently, so the ghost left where an animal stood, or a person shifting
@@ -84,7 +92,7 @@ class MotionDetector:
         """Compare ``grey`` (HxW uint8) with the background, then learn from it."""
         small = self._prepare(grey)
         if self._background is None:
-            self._start(small, self.cfg.warmup_frames)
+            self._start(small, self._warmup_frames)
             return Motion.still()
         if self._learning > 0:
             self._learn(small, max(self.cfg.alpha, 1.0 / (self._learning + 1)))
@@ -97,7 +105,7 @@ class MotionDetector:
         if fraction > self.cfg.global_change:
             log.info("light changed over %.0f%% of the frame: re-learning the background",
                      100 * fraction)
-            self._start(small, self.cfg.relearn_frames)
+            self._start(small, self._relearn_frames)
             return Motion.still(relearned=True)
         self._learn(small, self.cfg.alpha)
         return self._describe(changed, active, fraction)
@@ -169,6 +177,12 @@ class MotionDetector:
             if w * h >= min_pixels
             and cv2.countNonZero(active[y : y + h, x : x + w]) >= min_active
         )
+
+
+def frames_within(seconds: float, fps: float) -> int:
+    """How many frames after a first one come within ``seconds`` of it at ``fps``."""
+    # The small allowance keeps 1.0 s at 10 fps ten frames, not nine, despite rounding.
+    return math.floor(seconds * fps + 1e-6)
 
 
 def polygon_mask(polygons: list[list[Point]], width: int, height: int) -> np.ndarray | None:

@@ -128,7 +128,7 @@ class CameraLoop:
         self.camera = camera
         self.clips = clips  # this camera's clip per event (edge/clips.py), when kept
         self.capture = capture
-        self.detector = MotionDetector(camera.motion)
+        self.detector = MotionDetector(camera.motion, camera.fps)
         self.parts = parts
         self.stop = stop
         self.quiet_s = quiet_s

@@ -65,7 +65,7 @@ def bench_motion(frames: int) -> None:
     for label, size in (("640x480", (640, 480)), ("1280x720", (1280, 720)),
                         ("160x90 (capture's plane)", grey_size(cfg))):
         greys = clip_greys(frames, size)
-        detector = MotionDetector(MotionConfig())
+        detector = MotionDetector(MotionConfig(), cfg.fps)
         for grey in greys[:20]:  # warm-up, and past the detector's own warm-up
             detector.detect(grey)
         times, moving = [], 0
@@ -98,7 +98,7 @@ def bench_idle(seconds: float) -> None:
     stop = threading.Event()
     capture = Capture(cfg, lambda: open_source(cfg), stop)
     capture.start()
-    detector = MotionDetector(cfg.motion)
+    detector = MotionDetector(cfg.motion, cfg.fps)
     seq, moving = 0, 0
     cpu0, wall0 = time.process_time(), time.monotonic()
     while time.monotonic() - wall0 < seconds:

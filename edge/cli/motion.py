@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     source = OpenCVSource(cfg, str(args.video))
     try:
         source.open()
-        segments = _scan(source, MotionDetector(cfg.motion), args.gap, args.json)
+        segments = _scan(source, MotionDetector(cfg.motion, source.fps), args.gap, args.json)
     except CameraError as exc:
         raise CliError(str(exc)) from None
     finally:

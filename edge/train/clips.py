@@ -123,11 +123,11 @@ def clip_crops(path: Path, settings: ClipSettings) -> tuple[Iterator[Crop], floa
     if fps <= 0 or count <= 0:
         capture.release()
         raise TrainError(f"{path}: OpenCV reports {fps} fps and {count} frames; not a video")
-    return _crops(capture, settings), fps, count
+    return _crops(capture, settings, fps), fps, count
 
 
-def _crops(capture: cv2.VideoCapture, s: ClipSettings) -> Iterator[Crop]:
-    detector = MotionDetector(s.motion)
+def _crops(capture: cv2.VideoCapture, s: ClipSettings, fps: float) -> Iterator[Crop]:
+    detector = MotionDetector(s.motion, fps)
     rng = np.random.default_rng(s.seed)
     index = 0
     try:

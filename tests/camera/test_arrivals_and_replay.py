@@ -78,7 +78,7 @@ def test_motion_follows_an_arrival_for_its_whole_stay(asset_store) -> None:  # t
     cfg = CFG.model_copy(update={"width": 640, "height": 360, "arrivals": [arrival]})
     source = open_source(cfg, asset_store.resolve)
     source.open()
-    detector = MotionDetector(cfg.motion)
+    detector = MotionDetector(cfg.motion, cfg.fps)
     moving = [detector.detect(f.grey).moving for f in read_all(source)]
     assert not any(moving[:10])
     assert sum(moving[10:40]) >= 28

@@ -10,6 +10,7 @@ from camera.config import MotionConfig
 from camera.motion import Motion, MotionDetector, merge_boxes, pad_box
 
 H, W = 120, 160
+FPS = 10.0
 
 
 def scene(seed: int = 0, level: int = 100) -> np.ndarray:
@@ -26,7 +27,7 @@ def with_square(frame: np.ndarray, x: int, y: int, size: int = 20, value: int = 
 
 
 def warmed(cfg: MotionConfig | None = None, frames: int = 12) -> MotionDetector:
-    detector = MotionDetector(cfg or MotionConfig())
+    detector = MotionDetector(cfg or MotionConfig(), FPS)
     for i in range(frames):
         detector.detect(scene(i))
     return detector
@@ -39,9 +40,33 @@ def test_still_scene_with_noise_has_no_motion() -> None:
 
 
 def test_warm_up_reports_nothing_even_when_things_change() -> None:
-    detector = MotionDetector(MotionConfig(warmup_frames=5))
+    detector = MotionDetector(MotionConfig(warmup_s=0.5), FPS)
     results = [detector.detect(with_square(scene(i), 10 + 8 * i, 40)) for i in range(5)]
     assert results == [Motion.still()] * 5
+
+
+def test_warm_up_and_relearning_are_times_not_frame_counts() -> None:
+    # A camera giving a frame a second (a trail camera's burst, a slow RTSP stream, a folder of
+    # frames replayed at 1 fps) learns its first frame and the next, then sees what moves: with
+    # ten frames of warm-up it would miss a five-frame visit whole. At 10 fps, one second is
+    # still ten frames learnt after the first.
+    slow = MotionDetector(MotionConfig(), fps=1.0)
+    found = [slow.detect(with_square(scene(i), 10 + 12 * i, 40)) for i in range(5)]
+    assert [m.moving for m in found] == [False, False, True, True, True]
+    fast = MotionDetector(MotionConfig(), fps=FPS)
+    found = [fast.detect(with_square(scene(i), 5 + 4 * i, 40)) for i in range(13)]
+    assert [m.moving for m in found] == [False] * 11 + [True] * 2
+    # After a light change, half a second: at 1 fps the next frame counts again.
+    for i in range(5, 8):
+        slow.detect(scene(i))
+    jump = [slow.detect(np.clip(with_square(scene(20 + i), 10 + 12 * i, 40).astype(int) + 90,
+                                0, 255).astype(np.uint8)) for i in range(3)]
+    assert jump[0].relearned and [m.moving for m in jump[1:]] == [True, True]
+
+
+def test_the_frame_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="frame rate"):
+        MotionDetector(MotionConfig(), fps=0.0)
 
 
 def test_moving_square_is_found_where_it_is() -> None:
@@ -62,7 +87,7 @@ def test_moving_square_is_found_where_it_is() -> None:
 def test_dark_object_on_bright_ground_is_found_too() -> None:
     # With uint8 subtraction, 20 - 200 would wrap to 76 and could hide under the threshold
     # in one direction only; both directions must count.
-    detector = warmed(MotionConfig(warmup_frames=2), frames=4)
+    detector = warmed(MotionConfig(warmup_s=0.2), frames=4)
     bright = np.full((H, W), 200, np.uint8)
     detector.reset()
     for _ in range(4):
@@ -72,7 +97,7 @@ def test_dark_object_on_bright_ground_is_found_too() -> None:
 
 
 def test_global_brightness_jump_relearns_instead_of_triggering() -> None:
-    cfg = MotionConfig(relearn_frames=3)
+    cfg = MotionConfig(relearn_s=0.3)
     detector = warmed(cfg)
     jump = [detector.detect(np.clip(scene(200 + i).astype(int) + 90, 0, 255).astype(np.uint8))
             for i in range(8)]
@@ -111,7 +136,7 @@ def test_large_motion_selects_the_whole_frame() -> None:
 
 
 def test_input_of_another_size_is_scaled_to_the_configured_width() -> None:
-    detector = MotionDetector(MotionConfig(width=80, warmup_frames=1))
+    detector = MotionDetector(MotionConfig(width=80, warmup_s=0.1), FPS)
     detector.detect(scene(1))
     detector.detect(scene(2))
     motion = detector.detect(with_square(scene(3), 60, 40, size=30))
@@ -121,7 +146,7 @@ def test_input_of_another_size_is_scaled_to_the_configured_width() -> None:
 
 def test_wrong_input_type_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="2-D uint8"):
-        MotionDetector(MotionConfig()).detect(np.zeros((10, 10, 3), np.uint8))
+        MotionDetector(MotionConfig(), FPS).detect(np.zeros((10, 10, 3), np.uint8))
 
 
 def test_nearby_boxes_merge_and_far_ones_stay_apart_within_the_limit() -> None:

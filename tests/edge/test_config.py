@@ -155,6 +155,19 @@ def test_the_shipped_files_are_valid(tmp_path: Path) -> None:
     assert "picamera2" in installed.read_text()  # the heredoc was found, not an empty file
 
 
+def test_motion_settings_written_in_frames_are_read_as_the_seconds_they_were() -> None:
+    # Before the warm-up and re-learning were times they were frame counts: a file that
+    # still says so must start the guard, with the same behaviour at its camera's rate.
+    config = parse_config({"cameras": [
+        {"name": "run", "fps": 5, "motion": {"warmup_frames": 10, "relearn_frames": 2}},
+        {"name": "nest", "motion": {"warmup_frames": 20}}]}, "test.yaml")
+    run, nest = config.cameras
+    assert (run.motion.warmup_s, run.motion.relearn_s) == (2.0, 0.4)
+    assert nest.motion.warmup_s == 2.0  # at the default 10 fps
+    assert any(p.startswith("cameras.0.motion.warmup_s")
+               for p in problems({"cameras": [{"motion": {"warmup_frames": -1}}]}))
+
+
 def test_two_cameras_of_one_name_are_refused() -> None:
     cams = [{"name": "coop", "kind": "replay"}, {"name": "coop", "kind": "opencv"}]
     assert problems({"cameras": cams}) == ["cameras: two cameras share the name coop"]
