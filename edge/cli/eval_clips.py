@@ -49,7 +49,9 @@ def add_clip_args(parser: argparse.ArgumentParser) -> None:
                         help="play a slower board: MS per classified frame (default 0: every "
                         "frame)")
     parser.add_argument("--fps", type=float, default=None,
-                        help="frame rate of frame folders (default: the camera's)")
+                        help="frame rate of frame folders (default: the camera's); a trail "
+                        "camera's burst or snapshots: 1, so that the motion warm-up (a "
+                        "time) takes one frame, not ten")
     parser.add_argument("--camera", help="motion settings of this camera (default: the first)")
 
 
