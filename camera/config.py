@@ -43,7 +43,8 @@ class MotionConfig(Section):
     warmup_s: float = Field(
         1.0, ge=0, le=600,
         description="Seconds from a camera's first frame during which its frames are learnt, "
-        "not searched for motion (exposure settles); its first frame always is",
+        "not searched for motion (exposure settles); its first frame always is, and at 1 fps "
+        "no other",
     )
     relearn_s: float = Field(
         0.5, ge=0, le=600,
@@ -117,7 +118,10 @@ class CameraConfig(Section):
         for old, new in _FRAMES_TO_SECONDS.items():
             if old in motion and new not in motion and isinstance(fps, int | float) and fps > 0:
                 frames = motion.pop(old)
-                motion[new] = frames / fps if isinstance(frames, int) else frames
+                # N frames learnt after the one that started learning: N + 1 frame times. A
+                # value that is no count is passed on, for the new name's check to name it.
+                ok = isinstance(frames, int) and frames >= 0
+                motion[new] = (frames + 1) / fps if ok else frames
         return {**data, "motion": motion}
 
 

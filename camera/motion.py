@@ -180,9 +180,9 @@ class MotionDetector:
 
 
 def frames_within(seconds: float, fps: float) -> int:
-    """How many frames after a first one come within ``seconds`` of it at ``fps``."""
-    # The small allowance keeps 1.0 s at 10 fps ten frames, not nine, despite rounding.
-    return math.floor(seconds * fps + 1e-6)
+    """How many frames after a first one come less than ``seconds`` after it at ``fps``."""
+    # The small allowance keeps 1.0 s at 10 fps nine frames, not ten, despite rounding.
+    return max(0, math.ceil(seconds * fps - 1e-6) - 1)
 
 
 def polygon_mask(polygons: list[list[Point]], width: int, height: int) -> np.ndarray | None:

@@ -47,15 +47,15 @@ def test_warm_up_reports_nothing_even_when_things_change() -> None:
 
 def test_warm_up_and_relearning_are_times_not_frame_counts() -> None:
     # A camera giving a frame a second (a trail camera's burst, a slow RTSP stream, a folder of
-    # frames replayed at 1 fps) learns its first frame and the next, then sees what moves: with
-    # ten frames of warm-up it would miss a five-frame visit whole. At 10 fps, one second is
-    # still ten frames learnt after the first.
+    # frames replayed at 1 fps) learns its first frame, then sees what moves: with ten frames
+    # of warm-up it would miss a five-frame visit whole. At 10 fps, the frames of the first
+    # second are learnt.
     slow = MotionDetector(MotionConfig(), fps=1.0)
     found = [slow.detect(with_square(scene(i), 10 + 12 * i, 40)) for i in range(5)]
-    assert [m.moving for m in found] == [False, False, True, True, True]
+    assert [m.moving for m in found] == [False, True, True, True, True]
     fast = MotionDetector(MotionConfig(), fps=FPS)
     found = [fast.detect(with_square(scene(i), 5 + 4 * i, 40)) for i in range(13)]
-    assert [m.moving for m in found] == [False] * 11 + [True] * 2
+    assert [m.moving for m in found] == [False] * 10 + [True] * 3
     # After a light change, half a second: at 1 fps the next frame counts again.
     for i in range(5, 8):
         slow.detect(scene(i))

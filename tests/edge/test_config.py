@@ -162,8 +162,9 @@ def test_motion_settings_written_in_frames_are_read_as_the_seconds_they_were() -
         {"name": "run", "fps": 5, "motion": {"warmup_frames": 10, "relearn_frames": 2}},
         {"name": "nest", "motion": {"warmup_frames": 20}}]}, "test.yaml")
     run, nest = config.cameras
-    assert (run.motion.warmup_s, run.motion.relearn_s) == (2.0, 0.4)
-    assert nest.motion.warmup_s == 2.0  # at the default 10 fps
+    # N frames learnt after the first: N + 1 frame times.
+    assert (run.motion.warmup_s, run.motion.relearn_s) == (2.2, 0.6)
+    assert nest.motion.warmup_s == 2.1  # at the default 10 fps
     assert any(p.startswith("cameras.0.motion.warmup_s")
                for p in problems({"cameras": [{"motion": {"warmup_frames": -1}}]}))
 

@@ -77,22 +77,22 @@ def test_a_fox_in_a_frame_folder_fires_and_the_report_says_when(
     assert first["predator_frames"] >= 2 and first["rules"]["confirmed"] >= 1
 
 
-def test_a_trail_cameras_burst_of_five_frames_fires(
+def test_a_trail_cameras_burst_of_three_frames_fires(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A trail camera's real IR burst (five frames a second or so apart, a fox in every one),
-    # replayed at 1 fps: the motion detector learns the first frame and the next, and the fox
-    # moving in the other three fires. With a warm-up counted in frames (ten) the burst made
-    # no visit at all.
+    # A trail camera's real IR burst (frames a second or so apart, a fox in every one) of three
+    # frames, its commonest setting, replayed at 1 fps: the motion detector learns the first
+    # frame, and the fox moving in the other two confirms. With a warm-up counted in frames
+    # (ten) the burst made no visit at all.
     burst = sorted((SHARED_DATA / "train" / "predator").glob("czb__demo-images_DSCF00*.JPG"))
     assert len(burst) == 5
-    for n, frame in enumerate(burst):
+    for n, frame in enumerate(burst[:3]):
         (tmp_path / f"frame_{n}.jpg").symlink_to(frame)
     assert main(["eval", "--clips", f"predator={tmp_path}", "--fps", "1", "--json"]) == 0
     (clip,) = json.loads(capsys.readouterr().out)["clips"]
     assert clip["visits"] == 1 and clip["fired"] == 1, clip
     (visit,) = clip["per_visit"]
-    assert visit["start_s"] == 2.0 and visit["time_to_fire_s"] == 1.0
+    assert visit["start_s"] == 1.0 and visit["time_to_fire_s"] == 1.0, visit
 
 
 def test_a_slow_board_still_fires_on_the_fox(
