@@ -118,10 +118,11 @@ class CameraConfig(Section):
         for old, new in _FRAMES_TO_SECONDS.items():
             if old in motion and new not in motion and isinstance(fps, int | float) and fps > 0:
                 frames = motion.pop(old)
-                # N frames learnt after the one that started learning: N + 1 frame times. A
-                # value that is no count is passed on, for the new name's check to name it.
-                ok = isinstance(frames, int) and frames >= 0
-                motion[new] = (frames + 1) / fps if ok else frames
+                if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
+                    raise ValueError(f"motion.{old} (now {new}, in seconds) must be a whole "
+                                     f"number of frames, 0 or more; got {frames!r}")
+                # N frames learnt after the one that started learning: N + 1 frame times.
+                motion[new] = (frames + 1) / fps
         return {**data, "motion": motion}
 
 

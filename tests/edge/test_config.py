@@ -165,8 +165,9 @@ def test_motion_settings_written_in_frames_are_read_as_the_seconds_they_were() -
     # N frames learnt after the first: N + 1 frame times.
     assert (run.motion.warmup_s, run.motion.relearn_s) == (2.2, 0.6)
     assert nest.motion.warmup_s == 2.1  # at the default 10 fps
-    assert any(p.startswith("cameras.0.motion.warmup_s")
-               for p in problems({"cameras": [{"motion": {"warmup_frames": -1}}]}))
+    assert problems({"cameras": [{"motion": {"warmup_frames": -1}}]}) == [
+        "cameras.0: motion.warmup_frames (now warmup_s, in seconds) must be a whole number of "
+        "frames, 0 or more; got -1"]
 
 
 def test_two_cameras_of_one_name_are_refused() -> None:
