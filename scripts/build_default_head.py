@@ -44,6 +44,8 @@ from edge.train.default_head import (
     held_out,
     load_cache,
     load_sources,
+    manifests_of,
+    measuring_args,
     operating_points,
     pooled_only,
     read_examples,
@@ -57,7 +59,6 @@ from edge.train.default_head import (
 from edge.train.detector import DETECTOR_FILE, LABELS_FILE, SsdDetector
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-SHARED_DATA = SHARED / "data"
 
 
 def _progress(done: int) -> None:
@@ -67,14 +68,9 @@ def _progress(done: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", type=Path, default=SHARED_DATA, help="the shared data folder")
-    p.add_argument("--manifest", type=Path, action="append",
-                   help="manifest CSV (repeatable; default DATA/MANIFEST.csv and "
-                   "DATA/train/MANIFEST.csv); its file paths are relative to --data")
+    measuring_args(p, SHARED)
     p.add_argument("--out", type=Path, default=DEFAULT_HEAD_DIR, help="where the head is written")
-    p.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
     p.add_argument("--folds", type=int, default=Recipe().folds, help="0 skips the held-out figures")
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--detector", type=Path, default=SHARED / "models" / DETECTOR_FILE,
                    help="the COCO SSD detector whose boxes give the motion-crop copies")
     p.add_argument("--detector-labels", type=Path, default=SHARED / "models" / LABELS_FILE)
@@ -85,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--undecided-from", type=float, default=UNDECIDED_FROM,
                    help="the second look's band: from this predator score to the threshold")
     args = p.parse_args(argv)
-    manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
+    manifests = manifests_of(args)
     examples = read_examples(manifests)
     store = AssetStore()
     models = load_sources(store, args.threads)

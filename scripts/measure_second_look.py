@@ -42,13 +42,11 @@ from classifier import load_image  # noqa: E402
 from classifier.regime import Regime  # noqa: E402
 
 SHARED = REPO.parent / "shared"
-KEYS = ("predator_recall", "chicken_false_alarm", "chicken_recognised", "chicken_reaching_veto",
-        "background_false_alarm", "person_false_alarm")
 
 
 def summary(fig: dict[str, Any]) -> dict[str, Any]:
     """The headline rates, and predator recall and hens per scene kind."""
-    out: dict[str, Any] = {k: round(fig[k], 3) for k in KEYS if k in fig}
+    out = dh.headline(fig)
     out["fixed_cameras_recall"] = round(fig["fixed_cameras"]["predator_recall"], 3)
     out["fixed_cameras_hens_reaching_veto"] = round(
         fig["fixed_cameras"]["chicken_reaching_veto"], 3)
@@ -103,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         report[f"second_look_from_{low}"] = {
             "band_share": dh.undecided_share(examples, band),
             "at_the_second_head_s_points": summary(
-                dh.figures(examples, np.where(band[:, None], second, shipped))),
+                dh.figures(examples, dh.cascaded(shipped, second, low))),
         }
         chosen = dh.second_look_points(examples, probs2, zero_shot2, regimes, recipe, shipped,
                                        low)

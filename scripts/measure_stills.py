@@ -48,13 +48,11 @@ from classifier.still import deciding, squares  # noqa: E402
 SHARED = REPO.parent / "shared"
 SQUARE_COPY = "square"
 SIDE_POINTS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
-KEYS = ("predator_recall", "chicken_false_alarm", "chicken_recognised", "chicken_reaching_veto",
-        "background_false_alarm", "person_false_alarm")
 
 
 def summary(fig: dict[str, Any]) -> dict[str, Any]:
     """The headline rates; predator recall and hens recognised per scene kind."""
-    out: dict[str, Any] = {k: round(fig[k], 3) for k in KEYS if k in fig}
+    out = dh.headline(fig)
     for name, part in (("fixed_cameras", fig["fixed_cameras"]), *fig["per_scene"].items()):
         out[name] = {k: round(part[k], 3) for k in
                      ("predator_recall", "chicken_recognised", "chicken_reaching_veto")

@@ -336,13 +336,19 @@ class Measuring:
             save_cache(args.cache, self.cache, self.stamp)
 
 
+def manifests_of(args: argparse.Namespace) -> list[Path]:
+    """The manifests of :func:`measuring_args`' options: ``--manifest`` as given, or the shared
+    data's two."""
+    return args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
+
+
 def measuring_args(parser: argparse.ArgumentParser, shared: Path) -> None:
     """The options every measuring script takes: the data, its manifests, a cache, threads."""
     parser.add_argument("--data", type=Path, default=shared / "data",
                         help="the shared data folder")
     parser.add_argument("--manifest", type=Path, action="append",
                         help="manifest CSV (repeatable; default DATA/MANIFEST.csv and "
-                        "DATA/train/MANIFEST.csv)")
+                        "DATA/train/MANIFEST.csv); its file paths are relative to --data")
     parser.add_argument("--cache", type=Path, help="model outputs cached between runs (.npz)")
     parser.add_argument("--threads", type=int, default=2)
 
@@ -351,7 +357,7 @@ def open_measuring(args: argparse.Namespace, shared: Path) -> Measuring:
     """The corpus and models of :func:`measuring_args`' options (the detector from
     ``shared``/models); the cache is stamped with the extractor too, whose numbers every row
     holds."""
-    manifests = args.manifest or [args.data / "MANIFEST.csv", args.data / "train" / "MANIFEST.csv"]
+    manifests = manifests_of(args)
     store = AssetStore()
     models = load_sources(store, args.threads)
     extractor = load_extractor(store, args.threads)
@@ -600,6 +606,16 @@ def second_look_points(examples: Sequence[Example], probs: np.ndarray, zero_shot
                 and alarms[PERSON] <= limit[PERSON]):
             return scores, points
     return None
+
+
+# The rates a measuring script prints first, from :func:`figures`.
+HEADLINES = ("predator_recall", "chicken_false_alarm", "chicken_recognised",
+             "chicken_reaching_veto", "background_false_alarm", "person_false_alarm")
+
+
+def headline(fig: dict[str, Any]) -> dict[str, Any]:
+    """:data:`HEADLINES` of :func:`figures`' ``fig``, to three decimals."""
+    return {k: round(fig[k], 3) for k in HEADLINES if k in fig}
 
 
 def figures(examples: Sequence[Example], scores: np.ndarray, chicken_threshold: float = 0.3
