@@ -79,6 +79,8 @@ class Capture:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
+        # The rate the open source delivers (a replayed file's own); cfg.fps until one opens.
+        self.fps = cfg.fps
         self._factory = source_factory
         self._stop = stop
         self._clock = clock
@@ -280,6 +282,7 @@ class Capture:
             _close_source(self.cfg.name, source)  # a half-open device must not stay claimed
             self._open_failed(exc, raise_errors)
             return None
+        self.fps = source.fps
         return source
 
     def _open_failed(self, exc: Exception, raise_errors: bool) -> None:

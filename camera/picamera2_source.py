@@ -54,6 +54,7 @@ class Picamera2Source:
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.cfg = cfg
+        self.fps = cfg.fps  # asked of the sensor as FrameRate
         self._given = picam2
         self._cam: Any | None = None
         self._grey_size = grey_size(cfg)

@@ -72,6 +72,7 @@ class _StillSource:
 
     def __init__(self, cfg: CameraConfig, clock: Clock) -> None:
         self.cfg = cfg
+        self.fps = cfg.fps  # frame k shows second k / fps
         self._grey_size = grey_size(cfg)
         self._pacer = Pacer(cfg.fps, cfg.realtime, clock)
         self._index = 0

@@ -35,7 +35,14 @@ _CATCH_UP_S = 1.0
 
 
 class FrameSource(Protocol):
-    """A camera, stream, file or folder that yields :class:`Frame` objects."""
+    """A camera, stream, file or folder that yields :class:`Frame` objects.
+
+    ``fps`` is the rate its frames come at once open: a video file's recorded rate, the
+    configured one otherwise. Motion's warm-up and re-learning are times, counted in frames
+    at this rate.
+    """
+
+    fps: float
 
     def open(self) -> None:
         """Start delivering frames; raises :class:`camera.errors.CameraError`."""

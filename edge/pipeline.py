@@ -129,6 +129,7 @@ class CameraLoop:
         self.clips = clips  # this camera's clip per event (edge/clips.py), when kept
         self.capture = capture
         self.detector = MotionDetector(camera.motion, camera.fps)
+        self._motion_fps = camera.fps
         self.parts = parts
         self.stop = stop
         self.quiet_s = quiet_s
@@ -212,6 +213,7 @@ class CameraLoop:
             self._close_episode_if_quiet()
             return False
         frame, skipped = got
+        self.frames_at(self.capture.fps)
         self._last_seq = frame.seq
         self.counters.frames += 1
         self.counters.skipped += skipped
@@ -246,6 +248,16 @@ class CameraLoop:
             log.warning("camera %s: frames go through again after %d failed", self.camera.name,
                         self._failed_in_row)
             self._failed_in_row = 0
+
+    def frames_at(self, fps: float) -> None:
+        """Frames come at ``fps`` (a replayed file's recorded rate, not the configured one):
+        motion's warm-up and re-learning are times, so a rate that differs from the one the
+        detector counts in starts it afresh at this one. Nothing changes when it does not."""
+        if fps != self._motion_fps:
+            log.info("camera %s: frames come at %.3g fps, not %.3g: motion counts its warm-up "
+                     "at that rate", self.camera.name, fps, self._motion_fps)
+            self.detector = MotionDetector(self.camera.motion, fps)
+            self._motion_fps = fps
 
     def process(self, frame: Frame) -> None:
         """Run one frame through motion, and if it moved, the rest of the pipeline."""

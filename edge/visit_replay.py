@@ -190,7 +190,8 @@ def _play(
     tick: Callable[[], None],
 ) -> list[tuple[float, VisitReport]]:
     source.open()
-    fps = float(getattr(source, "fps", cfg.fps))
+    fps = float(source.fps)
+    loop.frames_at(fps)
     reports: list[tuple[float, VisitReport]] = []
     current: _Open | None = None
     busy_until = -1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from camera.box import Box
+from camera.capture import Capture
 from camera.config import ArrivalConfig, CameraConfig
 from camera.errors import CameraOpenError, EndOfStream, SourceConfigError
 from camera.frame import Frame
@@ -134,12 +136,17 @@ def test_photo_folder_replays_every_format_at_the_configured_size(tmp_path: Path
     assert frames[0].image[120, 0].sum() == 0 and frames[0].image[120, 160].sum() > 0
 
 
-def test_opencv_file_source_plays_once_or_loops(tmp_path: Path) -> None:
-    clip = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+def five_frame_clip(path: Path, fps: float) -> Path:
+    """A small MJPG file of five flat frames, darkest first, recorded at ``fps``."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
     for value in range(0, 250, 50):
         writer.write(np.full((48, 64, 3), value, np.uint8))
     writer.release()
+    return path
+
+
+def test_opencv_file_source_plays_once_or_loops(tmp_path: Path) -> None:
+    clip = five_frame_clip(tmp_path / "clip.avi", 10)
     once = CFG.model_copy(update={"kind": "replay", "address": str(clip)})
     source = open_source(once)
     source.open()
@@ -150,6 +157,23 @@ def test_opencv_file_source_plays_once_or_loops(tmp_path: Path) -> None:
     looping.open()
     assert len(read_all(looping, limit=12)) == 12
     looping.close()
+
+
+def test_the_capture_reports_the_rate_its_source_delivers(tmp_path: Path) -> None:
+    # A file plays at its recorded rate whatever the camera's fps says; the capture passes it
+    # on, so that the camera loop counts motion's warm-up in the file's frames.
+    clip = five_frame_clip(tmp_path / "clip_25.avi", 25)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), np.full((48, 64, 3), 90, np.uint8))
+    stop = threading.Event()
+    for address, expected in ((clip, 25.0), (tmp_path, 10.0)):
+        cfg = CFG.model_copy(update={"kind": "replay", "address": str(address)})
+        capture = Capture(cfg, lambda cfg=cfg: open_source(cfg), stop)
+        assert capture.fps == 10.0  # the configured rate until a source opens
+        capture.start()
+        try:
+            assert capture.fps == pytest.approx(expected), address
+        finally:
+            capture.close()
 
 
 def test_real_clip_frames_are_resized_and_stamped_now() -> None:

@@ -35,6 +35,7 @@ class ScriptedSource:
         self.script = list(script)
         self.release = release or threading.Event()
         self.opened = self.closed = 0
+        self.fps = 10.0
 
     def open(self) -> None:
         self.opened += 1

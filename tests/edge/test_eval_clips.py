@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from camera.config import CameraConfig
@@ -93,6 +94,42 @@ def test_a_trail_cameras_burst_of_three_frames_fires(
     assert clip["visits"] == 1 and clip["fired"] == 1, clip
     (visit,) = clip["per_visit"]
     assert visit["start_s"] == 1.0 and visit["time_to_fire_s"] == 1.0, visit
+
+
+def moving_square_clip(path: Path, fps: float, appears_s: float, seconds: float) -> Path:
+    """A video at ``fps``: a grey scene with a little sensor noise, and from ``appears_s`` a
+    dark square crossing it."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
+    assert writer.isOpened()
+    rng = np.random.default_rng(7)
+    try:
+        for n in range(round(seconds * fps)):
+            image = np.full((240, 320, 3), 128, np.uint8)
+            image += rng.integers(0, 4, image.shape, dtype=np.uint8)
+            t = n / fps - appears_s
+            if t >= 0:
+                x = 20 + round(120 * t)
+                image[90:150, x : x + 60] = 30
+            writer.write(image)
+    finally:
+        writer.release()
+    return path
+
+
+def test_motion_warms_up_for_a_second_of_the_clip_at_its_own_rate(
+    asset_store, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # A 30 fps recording replayed by a camera configured at 10 fps: the warm-up is a time, so
+    # it lasts a second of the clip (29 frames after the first), not ten frames (a third of
+    # one). Counted at the configured rate, the square appearing at 0.5 s began a visit at once.
+    clip = moving_square_clip(tmp_path / "square.avi", 30.0, appears_s=0.5, seconds=3.0)
+    camera = video_config(CameraConfig(fps=10), clip)
+    assert camera.fps == 10
+    config = Config()
+    with load_classifier(config.models, asset_store) as classifier:
+        visits = replay_visits(camera, config, classifier, state_dir=tmp_path)
+    assert visits, "the square crossing the scene made no visit"
+    assert 0.95 <= visits[0].start_s <= 1.1, [v.start_s for v in visits]
 
 
 def test_a_slow_board_still_fires_on_the_fox(

@@ -81,6 +81,7 @@ class Lockstep:
     def __init__(self, inner: ArrivalsSource, ring: FrameRing, stop: threading.Event,
                  settle: Callable[[], None] = lambda: None) -> None:
         self.inner, self.ring, self.stop, self.settle = inner, ring, stop, settle
+        self.fps = inner.fps
 
     def open(self) -> None:
         self.inner.open()
