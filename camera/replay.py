@@ -21,6 +21,7 @@ from camera.box import Box
 from camera.config import ArrivalConfig, CameraConfig
 from camera.errors import BadFrameError, CameraError, CameraOpenError, EndOfStream
 from camera.frame import Frame
+from camera.motion import frames_within
 from camera.source import (
     Clock,
     Pacer,
@@ -115,9 +116,22 @@ class PhotoFolderSource(_StillSource):
         if not self.photos:
             raise CameraOpenError(f"camera {self.cfg.name}: no photos in {self.folder} "
                                   f"(looked for {', '.join(sorted(PHOTO_SUFFIXES))})")
+        self._warn_if_warm_up_takes_them()
         self._index = 0
         self._pacer.restart()
         self._open = True
+
+    def _warn_if_warm_up_takes_them(self) -> None:
+        # A trail camera's burst of three photos played at 10 fps is all warm-up: nothing
+        # could ever be seen in it, and only the pace (fps 1) says so.
+        learnt = 1 + frames_within(self.cfg.motion.warmup_s, self.fps)
+        searched = len(self.photos) - learnt
+        if searched < 2 and not self.cfg.loop:
+            log.warning("camera %s: %d photo(s) in %s; at %g fps motion learns the first %d "
+                        "(warm-up %g s), leaving %d to search: a burst or snapshots taken "
+                        "seconds apart want fps 1", self.cfg.name, len(self.photos),
+                        self.folder, self.fps, learnt, self.cfg.motion.warmup_s,
+                        max(0, searched))
 
     def read(self) -> Frame | None:
         """The next photo as a frame; :class:`EndOfStream` after the last one unless looping."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -134,6 +135,17 @@ def test_photo_folder_replays_every_format_at_the_configured_size(tmp_path: Path
     assert [f.image.shape for f in frames] == [(240, 320, 3)] * 2
     # A square photo in a 4:3 frame is letterboxed, not stretched.
     assert frames[0].image[120, 0].sum() == 0 and frames[0].image[120, 160].sum() > 0
+
+
+def test_a_folder_the_warm_up_would_swallow_is_named(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    for n in range(3):  # a trail camera's burst
+        cv2.imwrite(str(tmp_path / f"burst_{n}.jpg"), np.full((48, 64, 3), 60 * n, np.uint8))
+    for fps, warned in ((10, True), (1, False)):
+        cfg = CFG.model_copy(update={"kind": "replay", "address": str(tmp_path), "fps": fps})
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="camera.replay"):
+            open_source(cfg).open()
+        assert ("leaving 0 to search" in caplog.text and "want fps 1" in caplog.text) == warned
 
 
 def five_frame_clip(path: Path, fps: float) -> Path:
