@@ -1,10 +1,11 @@
-"""``tensorchicken eval --manifest CSV --root DIR``: how well the classifier does on photos.
+"""``tensorchicken eval --manifest CSV [--root DIR]``: how well the classifier does on photos.
 
-Reads the CSV format of ``/work/shared/data/MANIFEST.csv`` (columns ``file,label,subclass,...``;
-rows labelled ``video`` are skipped) and reports the confusion matrix of the combination and of
-each model alone, predator recall, false alarms and per-image latency. With ``--clips``, runs
-videos and frame folders through the appliance's own path instead and reports per visit
-(:mod:`edge.cli.eval_clips`).
+Reads the CSV format of ``/work/shared/data/MANIFEST.csv`` (columns ``file,label``, optionally
+``subclass``, ``scene``, ``camera``; rows labelled ``video`` are skipped; file paths relative to
+``--root``, by default the manifest's own folder) and reports the confusion matrix of the
+combination and of each model alone, predator recall, false alarms and per-image latency. With
+``--clips``, runs videos and frame folders through the appliance's own path instead and reports
+per visit (:mod:`edge.cli.eval_clips`).
 
 Rows may also be labelled ``person``: the appliance has no person verdict, so a person is
 right when not called a predator, and "people called predator" is a reported rate. The optional
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,8 @@ from edge.train.confusion import (
     reaching_veto,
 )
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -57,7 +61,7 @@ def read_manifest(path: Path) -> list[Row]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            missing = {"file", "label", "subclass"} - set(reader.fieldnames or ())
+            missing = {"file", "label"} - set(reader.fieldnames or ())
             if missing:
                 raise CliError(f"{path}: missing column(s) {', '.join(sorted(missing))}", code=2)
             rows = [_row(path, n, r) for n, r in enumerate(reader, start=2)]
@@ -77,16 +81,23 @@ def _row(path: Path, line: int, raw: dict[str, str]) -> Row | None:
 
 
 def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
-    """Classify every row; the whole report as one dict."""
+    """Classify every row; the whole report as one dict. A picture that cannot be read is left
+    out of the figures and named under ``unreadable``; when none can be, CliError."""
     results: list[tuple[Row, Classification, float]] = []
+    unreadable: list[dict[str, str]] = []
     with open_classifier(args) as classifier:
         for row in rows:
             try:
                 result, ms = timed_classify(classifier, args.root / row.file)
             except ClassifierError as exc:
-                raise CliError(str(exc)) from None
+                unreadable.append({"file": row.file, "error": str(exc)})
+                continue
             results.append((row, result, ms))
         names = classifier.model_names
+    if unreadable and not results:
+        raise CliError(f"none of the {len(unreadable)} pictures could be read (is --root "
+                       f"{args.root} the folder their paths start from?); the first: "
+                       f"{unreadable[0]['error']}", code=2)
     latencies = np.array([ms for _, _, ms in results]) if results else np.zeros(1)
     misses = [
         {"file": row.file, "label": row.label, "subclass": row.subclass,
@@ -109,6 +120,7 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
         "per_scene": per_scene([(row.scene, row.label, res.verdict.value)
                                 for row, res, _ in results], chicken, veto),
         "misses": misses,
+        "unreadable": unreadable,
         "misses_by_subclass": dict(Counter(f"{m['label']}/{m['subclass']}" for m in misses)),
         "latency_ms": {
             "median": round(float(np.median(latencies)), 2),
@@ -123,9 +135,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate the classifier on a labelled manifest of pictures, "
                        "or the whole decision on clips (--clips)")
     p.add_argument("--manifest", type=Path,
-                   help="CSV with file,label,subclass (optional scene, camera); labels chicken, "
+                   help="CSV with file,label (optional subclass, scene, camera); labels chicken, "
                    "predator, background, person (video rows are skipped)")
-    p.add_argument("--root", type=Path, help="folder the CSV's file paths are in")
+    p.add_argument("--root", type=Path, help="folder the CSV's file paths start from "
+                   "(default: the CSV's own folder)")
     add_model_args(p)
     add_clip_args(p)
     p.set_defaults(func=run)
@@ -135,9 +148,14 @@ def run(args: argparse.Namespace) -> int:
     """Print the report (or one JSON object)."""
     if args.clips:
         return run_clips(args)
-    if args.manifest is None or args.root is None:
-        raise CliError("eval needs --manifest CSV and --root DIR (or --clips PATH...)", code=2)
-    report = evaluate(args, read_manifest(args.manifest))
+    if args.manifest is None:
+        raise CliError("eval needs --manifest CSV (or --clips PATH...)", code=2)
+    rows = read_manifest(args.manifest)
+    if args.root is None:
+        args.root = args.manifest.parent
+    report = evaluate(args, rows)
+    for bad in report["unreadable"]:  # left out of the figures: said, not hidden
+        log.warning("left out, cannot be read: %s", bad["error"])
     if args.json:
         print_json(report)
     else:
@@ -162,7 +180,9 @@ def headline(r: dict[str, Any]) -> str:
 
 def print_report(report: dict[str, Any]) -> None:
     """The report for a human."""
-    print(f"{report['n']} pictures, models: {', '.join(report['models_used'])}")
+    left_out = len(report.get("unreadable", ()))
+    unread = f" ({left_out} more could not be read: left out)" if left_out else ""
+    print(f"{report['n']} pictures{unread}, models: {', '.join(report['models_used'])}")
     print(f"{'truth / verdict':>16} " + " ".join(f"{v:>10}" for v in LABELS))
     for truth, row in report["confusion"].items():
         print(f"{truth:>16} " + " ".join(f"{row[v]:>10}" for v in LABELS))

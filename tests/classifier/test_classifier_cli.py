@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 import subprocess
@@ -138,6 +139,28 @@ def test_eval_reports_the_hens_that_reach_the_configured_chicken_veto(
     assert by_scene == {"photo": float(photo > nest), "fixed_day": float(nest > photo)}
     assert main(args) == 0  # the default veto (0.4): both hens are over it
     assert json.loads(capsys.readouterr().out)["chicken_reaching_veto"] == 1.0
+
+
+def test_eval_leaves_out_and_names_what_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only ``file`` and ``label`` are required, paths start from the manifest's own folder by
+    default, and a missing or corrupt picture is named and left out, not the end of the run."""
+    (tmp_path / "owl.jpg").symlink_to(DATA / "images/predator/coral__owl.jpg")
+    (tmp_path / "torn.jpg").write_bytes(b"\xff\xd8 not a whole jpeg")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file,label\nowl.jpg,predator\ngone.jpg,chicken\ntorn.jpg,background\n")
+    with caplog.at_level(logging.WARNING, logger="edge.cli.eval"):
+        assert main(["eval", "--manifest", str(manifest), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 1 and report["predator_recall"] == 1.0
+    assert [u["file"] for u in report["unreadable"]] == ["gone.jpg", "torn.jpg"]
+    assert "gone.jpg" in caplog.text and "torn.jpg" in caplog.text
+    assert main(["eval", "--manifest", str(manifest)]) == 0
+    assert "1 pictures (2 more could not be read: left out)" in capsys.readouterr().out
+    # A wrong root reads nothing: that is an error that says where it looked.
+    assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2
+    assert "none of the 3 pictures could be read (is --root" in capsys.readouterr().err
 
 
 def test_eval_bad_label_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
