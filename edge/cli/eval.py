@@ -70,6 +70,11 @@ def read_manifest(path: Path) -> list[Row]:
     return [r for r in rows if r is not None]
 
 
+def manifest_root(manifest: Path, root: Path | None) -> Path:
+    """The folder a manifest's file paths start from: ``root`` when given, else its own."""
+    return root if root is not None else manifest.parent
+
+
 def _row(path: Path, line: int, raw: dict[str, str]) -> Row | None:
     label = (raw.get("label") or "").strip()
     if label == SKIPPED:
@@ -151,8 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if args.manifest is None:
         raise CliError("eval needs --manifest CSV (or --clips PATH...)", code=2)
     rows = read_manifest(args.manifest)
-    if args.root is None:
-        args.root = args.manifest.parent
+    args.root = manifest_root(args.manifest, args.root)
     report = evaluate(args, rows)
     for bad in report["unreadable"]:  # left out of the figures: said, not hidden
         log.warning("left out, cannot be read: %s", bad["error"])

@@ -50,7 +50,7 @@ from edge.cli.common import (
     print_json,
     store_from,
 )
-from edge.cli.eval import read_manifest
+from edge.cli.eval import manifest_root, read_manifest
 from edge.config import Config
 from edge.doctor.checks import state_dir_of
 from edge.events.archive import Archive, load_exact
@@ -248,7 +248,7 @@ def _described(name: str, package: str | None, specs: dict[str, Any]) -> dict[st
 def _pictures(args: argparse.Namespace, config: Config) -> list[tuple[str, np.ndarray, str]]:
     """(name, RGB picture, label or '') to compare on."""
     if args.manifest:
-        root = args.root or args.manifest.parent
+        root = manifest_root(args.manifest, args.root)
         rows = read_manifest(args.manifest)
         pictures = [(r.file, root / r.file, r.label) for r in rows]
         if args.limit:
@@ -259,7 +259,7 @@ def _pictures(args: argparse.Namespace, config: Config) -> list[tuple[str, np.nd
             raise CliError(str(exc)) from None
     archive_dir = state_dir_of(config) / "archive"
     if not archive_dir.is_dir():
-        raise CliError(f"{archive_dir}: no archive here; give --manifest CSV --root DIR", code=2)
+        raise CliError(f"{archive_dir}: no archive here; give --manifest CSV [--root DIR]", code=2)
     found = []
     for entry in Archive(archive_dir, config.reporters.archive).entries():
         crop = next((f for f in entry.files if f.name.startswith("crop_")), None)
@@ -348,7 +348,7 @@ def run_compare(args: argparse.Namespace) -> int:
         raise CliError("nothing to compare on: no archived crops (try --since, or --manifest)")
     report = compare(models, cfg, pictures)
     if args.manifest:
-        root = args.root or args.manifest.parent
+        root = manifest_root(args.manifest, args.root)
         hashes = {sha256_of(root / name) for name, _, _ in pictures}
         for model in models:
             report["models"][model.name]["trained_on"] = trained_on(model, hashes)

@@ -1,6 +1,6 @@
 """``tensorchicken train``: a head on this coop's own photos, measured, packaged, registered.
 
-    tensorchicken train --manifest photos.csv --root photos/      # file,label,subclass CSV
+    tensorchicken train --manifest photos.csv --root photos/      # file,label[,subclass] CSV
     tensorchicken train --from-archive                             # crops labelled with `label`
     tensorchicken train --manifest photos.csv --root photos/ --from-archive --fine
 
@@ -38,7 +38,7 @@ from edge.assets import AssetStore
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier
 from edge.cli.common import add_mirror_arg, config_from, print_json, store_from
-from edge.cli.eval import print_report, read_manifest
+from edge.cli.eval import manifest_root, print_report, read_manifest
 from edge.cli.label import owner_crops, state_dir_of
 from edge.learn.heads import zero_shot_config
 from edge.paths import default_data_dir
@@ -56,8 +56,10 @@ from edge.train.trainer import TrainSettings
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand."""
     p = sub.add_parser("train", help="train a head on your own labelled photos or crops")
-    p.add_argument("--manifest", type=Path, help="CSV with file,label,subclass columns")
-    p.add_argument("--root", type=Path, help="folder the manifest's file paths are in")
+    p.add_argument("--manifest", type=Path,
+                   help="CSV with file,label columns (optional subclass, camera)")
+    p.add_argument("--root", type=Path, help="folder the manifest's file paths start from "
+                   "(default: the manifest's own folder)")
     p.add_argument("--from-archive", action="store_true",
                    help="also learn from archived crops you labelled (tensorchicken label)")
     p.add_argument("--name", default="coop", help="package name (default: coop)")
@@ -105,14 +107,15 @@ def trainable(label: str, subclass: str) -> tuple[str, str]:
 
 def _photos(args: argparse.Namespace) -> list[Photo]:
     if not args.manifest and not args.from_archive:
-        raise CliError("give --manifest CSV --root DIR, or --from-archive, or both", code=2)
-    if bool(args.manifest) != bool(args.root):
-        raise CliError("--manifest and --root go together", code=2)
+        raise CliError("give --manifest CSV [--root DIR], or --from-archive, or both", code=2)
+    if args.root and not args.manifest:
+        raise CliError("--root goes with --manifest", code=2)
     photos: list[Photo] = []
     if args.manifest:
+        root = manifest_root(args.manifest, args.root)
         # A person is not a predator and not a chicken: the head learns people as background
         # (their subclass keeps them apart in the report).
-        photos += [make_photo(args.root / r.file, *trainable(r.label, r.subclass), r.file,
+        photos += [make_photo(root / r.file, *trainable(r.label, r.subclass), r.file,
                               camera=r.camera)
                    for r in read_manifest(args.manifest)]
     if args.from_archive:
@@ -163,9 +166,10 @@ def _clips(args: argparse.Namespace) -> tuple[ClipFile, ...]:
     try:
         if args.background_video:
             return tuple(make_clip(p) for p in args.background_video)
-        if not args.manifest or not args.root:
+        if not args.manifest:
             return ()  # _photos says what is missing
-        return tuple(make_clip(args.root / r["file"], r["file"], r.get("license", ""))
+        root = manifest_root(args.manifest, args.root)
+        return tuple(make_clip(root / r["file"], r["file"], r.get("license", ""))
                      for r in _video_rows(args.manifest)
                      if any(w in r.get("subclass", "") for w in NO_ANIMAL_WORDS))
     except (TrainError, OSError) as exc:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 
 @pytest.mark.parametrize("argv, problem", [
-    (["train"], "give --manifest CSV --root DIR, or --from-archive"),
-    (["train", "--manifest", "x.csv"], "--manifest and --root go together"),
+    (["train"], "give --manifest CSV [--root DIR], or --from-archive"),
+    (["train", "--root", "photos", "--from-archive"], "--root goes with --manifest"),
     (["train", "--from-archive", "--folds", "1"], "--folds must be 0 or at least 2"),
     (["train", "--from-archive", "--target-recall", "1.5"], "--target-recall must be between"),
 ])
