@@ -8,11 +8,13 @@ Import a package's model from its package (``from camera.config import CameraCon
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from actuators.config import KINDS, GpioConfig
 from camera.config import CameraConfig
@@ -128,12 +130,67 @@ def _key_path(error: dict[str, Any]) -> str:
     return ".".join(str(part) for part in error["loc"]) or "(top level)"
 
 
+def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the section that holds the key at ``loc`` (None where it is not one)."""
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list: its type is what the list's field held
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        inner = _model_in(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The section model an annotation holds: itself, or a list's or an optional's item."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _homes(key: str, model: type[BaseModel], prefix: str) -> Iterator[str]:
+    """Where in the configuration a key named ``key`` belongs (``cameras[].fps``)."""
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        if name == key:
+            yield path
+        inner = _model_in(field.annotation)
+        if inner is not None:
+            origin = get_origin(field.annotation)
+            inside = "[]" if origin is list else ".<name>" if origin is dict else ""
+            yield from _homes(key, inner, f"{path}{inside}.")
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """"unknown key", with the nearest known one, or the section's keys when none is near."""
+    section = _section_at(loc)
+    if section is None or not loc:
+        return "unknown key"
+    known = sorted(section.model_fields)
+    homes = list(_homes(str(loc[-1]), Config, ""))
+    if homes:  # a key in the wrong section: say where it lives
+        return f"unknown key here; it is {' or '.join(homes)}"
+    near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if near:
+        return f"unknown key; did you mean {near[0]!r}?"
+    return f"unknown key; this section's keys: {', '.join(known)}"
+
+
 def _message(error: dict[str, Any]) -> str:
     msg = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = _unknown_key(tuple(error["loc"]))
     elif error["type"] not in ("value_error", "missing") and "input" in error:
         shown = repr(error["input"])
         msg = f"{msg} (got {shown[:60]})"

@@ -78,12 +78,25 @@ def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
     assert found == [
         "cameras.0.fps: Input should be greater than 0 (got 0)",
         "cameras.0.motion: blur must be odd, got 4",
-        "cameras.0.colour: unknown key",
+        "cameras.0.colour: unknown key; this section's keys: address, arrivals, fps, height, "
+        "kind, loop, motion, name, realtime, ring_size, stall_s, width",
         "decision.cooldown_s: Input should be greater than or equal to 0 (got -1)",
         "decision.quiet_hours.0.start: expected HH:MM (24-hour), got '25:00'",
         "gpio.pin_factory: Input should be 'mock' or 'auto' (got 'banana')",
-        "surprise: unknown key",
+        "surprise: unknown key; this section's keys: cameras, clips, decision, gpio, health, "
+        "learn, logging, models, outcome, paths, reporters, web",
     ]
+
+
+def test_an_unknown_key_says_what_was_meant() -> None:
+    # A typo gets the nearest key of its section; a key in the wrong section, where it lives.
+    assert problems({"reporters": {"mqtt": {"hots": "broker"}}}) == [
+        "reporters.mqtt.hots: unknown key; did you mean 'host'?"]
+    assert problems({"cameras": [{"motion": {"warmup": 2}}]}) == [
+        "cameras.0.motion.warmup: unknown key; did you mean 'warmup_s'?"]
+    assert problems({"cameras": [{"warmup_s": 2}], "mqtt": {}}) == [
+        "cameras.0.warmup_s: unknown key here; it is cameras[].motion.warmup_s",
+        "mqtt: unknown key here; it is reporters.mqtt"]
 
 
 def test_wrong_types_name_the_key() -> None:

@@ -80,7 +80,8 @@ def test_the_classifier_verdict_is_the_only_threshold() -> None:
 def test_decision_has_no_threshold_of_its_own() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config({"decision": {"predator_threshold": 0.5}})
-    assert info.value.problems == ["decision.predator_threshold: unknown key"]
+    assert info.value.problems == [
+        "decision.predator_threshold: unknown key here; it is models.predator_threshold"]
 
 
 def test_a_slow_board_confirms_however_far_apart_the_frames_are() -> None:
