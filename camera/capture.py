@@ -194,7 +194,7 @@ class Capture:
             while self._running(generation):
                 self._read_one(generation, source)
         except EndOfStream as exc:
-            log.info("camera %s: %s", self.cfg.name, exc)
+            log.info("%s", exc)  # the source names its camera
             self._source_ended = True
             self.ring.close()
         finally:
