@@ -169,6 +169,7 @@ class WitnessedSource:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.fps: float = inner.fps
         self.reads = 0
         self.first_seen: dict[int, int] = {}
         self.first_frame: dict[int, np.ndarray] = {}
