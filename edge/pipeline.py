@@ -98,6 +98,16 @@ class _Looked:
     others: list[Answer]
 
 
+def _seen(episode: Episode) -> str:
+    """What a firing was at, for its log line: the verdict, and the model's label beside it when
+    the label is a class name ("predator (Samoyed, Samoyede 0.62)")."""
+    if episode.best is None:
+        return "?"
+    c = episode.best.classification
+    verdict = c.verdict.value
+    return verdict if c.label == verdict else f"{verdict} ({c.label} {c.score:.2f})"
+
+
 def _alarm(c: Classification) -> tuple[bool, float]:
     """How predator-like an answer is: a predator verdict first, then the predator score."""
     return c.verdict is Verdict.PREDATOR, c.predator_score
@@ -378,13 +388,8 @@ class CameraLoop:
         for name in report.fired:
             self.parts.metrics.deterrent_firings.labels(deterrent=name).inc()
         self.counters.fired_frames.append(frame.seq)
-        log.warning(
-            "camera %s: %s → fired %s (%s)",
-            self.camera.name,
-            episode.best.classification.label if episode.best else "?",
-            ", ".join(report.fired),
-            decision.rule,
-        )
+        log.warning("camera %s: %s → fired %s (%s)", self.camera.name, _seen(episode),
+                    ", ".join(report.fired), decision.rule)
         reason = {"rule": decision.rule, **decision.reason, "refused": report.refused}
         event = event_from(episode, time.time(), list(report.fired), reason, stages)
         self._submit(event, episode)

@@ -13,9 +13,11 @@ from edge.cli import CliError
 from edge.config import Config, ConfigError, load_config
 
 
-def add_config_arg(parser: argparse.ArgumentParser) -> None:
-    """``-c/--config FILE`` (defaults run on a laptop)."""
-    parser.add_argument("-c", "--config", type=Path, help="YAML configuration file")
+def add_config_arg(parser: argparse.ArgumentParser, **kwargs: Any) -> None:
+    """``-c/--config FILE`` (defaults run on a laptop). On an action's own parser pass
+    ``default=argparse.SUPPRESS``, so that ``-c`` is taken after the action too (``learn status
+    -c FILE``) and one given before it is kept when none is given after."""
+    parser.add_argument("-c", "--config", type=Path, help="YAML configuration file", **kwargs)
 
 
 def add_state_dir_arg(parser: argparse.ArgumentParser, **kwargs: Any) -> None:

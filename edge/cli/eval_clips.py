@@ -14,6 +14,7 @@ board: that long per classified frame, the frames arriving meanwhile skipped.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import tempfile
 from dataclasses import asdict
@@ -30,6 +31,8 @@ from edge.cli.common import config_from, print_json, store_from
 from edge.cli.motion import camera_named, video_config
 from edge.config import Config
 from edge.visit_replay import VisitReport, replay_visits
+
+log = logging.getLogger(__name__)
 
 CLIP_LABELS = ("predator", "chicken", "background", "person")
 CAMERA_PREFIX = "camera:"
@@ -134,6 +137,8 @@ def run_clips(args: argparse.Namespace) -> int:
             tempfile.TemporaryDirectory() as tmp:
         for n, (label, path) in enumerate(clips):
             cam = clip_camera(config, camera, path, args.fps)
+            # Its log lines (motion, firings) name the camera whose settings and head it has.
+            log.info("clip %s: replayed as camera %s", path, cam.name)
             try:
                 visits = replay_visits(cam, config, classifier, state_dir=Path(tmp) / str(n),
                                        board_ms=args.board_ms, resolve=store.resolve)

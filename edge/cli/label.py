@@ -76,8 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for action in (ls, put, clear):
         # Also after the action (``label list -c FILE``); SUPPRESS keeps a value given
         # before the action when none is given after it.
-        action.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS,
-                            help="YAML configuration file")
+        add_config_arg(action, default=argparse.SUPPRESS)
         add_state_dir_arg(action, default=argparse.SUPPRESS)
     p.set_defaults(func=run, action=None, unlabelled=False, json=False)
 

@@ -35,12 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("learn", help="each camera's own scene: what it learned, re-fit, judge")
     add_config_arg(p)
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
-    status = actions.add_parser("status", help="scenes learned per camera, last re-fit")
-    add_json_arg(status)
-    for name, what in (("refit", "re-fit the head now and register it as a shadow"),
+    for name, what in (("status", "scenes learned per camera, last re-fit"),
+                       ("refit", "re-fit the head now and register it as a shadow"),
                        ("judge", "promote the waiting re-fit, or say why not"),
                        ("nightly", "judge a re-fit that waited long enough, then re-fit")):
         a = actions.add_parser(name, help=what)
+        add_config_arg(a, default=argparse.SUPPRESS)  # also after the action
         add_json_arg(a)
         if name == "judge":
             a.add_argument("--now", action="store_true",

@@ -122,7 +122,7 @@ def test_doctor_metrics_and_status_say_how_much_of_its_scene_a_camera_learned(
     refit = tmp_path / "scene-default-nest-1"
     gated_refit_copy(refit, "nest-1")
     ModelRegistry(state, config.models).promote_head("scene-default-nest-1", refit, "nest")
-    assert main(["learn", "-c", str(config_file), "status"]) == 0
+    assert main(["learn", "status", "-c", str(config_file)]) == 0  # -c after the action too
     assert (f"decides with {shipped_head().info.name}-nest-1 (its own re-fit; decides near its 5 "
             "crops, the shipped head elsewhere)") in capsys.readouterr().out
     said = [f.message for f in check_learning(config, asset_store)]
