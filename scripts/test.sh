@@ -7,6 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case "${1:-}" in
+    -h|--help)
+        sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+        echo "Any other arguments go to pytest (e.g. -q, -x, tests/camera, -k motion)."
+        exit 0 ;;
+esac
+
 APT_PACKAGES=(mosquitto shellcheck systemd chromium chromium-driver)
 VENV=${TENSORCHICKEN_VENV:-.venv}
 
