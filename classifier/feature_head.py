@@ -53,6 +53,8 @@ DEFAULT_HEAD_DIR = Path(__file__).resolve().parent / "data" / "default_head"
 SECOND_LOOK_DIR = Path(__file__).resolve().parent / "data" / "second_look"
 INFO_FILE = "head.yaml"
 HEAD_FILE = "head.npz"
+# The sha256, label and path of each picture a head was trained on, a line each.
+TRAINING_FILES = "training_files.txt"
 CLASSES = ("background", "chicken", "predator")
 
 

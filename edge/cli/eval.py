@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from classifier import Classification, ClassifierError
+from classifier.feature_head import DEFAULT_HEAD_DIR, TRAINING_FILES, FeatureHead, shipped_head
 from edge.cli import CliError
 from edge.cli.classify import add_model_args, open_classifier, timed_classify
 from edge.cli.common import config_from, print_json
@@ -41,6 +42,7 @@ from edge.train.confusion import (
     rates,
     reaching_veto,
 )
+from groundwork.digest import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,9 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
                 continue
             results.append((row, result, ms))
         names = classifier.model_names
+        heads = [h.name for h in (classifier.head,
+                                  classifier.second_look and classifier.second_look.head) if h]
+        learnt = learnt_by_shipped_head(classifier.head, args.root, [r for r, _, _ in results])
     if unreadable and not results:
         raise CliError(f"none of the {len(unreadable)} pictures could be read (is --root "
                        f"{args.root} the folder their paths start from?); the first: "
@@ -120,6 +125,9 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
     return {
         "n": len(results),
         "models_used": list(names),
+        "heads_used": heads,
+        # Pictures the shipped default head learnt from: their figures are not held out.
+        "trained_on": learnt,
         **rates([(row.label, res.verdict.value) for row, res, _ in results]),
         **reaching_veto([(row.label, res.chicken_score) for row, res, _ in results], veto),
         "per_scene": per_scene([(row.scene, row.label, res.verdict.value)
@@ -133,6 +141,17 @@ def evaluate(args: argparse.Namespace, rows: list[Row]) -> dict[str, Any]:
         },
         "per_model": per_model,
     }
+
+
+def learnt_by_shipped_head(head: FeatureHead | None, root: Path, rows: list[Row]) -> list[str]:
+    """Which of ``rows`` the shipped default head (and its second look, built from the same
+    files) was trained on, by their bytes' sha256 (``training_files.txt``); none when ``head``
+    is another head or none."""
+    if head is None or head is not shipped_head():
+        return []
+    listed = (DEFAULT_HEAD_DIR / TRAINING_FILES).read_text(encoding="utf-8").splitlines()
+    trained = {line.split(maxsplit=1)[0] for line in listed if line.strip()}
+    return [r.file for r in rows if sha256_of(root / r.file) in trained]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -186,7 +205,11 @@ def print_report(report: dict[str, Any]) -> None:
     """The report for a human."""
     left_out = len(report.get("unreadable", ()))
     unread = f" ({left_out} more could not be read: left out)" if left_out else ""
-    print(f"{report['n']} pictures{unread}, models: {', '.join(report['models_used'])}")
+    heads = f", heads: {', '.join(report['heads_used'])}" if report.get("heads_used") else ""
+    print(f"{report['n']} pictures{unread}, models: {', '.join(report['models_used'])}{heads}")
+    if report.get("trained_on"):
+        print(f"{len(report['trained_on'])} of them trained the shipped default head: their "
+              "figures are not held out (README, 'The default head')")
     print(f"{'truth / verdict':>16} " + " ".join(f"{v:>10}" for v in LABELS))
     for truth, row in report["confusion"].items():
         print(f"{truth:>16} " + " ".join(f"{row[v]:>10}" for v in LABELS))

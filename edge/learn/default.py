@@ -41,6 +41,7 @@ from classifier.feature_head import (
     CLASSES,
     HEAD_FILE,
     INFO_FILE,
+    TRAINING_FILES,
     FeatureHead,
     FeatureHeadInfo,
     class_scores,
@@ -138,7 +139,7 @@ def write_head(folder: Path, base: FeatureHead, head: GatedHead, camera: str, ve
     lines = sorted(f"{hashlib.sha256(e.path.read_bytes()).hexdigest()} {target_of(e.label)} "
                    f"{e.camera}/{e.path.name}\n" for e, f in zip(examples, fit, strict=True) if f)
     text = "".join(lines)
-    (folder / "training_files.txt").write_text(text, encoding="utf-8")
+    (folder / TRAINING_FILES).write_text(text, encoding="utf-8")
     base_sha = base.info.head.sha256
     info = base.info.model_copy(update={
         "name": head_name(camera), "version": version,
@@ -149,7 +150,7 @@ def write_head(folder: Path, base: FeatureHead, head: GatedHead, camera: str, ve
                                "gate": {"crops": len(head.gate.anchors), "coverage": COVERAGE,
                                         "neighbours": head.gate.neighbours,
                                         "similarity": round(head.gate.similarity, 4)}},
-                     "files": {"list": "training_files.txt", "count": len(lines),
+                     "files": {"list": TRAINING_FILES, "count": len(lines),
                                "sha256": hashlib.sha256(text.encode()).hexdigest()}},
         "metrics": metrics,
     })

@@ -55,6 +55,7 @@ from classifier.feature_head import (
     CLASSES,
     HEAD_FILE,
     INFO_FILE,
+    TRAINING_FILES,
     FeatureHeadInfo,
     FeatureSource,
     class_scores,
@@ -84,7 +85,6 @@ BOX_COPY = "box"
 BOX_SCORE = 0.4
 BOXES_PER_PICTURE = 2
 BOX_AREA = (0.01, 0.7)
-TRAINING_FILES = "training_files.txt"
 # The second look's feature source for the extractor: its one output.
 EXTRACTOR_TENSOR = "output"
 # The second look's band, from this predator score up to the threshold: held out by camera, from

@@ -74,6 +74,9 @@ def test_eval_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert report["background_false_alarm"] == 0.0 and report["misses"] == []
     assert set(report["latency_ms"]) == {"median", "p99"}
     assert set(report["per_model"]) == {"mobilenet_v2_imagenet", "mobilenet_v2_inat_birds"}
+    # The shipped head learnt from the shared photos: the report says so, by their bytes.
+    assert report["heads_used"][0] == shipped_head().name
+    assert report["trained_on"] == [r.split(",")[0] for r in ROWS if ",video," not in r]
 
 
 def test_eval_counts_a_miss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,8 +159,17 @@ def test_eval_leaves_out_and_names_what_cannot_be_read(
     assert report["n"] == 1 and report["predator_recall"] == 1.0
     assert [u["file"] for u in report["unreadable"]] == ["gone.jpg", "torn.jpg"]
     assert "gone.jpg" in caplog.text and "torn.jpg" in caplog.text
+    assert report["trained_on"] == ["owl.jpg"]  # a shared photo the shipped head learnt from
     assert main(["eval", "--manifest", str(manifest)]) == 0
-    assert "1 pictures (2 more could not be read: left out)" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "1 pictures (2 more could not be read: left out)" in text
+    assert "1 of them trained the shipped default head: their figures are not held out" in text
+    # A picture of the owner's own is not among them.
+    (tmp_path / "owl.jpg").unlink()
+    (tmp_path / "owl.jpg").write_bytes((DATA / "images/predator/coral__owl.jpg").read_bytes()
+                                       + b"\0")
+    assert main(["eval", "--manifest", str(manifest), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trained_on"] == []
     # A wrong root reads nothing: that is an error that says where it looked.
     assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2
     assert "none of the 3 pictures could be read (is --root" in capsys.readouterr().err
