@@ -63,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-archive", action="store_true",
                    help="also learn from archived crops you labelled (tensorchicken label)")
     p.add_argument("--name", default="coop", help="package name (default: coop)")
-    p.add_argument("--version", help="package version (default: the UTC time, 20260501T211403Z)")
+    p.add_argument("--version", help="package version (default: the UTC time it was "
+                   "trained, as YYYYMMDDTHHMMSSZ)")
     p.add_argument("--fine", action="store_true",
                    help="finer classes (breed, species) where a subclass has enough photos")
     p.add_argument("--min-per-class", type=int, default=4, metavar="N",
