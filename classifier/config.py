@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 from groundwork.section import Section
 
 Role = Literal["primary", "critical", "shadow", "canary"]
+# An interpreter's threads at most: more than a Pi's cores only queue, and an absurd count
+# would exhaust the process's threads.
+MAX_THREADS = 16
 
 
 class ModelUse(Section):
@@ -23,7 +26,7 @@ class ModelUse(Section):
 
     name: str = Field(description="Model name in the manifest, or of a local model package")
     role: Role = "primary"
-    threads: int = Field(2, ge=1, le=16, description="Interpreter threads")
+    threads: int = Field(2, ge=1, le=MAX_THREADS, description="Interpreter threads")
     package: str | None = Field(
         default=None,
         description="Folder of a local model package (package.yaml), instead of the manifest",

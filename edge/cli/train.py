@@ -31,6 +31,7 @@ from typing import Any
 
 from classifier import Classifier, ClassifierError, load_classifier
 from classifier.blend import DEFAULT_WEIGHT
+from classifier.config import MAX_THREADS
 from classifier.head import HeadSettings
 from classifier.package import packages_dir
 from classifier.registry import ModelRegistry
@@ -134,9 +135,11 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
                                    ("--blend", args.blend, 0.0, 1.0)):
         if not low <= value <= high:
             raise CliError(f"{name} must be between {low} and {high}, got {value}", code=2)
-    if args.folds == 1 or args.folds < 0 or args.min_per_class < 1 or args.threads < 1:
-        raise CliError("--folds must be 0 or at least 2; --min-per-class and --threads at "
-                       "least 1", code=2)
+    if args.folds == 1 or args.folds < 0 or args.min_per_class < 1:
+        raise CliError("--folds must be 0 or at least 2; --min-per-class at least 1", code=2)
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise CliError(f"--threads must be between 1 and {MAX_THREADS}, got {args.threads}",
+                       code=2)
     return TrainSettings(
         fine=args.fine, min_per_class=args.min_per_class, head=HeadSettings(l2=args.l2),
         folds=args.folds, target_recall=args.target_recall, max_chicken_fa=args.max_chicken_fa,
