@@ -31,6 +31,7 @@ from dataclasses import replace
 import numpy as np
 
 from classifier.ensemble import Thresholds, verdict_for
+from classifier.errors import ImageError
 from classifier.verdict import Classification, Verdict
 
 # A picture this close to square is one square: its centred square loses almost nothing.
@@ -44,6 +45,9 @@ HEN_ELSEWHERE = 0.1
 # (``scripts/measure_stills.py``, 6 Dec, with the second look: from 0.5, 8 of the 112 empty
 # scenes called predator; from 0.7, 2; from 0.75, the one the centred square calls).
 SIDE_POINT = 0.75
+# A picture longer than this many times its shorter side is not a camera's frame (a 32:9
+# panorama is 3.6); judged by squares it would be thousands of them (a 1 x 60000 strip: 240000).
+MAX_ASPECT = 8.0
 
 
 def squares(height: int, width: int) -> list[tuple[int, int, int]]:
@@ -108,7 +112,12 @@ def judged(answers: Sequence[Classification], thresholds: Thresholds) -> Classif
 def classify_still(classify: Callable[[np.ndarray], Classification], thresholds: Thresholds,
                    rgb: np.ndarray) -> Classification:
     """The answer for a whole still picture ``rgb``: ``classify`` (one square crop's answer) on
-    each of its :func:`squares`, :func:`judged` together."""
+    each of its :func:`squares`, :func:`judged` together. :class:`ImageError` for a picture
+    longer than :data:`MAX_ASPECT` times its shorter side."""
+    height, width = rgb.shape[:2]
+    if max(height, width) > MAX_ASPECT * min(height, width):
+        raise ImageError(f"a {width}x{height} picture: its longer side is more than "
+                         f"{MAX_ASPECT:g} times its shorter, not a camera's frame")
     answers = [classify(np.ascontiguousarray(rgb[top:top + side, left:left + side]))
                for top, left, side in squares(*rgb.shape[:2])]
     return answers[0] if len(answers) == 1 else judged(answers, thresholds)

@@ -10,6 +10,7 @@ import pytest
 
 from classifier import Classifier, Verdict, load_image
 from classifier.ensemble import Thresholds
+from classifier.errors import ImageError
 from classifier.still import HEN_ELSEWHERE, SIDE_POINT, classify_still, judged, squares
 from classifier.verdict import Classification
 from tests.conftest import SHARED_DATA
@@ -54,6 +55,23 @@ def answer(predator: float, chicken: float, label: str = "x") -> Classification:
     verdict = (Verdict.PREDATOR if predator >= 0.5 else
                Verdict.CHICKEN if chicken >= 0.3 else Verdict.BACKGROUND)
     return Classification(verdict, max(predator, chicken), predator, chicken, label, "m")
+
+
+def test_a_strip_is_refused_not_judged_by_thousands_of_squares() -> None:
+    # A 1 x 60000 picture would be 240000 squares (minutes of work for nothing a camera sends).
+    asked: list[np.ndarray] = []
+
+    def classify(crop: np.ndarray) -> Classification:
+        asked.append(crop)
+        return Classification(Verdict.BACKGROUND, 0.9, predator_score=0.0, chicken_score=0.0,
+                              label="background", decided_by="test")
+
+    for shape in ((1, 60000, 3), (30000, 8, 3)):
+        with pytest.raises(ImageError, match="longer side is more than 8 times its shorter"):
+            classify_still(classify, Thresholds(), np.zeros(shape, np.uint8))
+    assert asked == []
+    classify_still(classify, Thresholds(), np.zeros((100, 800, 3), np.uint8))  # 8:1 still is
+    assert len(asked) == len(squares(100, 800))
 
 
 def test_a_hen_in_any_square_is_seen_and_keeps_the_predator_of_another_square_out() -> None:
