@@ -111,7 +111,7 @@ def read_state(path: Path) -> RegistryState:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         return RegistryState()
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RegistryError(f"{path}: cannot read the model registry: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"primary", "history", "roles", "packages",
                                                   "heads", "head_shadows"}:

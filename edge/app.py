@@ -15,9 +15,12 @@ from camera.capture import Capture
 from camera.config import CameraConfig
 from camera.opening import open_source
 from camera.source import FrameSource
+from classifier.config import ModelsConfig
+from classifier.ensemble import CRITICAL_ROLES
+from classifier.errors import ModelError
 from classifier.keeper import ModelKeeper
-from classifier.registry import ModelRegistry
-from classifier.rendezvous import load_rendezvous
+from classifier.registry import ModelRegistry, RegistryError
+from classifier.rendezvous import Rendezvous, load_rendezvous
 from edge.arming import ArmingMemory
 from edge.assets import AssetStore
 from edge.clips import ClipRecorder, adopt_through
@@ -59,6 +62,31 @@ def _owner_only(folder: Path) -> None:
         log.warning("%s was readable by every user (%o): now 700", folder, mode)
         folder.chmod(0o700)
 
+
+
+def models_to_run(registry: ModelRegistry, config: Config) -> ModelsConfig:
+    """The configuration's models with the registry's run-time changes; the configuration's
+    alone when the registry's file is damaged: the guard does not need it to start."""
+    try:
+        return registry.effective()
+    except RegistryError as exc:
+        log.error("%s; guarding with the configuration's models alone until it is repaired "
+                  "('tensorchicken models reset' starts it afresh)", exc)
+        return config.models
+
+
+def load_guarding_models(cfg: ModelsConfig, store: AssetStore) -> Rendezvous:
+    """The rendezvous of ``cfg``; without its shadow and canary models when one of them cannot
+    be loaded (they only score off the path, and the guard does not need them)."""
+    try:
+        return load_rendezvous(cfg, store)
+    except ModelError as exc:
+        decisive = cfg.by_role(*CRITICAL_ROLES)
+        if len(decisive) == len(cfg.use):
+            raise
+        log.error("cannot load every model (%s): guarding with %s alone, without the shadow "
+                  "and canary models", exc, ", ".join(u.name for u in decisive))
+        return load_rendezvous(cfg.model_copy(update={"use": decisive}), store)
 
 class Appliance:
     """Every part of the appliance, built from one :class:`Config`.
@@ -123,7 +151,7 @@ class Appliance:
         registry = ModelRegistry(state, config.models)
         # A model missing on disk is fetched now: on a slow link that can outlast TimeoutStartSec.
         with StartupExtender(self.notifier, "loading models"):
-            self.classifier = load_rendezvous(registry.effective(), store)
+            self.classifier = load_guarding_models(models_to_run(registry, config), store)
         self.keeper = ModelKeeper(
             self.classifier, registry, state, self.stop, reread=self._reread_models,
             runtime_dir=runtime_dir(),
