@@ -17,6 +17,7 @@ nothing running the change is just recorded, after loading the model once to che
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -57,6 +58,8 @@ from edge.events.archive import Archive, load_exact
 from edge.learn.describe import where_it_decides
 from edge.train.confusion import is_miss, rates
 from groundwork.digest import sha256_of
+
+log = logging.getLogger(__name__)
 
 RUNNING_WITHIN_S = 30.0
 
@@ -264,7 +267,10 @@ def _pictures(args: argparse.Namespace, config: Config) -> list[tuple[str, np.nd
     for entry in Archive(archive_dir, config.reporters.archive).entries():
         crop = next((f for f in entry.files if f.name.startswith("crop_")), None)
         if crop is not None and (args.since is None or entry.time >= args.since):
-            found.append((str(entry.path.name), load_exact(crop), ""))
+            try:
+                found.append((str(entry.path.name), load_exact(crop), ""))
+            except (OSError, ValueError) as exc:  # a torn write: the others still compare
+                log.warning("left out, cannot be read: %s", exc)
     return found[-args.limit:] if args.limit else found
 
 

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +31,8 @@ from edge.events.archive import event_camera, load_exact
 from edge.learn.light import light_of
 from edge.learn.scenes import SceneStore
 from edge.train.labels import ArchivedCrop
+
+log = logging.getLogger(__name__)
 
 SCENE_HOLD_OUT = 4
 LABEL_HOLD_OUT = 3
@@ -62,6 +65,8 @@ def scene_examples(store: SceneStore, camera: str) -> list[Example]:
     """``camera``'s empty-scene crops, grouped by local hour of day and date."""
     found = []
     for s in store.scenes(camera):
+        if not _readable(s.path):
+            continue
         group = f"{camera}:{time.strftime('%Y%m%d%H', time.localtime(s.time))}"
         found.append(Example(camera, s.path, "background", s.kind, s.light, s.time, group,
                              _bucket(group, SCENE_HOLD_OUT)))
@@ -72,11 +77,22 @@ def owner_examples(crops: Sequence[ArchivedCrop], camera: str) -> list[Example]:
     """The owner's labels of ``camera``'s archived events, with the crops the models saw."""
     found = []
     for c in crops:
-        if c.correction is None or event_camera(c.event) != camera:
+        if c.correction is None or event_camera(c.event) != camera or not _readable(c.crop):
             continue
         found.append(Example(camera, c.crop, c.correction.label, OWNER, _light(c.crop), c.time,
                              c.event, _bucket(c.event, LABEL_HOLD_OUT)))
     return _both_sides(found)
+
+
+def _readable(path: Path) -> bool:
+    """Whether the crop in ``path`` can be read back; one that cannot (a torn write, a bad
+    sector) is left out of the re-fit with a warning, not the end of the night's re-fit."""
+    try:
+        load_exact(path)
+    except (OSError, ValueError) as exc:
+        log.warning("learn: %s; left out of the re-fit", exc)
+        return False
+    return True
 
 
 def _light(path: Path) -> str:
