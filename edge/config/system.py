@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from edge.health.metrics import parse_address
 from groundwork.section import Section
 
 
@@ -29,6 +30,14 @@ class HealthConfig(Section):
     metrics_address: str | None = Field(
         "127.0.0.1:9464", description="host:port for Prometheus text metrics; null to disable"
     )
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        # Checked here, not when the server starts: validate-config and doctor then say so.
+        if value is not None:
+            parse_address(value, "address")
+        return value
     hung_after_s: float = Field(
         10.0,
         gt=0,

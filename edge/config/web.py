@@ -39,5 +39,5 @@ class WebConfig(Section):
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_address(value, "web.address")
+            parse_address(value, "address")
         return value

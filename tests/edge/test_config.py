@@ -99,6 +99,14 @@ def test_an_unknown_key_says_what_was_meant() -> None:
         "mqtt: unknown key here; it is reporters.mqtt"]
 
 
+def test_addresses_are_checked_with_the_file_not_when_the_server_starts() -> None:
+    assert problems({"health": {"metrics_address": "notanaddress"},
+                     "web": {"address": "127.0.0.1:99999"}}) == [
+        "health.metrics_address: address 'notanaddress': expected host:port, e.g. 127.0.0.1:9464",
+        "web.address: address '127.0.0.1:99999': expected host:port, e.g. 127.0.0.1:9464",
+    ]
+
+
 def test_wrong_types_name_the_key() -> None:
     assert problems({"cameras": [{"width": "wide"}]}) == [
         "cameras.0.width: Input should be a valid integer, unable to parse string as an integer "
