@@ -4,7 +4,8 @@ A configuration is a few hundred lines, nested a few levels. A file that is not 
 far deeper than any configuration (PyYAML's composer recurses, and a RecursionError takes
 seconds to come), or whose aliases expand to millions of values (a "billion laughs" file loads
 in milliseconds as shared objects, then hangs whoever walks it) is refused with one line saying
-which, before it is built.
+which, before it is built. So is a key given twice in one mapping, which YAML would otherwise
+resolve silently by keeping the last.
 """
 
 from __future__ import annotations
@@ -71,9 +72,24 @@ def _check_size(node: yaml.Node, sizes: dict[int, int]) -> int:
     if isinstance(node, yaml.SequenceNode):
         size += sum(_check_size(child, sizes) for child in node.value)
     elif isinstance(node, yaml.MappingNode):
+        _check_keys_once(node)
         size += sum(_check_size(k, sizes) + _check_size(v, sizes) for k, v in node.value)
     if size > MAX_VALUES:
         raise YamlRefused(f"expands to more than {MAX_VALUES} values (through its aliases, "
                           f"line {node.start_mark.line + 1}): not a configuration")
     sizes[id(node)] = size
     return size
+
+
+def _check_keys_once(node: yaml.MappingNode) -> None:
+    """A key given twice in one mapping: YAML keeps the last silently, so a second
+    ``decision:`` section written further down would drop the first (its ``armed: true``)."""
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in seen:
+            raise YamlRefused(f"key {key.value!r} is given twice, on lines {seen[key.value]} "
+                              f"and {line}: YAML would keep the second and drop the first")
+        seen[key.value] = line

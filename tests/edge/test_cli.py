@@ -115,6 +115,10 @@ BAD_FILES = {
                "(file): nested more than 64 levels deep (line 1)"),
     "alias bomb": (BOMB.encode(), "(file): expands to more than 100000 values (through its "
                    "aliases, line"),
+    # YAML keeps the last of two keys silently: the second section would drop armed: true.
+    "a key twice": (b"decision:\n  armed: true\ncameras: [{name: a}]\ndecision:\n  cooldown_s: 5\n",
+                    "(file): key 'decision' is given twice, on lines 1 and 4: YAML would keep "
+                    "the second and drop the first"),
 }
 
 
