@@ -4,13 +4,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edge.assets import AssetError, AssetStore, mirrors_from_env
 from edge.cli import CliError
 from edge.config import Config, ConfigError, load_config
+
+
+def number_in(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number from ``low`` (or above it, ``above_low``) to
+    ``high``; NaN, infinity and anything outside are refused with exit 2 and one line (a
+    ``--duration nan`` never ended, a ``--gap inf`` overflowed a timestamp)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        bottom = f"more than {low:g}" if above_low else f"{low:g} or more"
+        if not math.isfinite(value) or value > high or value < low or (above_low
+                                                                       and value == low):
+            raise argparse.ArgumentTypeError(f"must be {bottom} and at most {high:g}, "
+                                             f"got {text}")
+        return value
+    return parse
+
+
+def port_number(text: str) -> int:
+    """An argparse ``type``: a TCP port, 1 to 65535."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {text!r}")
+    return int(text)
 
 
 def add_config_arg(parser: argparse.ArgumentParser, **kwargs: Any) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 import shlex
 from pathlib import Path
 
-from edge.cli.common import add_json_arg, add_mirror_arg, print_json
+from edge.cli.common import add_json_arg, add_mirror_arg, number_in, print_json
 from edge.config.web import DEFAULT_ADDRESS
 from edge.latency import format_summary
 
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_arg(p)
     p.add_argument(
         "--duration",
-        type=float,
+        type=number_in(0, 86400, above_low=True),
         default=50.0,
         metavar="S",
         help="stop after S seconds at most (default 50)",

@@ -27,7 +27,7 @@ from camera.replay import PHOTO_SUFFIXES, read_image
 from classifier import ClassifierError
 from edge.cli import CliError
 from edge.cli.classify import open_classifier
-from edge.cli.common import config_from, print_json, store_from
+from edge.cli.common import config_from, number_in, print_json, store_from
 from edge.cli.motion import camera_named, video_config
 from edge.config import Config
 from edge.visit_replay import VisitReport, replay_visits
@@ -48,10 +48,10 @@ def add_clip_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--expect", choices=CLIP_LABELS,
                         help="what walks through the clips not labelled LABEL=PATH")
-    parser.add_argument("--board-ms", type=float, default=0.0, metavar="MS",
+    parser.add_argument("--board-ms", type=number_in(0, 60_000), default=0.0, metavar="MS",
                         help="play a slower board: MS per classified frame (default 0: every "
                         "frame)")
-    parser.add_argument("--fps", type=float, default=None,
+    parser.add_argument("--fps", type=number_in(0.01, 120), default=None,
                         help="frame rate of frame folders (default: the camera's); a trail "
                         "camera's burst or snapshots: 1, so that the motion warm-up (a "
                         "time) takes one frame, not ten")
@@ -84,7 +84,7 @@ def clip_camera(
     frames = sorted(p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
     if not frames:
         raise CliError(f"{path}: no frames in the folder (looked for "
-                       f"{', '.join(sorted(PHOTO_SUFFIXES))})")
+                       f"{', '.join(sorted(PHOTO_SUFFIXES))})", code=2)
     try:
         height, width = read_image(str(frames[0])).shape[:2]
     except BadFrameError as exc:
@@ -119,10 +119,6 @@ def clip_summary(label: str | None, visits: list[VisitReport]) -> dict[str, Any]
 
 def run_clips(args: argparse.Namespace) -> int:
     """Replay every clip; print the report (or one JSON object)."""
-    if args.board_ms < 0:
-        raise CliError(f"--board-ms must be 0 or more, got {args.board_ms}", code=2)
-    if args.fps is not None and args.fps <= 0:
-        raise CliError(f"--fps must be more than 0, got {args.fps}", code=2)
     config = config_from(args)
     store = store_from(args, config)
     camera = camera_named(config, args.camera)

@@ -73,8 +73,9 @@ def log_path(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Print the events (or the reporters' state); exit 1 when there is no log."""
-    if args.limit is not None and args.limit < 1:
-        raise CliError("--limit must be 1 or more", code=2)
+    if args.limit is not None and not 1 <= args.limit <= 2**62:  # SQLite's integers end at 2**63
+        raise CliError(f"--limit must be 1 or more (a count SQLite can hold), got {args.limit}",
+                       code=2)
     path = log_path(args)
     try:
         with EventLog(path, readonly=True) as log:

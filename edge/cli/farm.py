@@ -7,7 +7,14 @@ import sys
 from typing import Any
 
 from edge.cli import CliError
-from edge.cli.common import add_config_arg, add_json_arg, config_from, print_json
+from edge.cli.common import (
+    add_config_arg,
+    add_json_arg,
+    config_from,
+    number_in,
+    port_number,
+    print_json,
+)
 from edge.events.farm import COLUMNS, FarmError, read_farm
 from edge.secrets import read_secret
 
@@ -21,9 +28,10 @@ def register(sub: Any) -> None:
     add_config_arg(parser)
     add_json_arg(parser)
     parser.add_argument("--host", help="broker host (default: reporters.mqtt.host)")
-    parser.add_argument("--port", type=int, help="broker port (default: reporters.mqtt.port)")
+    parser.add_argument("--port", type=port_number, help="broker port (default: "
+                        "reporters.mqtt.port)")
     parser.add_argument("--username", help="broker user (the owner's on a farm with an ACL)")
-    parser.add_argument("--settle", type=float, default=1.0, metavar="S",
+    parser.add_argument("--settle", type=number_in(0.1, 600), default=1.0, metavar="S",
                         help="stop after S seconds without a new message (default 1)")
     parser.set_defaults(func=run)
 

@@ -20,7 +20,7 @@ from camera.motion import MotionDetector
 from camera.opencv_source import OpenCVSource
 from camera.segments import Segment, SegmentTracker
 from edge.cli import CliError
-from edge.cli.common import add_config_arg, add_json_arg, config_from
+from edge.cli.common import add_config_arg, add_json_arg, config_from, number_in
 from edge.config import Config
 
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(p)
     add_json_arg(p)
     p.add_argument("--camera", help="take motion settings from this camera (default: the first)")
-    p.add_argument("--gap", type=float, default=1.0, metavar="S",
+    p.add_argument("--gap", type=number_in(0, 3600), default=1.0, metavar="S",
                    help="pauses shorter than this do not split a segment (default 1.0 s)")
     p.set_defaults(func=run)
 

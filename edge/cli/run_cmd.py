@@ -9,7 +9,7 @@ import signal
 from typing import Any
 
 from edge.cli import CliError
-from edge.cli.common import add_config_arg, add_mirror_arg, config_from, store_from
+from edge.cli.common import add_config_arg, add_mirror_arg, config_from, number_in, store_from
 from edge.logs import configure as configure_logging
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the appliance until stopped (SIGTERM/SIGINT)")
     add_config_arg(p)
     add_mirror_arg(p)
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=number_in(0, 1e9), metavar="S",
+                   help="stop after S seconds")
     arming = p.add_mutually_exclusive_group()
     arming.add_argument(
         "--armed",

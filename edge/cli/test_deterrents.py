@@ -20,7 +20,7 @@ from actuators.bank import DeterrentBank, make_pin_factory
 from actuators.config import DeterrentConfig
 from actuators.errors import DeterrentError
 from edge.cli import CliError
-from edge.cli.common import add_config_arg, config_from
+from edge.cli.common import add_config_arg, config_from, number_in
 from edge.config import Config
 
 NS_PER_US = 1000
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_arg(p)
     p.add_argument("--device", metavar="NAME", help="fire only this deterrent")
     p.add_argument("--force", action="store_true", help="fire even when decision.armed is false")
-    p.add_argument("--gap", type=float, default=1.0, metavar="S",
+    p.add_argument("--gap", type=number_in(0, 3600), default=1.0, metavar="S",
                    help="seconds between two devices (default 1)")
     p.set_defaults(func=run)
 

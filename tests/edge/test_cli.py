@@ -138,3 +138,18 @@ def test_a_file_no_retry_can_mend_is_one_line_and_exit_2(
     assert done.returncode == 2, output
     assert "Traceback" not in output and message in output, output
     assert len(output.splitlines()) == 2  # the file and its one problem
+
+
+@pytest.mark.parametrize("argv", [
+    ["demo", "--duration", "nan"], ["run", "--duration", "inf"], ["farm", "--port", "0"],
+    ["test-deterrents", "--gap", "1e308"], ["motion", "clip.mp4", "--gap", "-1"],
+])
+def test_a_number_out_of_range_is_refused_before_anything_runs(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --duration nan never ended; --gap inf overflowed a timestamp after the first deterrent.
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {argv[-2]}:" in err and "Traceback" not in err

@@ -205,13 +205,18 @@ def test_bad_clip_arguments_say_what_is_wrong(
     assert "'wolf' is not one of predator, chicken, background, person" in capsys.readouterr().err
     assert main(["eval", "--clips", str(tmp_path / "missing.mp4")]) == 2
     assert "missing.mp4: no such video file or folder" in capsys.readouterr().err
-    assert main(["eval", "--clips", str(tmp_path)]) == 1
+    assert main(["eval", "--clips", str(tmp_path)]) == 2
     assert "no frames in the folder" in capsys.readouterr().err
     assert main(["eval", "--clips", "camera:nowhere"]) == 2
     assert "no camera named 'nowhere'" in capsys.readouterr().err
     assert main(["eval"]) == 2
-    assert "eval needs --manifest CSV and --root DIR (or --clips PATH...)" in \
-        capsys.readouterr().err
+    assert "eval needs --manifest CSV (or --clips PATH...)" in capsys.readouterr().err
+    # A rate or a pace that is not a finite number in range is refused before anything runs.
+    for option, value in (("--fps", "nan"), ("--fps", "1e-300"), ("--board-ms", "inf")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["eval", "--clips", str(tmp_path), option, value])
+        assert exit_.value.code == 2
+        assert f"argument {option}: must be" in capsys.readouterr().err
 
 
 def test_a_camera_s_own_re_fitted_head_judges_its_clips(
