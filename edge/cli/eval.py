@@ -69,6 +69,9 @@ def read_manifest(path: Path) -> list[Row]:
             rows = [_row(path, n, r) for n, r in enumerate(reader, start=2)]
     except OSError as exc:
         raise CliError(f"{path}: cannot read it: {exc.strerror or exc}", code=2) from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                       f"{exc.start}); save the CSV as UTF-8", code=2) from None
     return [r for r in rows if r is not None]
 
 

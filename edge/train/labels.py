@@ -64,6 +64,9 @@ class LabelStore:
             return {}
         except OSError as exc:
             raise LabelError(f"{self.path}: cannot read the labels: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise LabelError(f"{self.path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                             f"at offset {exc.start}); fix or remove it") from None
         reader = csv.DictReader(io.StringIO(text))
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise LabelError(f"{self.path}: expected the columns {','.join(COLUMNS)}")
@@ -76,6 +79,8 @@ class LabelStore:
         """Record ``label`` (and ``subclass``) for each of ``events``."""
         if label not in VERDICTS:
             raise LabelError(f"label {label!r} is not one of {', '.join(VERDICTS)}")
+        if not subclass.isprintable():  # a newline would break every listing of the labels
+            raise LabelError(f"subclass {subclass!r}: one line of printable text, please")
         labels = self.read()
         now = self._clock()
         for event in events:

@@ -175,6 +175,13 @@ def test_eval_leaves_out_and_names_what_cannot_be_read(
     assert "none of the 3 pictures could be read (is --root" in capsys.readouterr().err
 
 
+def test_eval_manifest_not_utf8_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(b"file,label\nh\xe9n.jpg,chicken\n")
+    assert main(["eval", "--manifest", str(manifest)]) == 2
+    assert "m.csv: not UTF-8 text (byte 0xe9 at offset 12)" in capsys.readouterr().err
+
+
 def test_eval_bad_label_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = _manifest(tmp_path, ["images/chicken/c4f__47.png,hen,x"])
     assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2

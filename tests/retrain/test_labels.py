@@ -55,9 +55,15 @@ def test_label_store_round_trip_and_errors(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.part"))
     with pytest.raises(LabelError, match="'hen' is not one of chicken, predator, background"):
         store.set(["x"], "hen")
+    with pytest.raises(LabelError, match="one line of printable text"):
+        store.set(["x"], "chicken", "silkie\nbantam")
     (tmp_path / LABELS_FILE).write_text("event,label,subclass,labelled_at\nx,goose,,1\n")
     with pytest.raises(LabelError, match=r"labels\.csv:2: label 'goose'"):
         store.read()
+    (tmp_path / LABELS_FILE).write_bytes(b"event,label\n\xff\xfe")
+    with pytest.raises(LabelError, match=r"labels\.csv: not UTF-8 text \(byte 0xff at offset 12\)"):
+        store.set(["x"], "chicken")  # and the file is left as it was, for its owner to look at
+    assert (tmp_path / LABELS_FILE).read_bytes() == b"event,label\n\xff\xfe"
 
 
 def test_label_command_lists_sets_and_clears(
