@@ -115,3 +115,10 @@ def declared_sha256(path: Path | None = None) -> dict[str, str]:
     path = path or manifest_path()
     data = _read_manifest(path)
     return {f["name"]: f["sha256"] for f in data.get("files") or () if f.get("sha256")}
+
+
+def declared_files(path: Path | None = None) -> frozenset[str]:
+    """The name of every file of the manifest's ``files:`` section (models, labels and the
+    demo's footage); ModelError if the manifest cannot be read."""
+    data = _read_manifest(path or manifest_path())
+    return frozenset(f["name"] for f in data.get("files") or () if f.get("name"))

@@ -9,6 +9,7 @@ Import a package's model from its package (``from camera.config import CameraCon
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -19,6 +20,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from actuators.config import KINDS, GpioConfig
 from camera.config import CameraConfig
 from classifier.config import ModelsConfig
+from classifier.errors import ClassifierError
+from classifier.spec import declared_files, load_specs
 from edge.config.clips import ClipsConfig, OutcomeConfig
 from edge.config.decision import DecisionConfig, QuietHours
 from edge.config.learn import LearnConfig
@@ -89,6 +92,29 @@ class Config(Section):
         return self
 
     @model_validator(mode="after")
+    def _models_and_assets_known(self) -> Config:
+        # A misspelt model or demo asset is found when the file is checked (validate-config,
+        # exit 2, not retried), not by a start that fails or a camera awaited for ever.
+        names = _manifest_names()
+        if names is None:
+            return self
+        models, files = names
+        unknown = [u.name for u in self.models.use if u.package is None and u.name not in models]
+        if unknown:
+            raise KeyProblem("models.use", f"{', '.join(map(repr, unknown))} is not a classifier "
+                             f"of the model manifest ({', '.join(sorted(models))}) and names "
+                             "no package")
+        addresses = [c.address for c in self.cameras]
+        addresses += [a.image for c in self.cameras for a in c.arrivals]
+        # "asset:" is edge.assets.ASSET_PREFIX, which imports back into this package.
+        missing = [a for a in addresses
+                   if a.startswith("asset:") and a.removeprefix("asset:") not in files]
+        if missing:
+            raise KeyProblem("cameras", f"{', '.join(map(repr, missing))}: no such file in the "
+                             "asset manifest (an asset: address names one of its files)")
+        return self
+
+    @model_validator(mode="after")
     def _quiet_devices_exist(self) -> Config:
         # A typo here would leave a siren sounding at night, and the Decider would only
         # find it at start-up: a restart loop instead of a clear validate-config error.
@@ -101,6 +127,18 @@ class Config(Section):
                 f"({', '.join(KINDS)}) nor a deterrent name ({', '.join(names) or 'none'})",
             )
         return self
+
+
+@functools.cache
+def _manifest_names() -> tuple[frozenset[str], frozenset[str]] | None:
+    """The shipped manifest's classifier models and files (None when it cannot be read: the
+    models' own loading then says why)."""
+    try:
+        specs = load_specs()
+        files = declared_files()
+    except (ClassifierError, OSError, ValueError):
+        return None
+    return frozenset(n for n, spec in specs.items() if spec.kind == "classifier"), files
 
 
 class KeyProblem(ValueError):

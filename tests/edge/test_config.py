@@ -107,6 +107,18 @@ def test_addresses_are_checked_with_the_file_not_when_the_server_starts() -> Non
     ]
 
 
+def test_a_model_or_asset_the_manifest_does_not_have_is_named_with_the_file() -> None:
+    # Found by validate-config (exit 2, not retried), not by a start that fails or a camera
+    # awaited for ever.
+    (found,) = problems({"models": {"use": [{"name": "mobilenet_v2_imagenett"}]}})
+    assert found.startswith("models.use: 'mobilenet_v2_imagenett' is not a classifier of the "
+                            "model manifest (")
+    (found,) = problems({"cameras": [{"address": "asset:nope.mp4"}]})
+    assert found == ("cameras: 'asset:nope.mp4': no such file in the asset manifest (an asset: "
+                     "address names one of its files)")
+    parse_config({"models": {"use": [{"name": "own", "package": "/srv/own"}]}})  # a package
+
+
 def test_wrong_types_name_the_key() -> None:
     assert problems({"cameras": [{"width": "wide"}]}) == [
         "cameras.0.width: Input should be a valid integer, unable to parse string as an integer "
