@@ -44,7 +44,7 @@ from edge.learn.places import MotionPlaces
 from edge.learn.record import LearnRecord
 from edge.learn.scenes import SceneStore, scenes_dir
 from edge.learn.schedule import NightlyRefit, learn_command
-from edge.paths import default_state_dir, runtime_dir
+from edge.paths import default_state_dir, make_folder, runtime_dir
 from edge.pipeline import CameraLoop, Parts
 from edge.web.feed import LiveFeed
 
@@ -144,7 +144,7 @@ class Appliance:
             if config.paths.state_dir
             else state_dir or default_state_dir()
         )
-        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_folder(state, "the state folder (paths.state_dir)")
         _owner_only(state)
         guard = self._web_guard()  # before the models load: a refusal comes at once
         # The models run are the configuration's, with the run-time changes of the registry.

@@ -34,6 +34,18 @@ def default_state_dir() -> Path:
     return Path(xdg) / "tensorchicken"
 
 
+def make_folder(path: Path, what: str) -> None:
+    """Make the folder ``path`` (and its parents) for ``what`` (its key, "--state-dir"); an
+    OSError whose message names ``what`` and the path when it cannot be (a file is there, no
+    permission), not only the errno."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise FileExistsError(f"{what} {path}: a file is there, not a folder") from None
+    except OSError as exc:
+        raise OSError(f"{what} {path}: cannot make the folder: {exc.strerror or exc}") from None
+
+
 def runtime_dir() -> Path | None:
     """systemd's RuntimeDirectory (tmpfs under /run) when running as the service, else None.
 

@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), code=2) from None
     except AssetError as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:  # --state-dir a file, or a folder it may not write
+        raise CliError(str(exc), code=2) from None
     summary = result.summary
     if args.json:
         print_json(

@@ -153,3 +153,14 @@ def test_a_number_out_of_range_is_refused_before_anything_runs(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {argv[-2]}:" in err and "Traceback" not in err
+
+
+def test_a_state_folder_that_is_a_file_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "events.txt"
+    taken.write_text("not a folder")
+    assert main(["demo", "--state-dir", str(taken), "--web", "off"]) == 2
+    err = capsys.readouterr().err
+    assert f"{taken}: a file is there, not a folder" in err and "Traceback" not in err
+    assert taken.read_text() == "not a folder"
