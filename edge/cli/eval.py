@@ -178,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
     if args.manifest is None:
         raise CliError("eval needs --manifest CSV (or --clips PATH...)", code=2)
     rows = read_manifest(args.manifest)
+    if not rows:
+        raise CliError(f"{args.manifest}: no pictures to judge (only a header, or video rows: "
+                       "give those to --clips)", code=2)
     args.root = manifest_root(args.manifest, args.root)
     report = evaluate(args, rows)
     for bad in report["unreadable"]:  # left out of the figures: said, not hidden

@@ -351,7 +351,9 @@ def run_compare(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     pictures = _pictures(args, config)
     if not pictures:
-        raise CliError("nothing to compare on: no archived crops (try --since, or --manifest)")
+        where = (f"{args.manifest} lists no pictures" if args.manifest
+                 else "no archived crops (try --since, or --manifest)")
+        raise CliError(f"nothing to compare on: {where}", code=2 if args.manifest else 1)
     report = compare(models, cfg, pictures)
     if args.manifest:
         root = manifest_root(args.manifest, args.root)

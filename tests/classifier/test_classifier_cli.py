@@ -182,6 +182,14 @@ def test_eval_manifest_not_utf8_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert "m.csv: not UTF-8 text (byte 0xe9 at offset 12)" in capsys.readouterr().err
 
 
+def test_eval_of_a_manifest_with_no_pictures_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _manifest(tmp_path, ["video/intel__one-by-one-person-detection.mp4,video,people"])
+    assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2
+    assert "m.csv: no pictures to judge" in capsys.readouterr().err
+
+
 def test_eval_bad_label_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = _manifest(tmp_path, ["images/chicken/c4f__47.png,hen,x"])
     assert main(["eval", "--manifest", str(manifest), "--root", str(DATA)]) == 2
