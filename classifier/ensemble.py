@@ -43,7 +43,7 @@ import numpy as np
 from classifier.assets import AssetFiles
 from classifier.blend import blend, hen_score
 from classifier.config import ModelsConfig, ModelUse, Role
-from classifier.errors import ModelError
+from classifier.errors import ModelError, UnknownModelError
 from classifier.feature_head import CLASSES, FeatureHead, camera_heads_for, head_for
 from classifier.loader import load_model
 from classifier.model import Model
@@ -532,9 +532,9 @@ def _spec_for(use: ModelUse, specs: dict[str, ModelSpec]) -> ModelSpec:
     spec = specs.get(use.name)
     if spec is None:
         known = ", ".join(sorted(specs))
-        raise ModelError(f"model {use.name!r} is not in the manifest; known: {known}")
+        raise UnknownModelError(f"model {use.name!r} is not in the manifest; known: {known}")
     if spec.kind != "classifier":
-        raise ModelError(
+        raise UnknownModelError(
             f"model {use.name!r} is an {spec.kind} model, not a classifier: it gives no verdict"
         )
     if spec.verdicts is None or spec.labels is None:

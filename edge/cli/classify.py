@@ -12,6 +12,7 @@ from typing import Any
 
 from classifier import Classification, Classifier, ClassifierError, load_classifier, load_image
 from classifier.config import ModelsConfig, ModelUse
+from classifier.errors import UnknownModelError
 from classifier.registry import ModelRegistry
 from classifier.still import classify_still
 from edge.cli import CliError
@@ -61,7 +62,7 @@ def open_classifier(args: argparse.Namespace, cameras: Sequence[str] = (),
     try:
         return load_classifier(cfg, store_from(args, config_from(args)))
     except ClassifierError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(str(exc), code=2 if isinstance(exc, UnknownModelError) else 1) from None
 
 
 def _with_camera_heads(args: argparse.Namespace, cfg: ModelsConfig, cameras: Sequence[str],

@@ -69,8 +69,11 @@ def camera_named(config: Config, name: str | None) -> CameraConfig:
 
 def video_config(camera: CameraConfig, video: Path) -> CameraConfig:
     """``camera`` replaying ``video`` once, at the file's own size, as fast as it decodes."""
+    if not video.exists():
+        raise CliError(f"{video}: no such video file", code=2)
     if not video.is_file():
-        raise CliError(f"{video}: no such video file")
+        raise CliError(f"{video}: not a video file (a folder of frames goes to eval --clips)"
+                       if video.is_dir() else f"{video}: not a regular file", code=2)
     probe = cv2.VideoCapture(str(video))
     width = int(probe.get(cv2.CAP_PROP_FRAME_WIDTH))
     height = int(probe.get(cv2.CAP_PROP_FRAME_HEIGHT))

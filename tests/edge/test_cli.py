@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge.cli import build_parser, main
+from tests.conftest import SHARED_DATA
 
 REQUIRED = {
     "run",
@@ -164,3 +165,16 @@ def test_a_state_folder_that_is_a_file_is_named(
     err = capsys.readouterr().err
     assert f"{taken}: a file is there, not a folder" in err and "Traceback" not in err
     assert taken.read_text() == "not a folder"
+
+
+def test_a_wrong_name_or_path_is_the_asker_s_mistake_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = str(SHARED_DATA / "images" / "predator" / "wikianimals__fox.webp")
+    assert main(["classify", "--model", "nope", photo]) == 2
+    assert "model 'nope' is not in the manifest" in capsys.readouterr().err
+    assert main(["motion", str(tmp_path)]) == 2
+    assert "not a video file (a folder of frames goes to eval --clips)" in \
+        capsys.readouterr().err
+    assert main(["motion", str(tmp_path / "gone.mp4")]) == 2
+    assert "gone.mp4: no such video file" in capsys.readouterr().err
