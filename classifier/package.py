@@ -74,12 +74,16 @@ class ExtractorEntry(_Strict):
     outputs: int = Field(gt=0)
 
 
+# A package's name and version: they name its folder, so no separators and nothing empty.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
 class PackageInfo(_Strict):
     """The contents of ``package.yaml``."""
 
     format: Literal[1] = 1
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    version: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN)
+    version: str = Field(pattern=NAME_PATTERN)
     created: str
     description: str = ""
     extractor: ExtractorEntry

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from classifier import Classifier, ClassifierError, load_classifier
 from classifier.blend import DEFAULT_WEIGHT
 from classifier.config import MAX_THREADS
 from classifier.head import HeadSettings
-from classifier.package import packages_dir
+from classifier.package import NAME_PATTERN, packages_dir
 from classifier.registry import ModelRegistry
 from edge.assets import AssetStore
 from edge.cli import CliError
@@ -137,6 +138,10 @@ def _settings(args: argparse.Namespace) -> TrainSettings:
             raise CliError(f"{name} must be between {low} and {high}, got {value}", code=2)
     if args.folds == 1 or args.folds < 0 or args.min_per_class < 1:
         raise CliError("--folds must be 0 or at least 2; --min-per-class at least 1", code=2)
+    for option, value in (("--name", args.name), ("--version", args.version)):
+        if value is not None and not re.fullmatch(NAME_PATTERN, value):
+            raise CliError(f"{option} {value!r}: letters, digits, '.', '_' and '-' only (it "
+                           "names the package's folder)", code=2)
     if not 1 <= args.threads <= MAX_THREADS:
         raise CliError(f"--threads must be between 1 and {MAX_THREADS}, got {args.threads}",
                        code=2)

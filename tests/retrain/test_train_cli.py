@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     (["train", "--root", "photos", "--from-archive"], "--root goes with --manifest"),
     (["train", "--from-archive", "--folds", "1"], "--folds must be 0 or at least 2"),
     (["train", "--from-archive", "--threads", "100000"], "--threads must be between 1 and 16"),
+    (["train", "--from-archive", "--name", "../../etc/x"], "--name '../../etc/x': letters"),
+    (["train", "--from-archive", "--version", ""], "--version '': letters"),
     (["train", "--from-archive", "--target-recall", "1.5"], "--target-recall must be between"),
 ])
 def test_wrong_arguments_exit_2_with_one_line(
