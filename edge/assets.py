@@ -229,10 +229,17 @@ class AssetStore:
                 errors.append(f"{origin}: {exc}")
             finally:
                 tmp.unlink(missing_ok=True)
-        raise AssetError(
-            f"{name}: could not be fetched ({'; '.join(errors) or 'no mirror has it'}). "
-            f"On a machine without internet, point --mirror or {MIRROR_ENV} at a folder holding it."
-        )
+        missing = [str(m) for m in self.mirrors if not Path(m).is_dir()]
+        if missing:
+            errors.append(f"no such mirror folder: {', '.join(missing)}")
+        if not self.mirrors:
+            errors.append("no mirror given")
+        full = next((e for e in errors if "No space left" in e), None)
+        advice = (f"the data folder {target.parent} is full: free some space" if full else
+                  f"on a machine without internet, point --mirror or {MIRROR_ENV} at a folder "
+                  "holding it")
+        raise AssetError(f"{name}: could not be fetched ({'; '.join(errors)}). "
+                         f"{advice[0].upper()}{advice[1:]}.")
 
     def _origins(self, entry: AssetFile) -> list[tuple[str, Callable[[Path], None]]]:
         origins: list[tuple[str, Callable[[Path], None]]] = []

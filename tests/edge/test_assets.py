@@ -43,6 +43,15 @@ def test_fetch_from_a_mirror_then_reuse(tmp_path: Path) -> None:
     assert calls == []
 
 
+def test_a_mirror_folder_that_is_not_there_is_named(tmp_path: Path) -> None:
+    def offline(url: str, dest: Path) -> None:
+        raise OSError("network is unreachable")
+
+    store = AssetStore(tmp_path / "data", mirrors=[tmp_path / "usb-stick"], download=offline)
+    with pytest.raises(AssetError, match=r"no such mirror folder: .*usb-stick\)"):
+        store.path(LABELS)
+
+
 def test_a_corrupt_mirror_copy_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     mirror.mkdir()
