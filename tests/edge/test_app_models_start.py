@@ -16,6 +16,7 @@ from classifier.registry import ModelRegistry
 from edge.app import load_guarding_models, models_to_run
 from edge.assets import AssetStore
 from edge.config import parse_config
+from edge.doctor.checks import check_models
 from tests.conftest import SHARED_MODELS
 
 PRIMARY = {"name": "mobilenet_v2_imagenet", "role": "primary", "threads": 1}
@@ -71,3 +72,12 @@ def test_a_primary_that_will_not_load_still_stops_the_start(tmp_path: Path) -> N
     store = store_with(tmp_path, garbled="mobilenet_v2_1.0_224_quant.tflite")
     with pytest.raises(ModelError, match=r"mobilenet_v2_1\.0_224_quant\.tflite"):
         load_guarding_models(cfg, store)
+
+
+def test_doctor_warns_of_the_shadow_model_the_guard_starts_without(tmp_path: Path) -> None:
+    config = parse_config({"models": {"use": [PRIMARY, SHADOW], "default_head": False}})
+    store = store_with(tmp_path, garbled="mobilenet_v1_0.25_128_quant.tflite")
+    findings = list(check_models(config, store))
+    assert [(f.status, f.message.split(" ")[0]) for f in findings] == [
+        ("ok", "mobilenet_v2_imagenet"), ("warn", "shadow")]
+    assert "mobilenet_v1_0.25_128_quant.tflite" in findings[1].message
