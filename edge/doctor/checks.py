@@ -101,7 +101,10 @@ def check_disk(config: Config, store: AssetStore) -> Iterator[Finding]:
         )
     else:
         yield Finding("disk", OK, f"{free_mb:.0f} MB free at {probe}")
-    if state.exists() and not os.access(state, os.W_OK):
+    if state.exists() and not state.is_dir():
+        yield Finding("disk", FAIL, f"the state folder (paths.state_dir) {state}: a file is "
+                      "there, not a folder")
+    elif state.exists() and not os.access(state, os.W_OK):
         yield Finding("disk", FAIL, f"{state} is not writable by this user")
     elif state.exists() and (refused := _cannot_write(state)):
         yield Finding("disk", FAIL, f"{state}: {refused}: EVENTS ARE NOT BEING KEPT; the "
