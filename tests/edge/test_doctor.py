@@ -57,7 +57,10 @@ def test_broken_parts_are_named(asset_store, tmp_path: Path) -> None:  # type: i
             "cameras": [
                 {"name": "gate", "kind": "opencv", "address": str(tmp_path / "missing.mp4")}
             ],
-            "models": {"use": [{"name": "no_such_model", "role": "primary"}]},
+            # A name the manifest lacks is refused with the file; a package that is not there
+            # is found by loading it.
+            "models": {"use": [{"name": "own", "package": str(tmp_path / "no_such_package"),
+                                "role": "primary"}]},
             "reporters": {"mqtt": {"enabled": True, "port": port}},
         }
     )
@@ -65,7 +68,7 @@ def test_broken_parts_are_named(asset_store, tmp_path: Path) -> None:  # type: i
     assert findings["camera gate"].status == FAIL
     assert "missing.mp4" in findings["camera gate"].message
     assert findings["models"].status == FAIL
-    assert "no_such_model" in findings["models"].message
+    assert "no_such_package" in findings["models"].message
     assert findings["mqtt"].status == FAIL
     assert findings["mqtt"].message.startswith(f"broker 127.0.0.1:{port} unreachable")
 
