@@ -16,11 +16,12 @@ from camera.config import CameraConfig
 from camera.opening import open_source
 from camera.source import FrameSource
 from classifier.config import ModelsConfig
-from classifier.ensemble import CRITICAL_ROLES
+from classifier.ensemble import CRITICAL_ROLES, load_any
 from classifier.errors import ModelError
 from classifier.keeper import ModelKeeper
 from classifier.registry import ModelRegistry, RegistryError
 from classifier.rendezvous import Rendezvous, load_rendezvous
+from classifier.spec import load_specs
 from edge.arming import ArmingMemory
 from edge.assets import AssetStore
 from edge.clips import ClipRecorder, adopt_through
@@ -76,17 +77,26 @@ def models_to_run(registry: ModelRegistry, config: Config) -> ModelsConfig:
 
 
 def load_guarding_models(cfg: ModelsConfig, store: AssetStore) -> Rendezvous:
-    """The rendezvous of ``cfg``; without its shadow and canary models when one of them cannot
-    be loaded (they only score off the path, and the guard does not need them)."""
+    """The rendezvous of ``cfg``; without those of its shadow and canary models that cannot be
+    loaded (they only score off the path, and the guard does not need them)."""
     try:
         return load_rendezvous(cfg, store)
-    except ModelError as exc:
-        decisive = cfg.by_role(*CRITICAL_ROLES)
-        if len(decisive) == len(cfg.use):
+    except ModelError:
+        if not cfg.by_role("shadow", "canary"):
             raise
-        log.error("cannot load every model (%s): guarding with %s alone, without the shadow "
-                  "and canary models", exc, ", ".join(u.name for u in decisive))
-        return load_rendezvous(cfg.model_copy(update={"use": decisive}), store)
+    specs = load_specs()
+    kept = []
+    for use in cfg.use:
+        if use.role not in CRITICAL_ROLES:
+            try:
+                load_any(use, store, specs)
+            except ModelError as exc:
+                log.error("%s model %s cannot be loaded, and the guard runs without it: %s",
+                          use.role, use.name, exc)
+                continue
+        kept.append(use)
+    return load_rendezvous(cfg.model_copy(update={"use": kept}), store)
+
 
 class Appliance:
     """Every part of the appliance, built from one :class:`Config`.

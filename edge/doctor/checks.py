@@ -171,7 +171,7 @@ def _off_path_models(config: Config, store: AssetStore) -> Iterator[Finding]:
             load_any(use, store, load_specs())
         except Exception as exc:  # doctor reports every failure in words
             yield Finding("models", WARN, f"{use.role} model {use.name} does not load, and the "
-                          f"guard runs without the shadow and canary models: {exc}")
+                          f"guard runs without it: {exc}")
 
 
 def check_rendezvous(config: Config, store: AssetStore) -> Iterator[Finding]:

@@ -64,7 +64,24 @@ def test_a_shadow_model_that_will_not_load_is_left_out(
     finally:
         rendezvous.close()
     assert "mobilenet_v1_0.25_128_quant.tflite" in caplog.text
-    assert "guarding with mobilenet_v2_imagenet alone" in caplog.text
+    assert "shadow model mobilenet_v1_025_imagenet cannot be loaded, and the guard runs " \
+        "without it" in caplog.text
+
+
+def test_only_the_off_path_model_that_will_not_load_is_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = {"name": "mobilenet_v2_inat_birds", "role": "canary", "threads": 1}
+    cfg = ModelsConfig.model_validate({"use": [PRIMARY, SHADOW, canary], "default_head": False})
+    store = store_with(tmp_path, garbled="mobilenet_v1_0.25_128_quant.tflite")
+    shutil.copy(SHARED_MODELS / "mobilenet_v2_1.0_224_inat_bird_quant.tflite", tmp_path)
+    shutil.copy(SHARED_MODELS / "inat_bird_labels.txt", tmp_path)
+    rendezvous = load_guarding_models(cfg, store)
+    try:
+        assert [(u.name, u.role) for u in rendezvous.plan.cfg.use] == [
+            ("mobilenet_v2_imagenet", "primary"), ("mobilenet_v2_inat_birds", "canary")]
+    finally:
+        rendezvous.close()
 
 
 def test_a_primary_that_will_not_load_still_stops_the_start(tmp_path: Path) -> None:
