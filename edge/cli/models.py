@@ -39,7 +39,7 @@ from classifier.ensemble import (
 from classifier.feature_head import heads_in_use
 from classifier.keeper import read_status
 from classifier.package import read_package
-from classifier.registry import ModelRegistry, write_atomic_text
+from classifier.registry import ModelRegistry
 from classifier.rendezvous import check_model
 from classifier.spec import load_specs
 from edge.cli import CliError
@@ -58,6 +58,7 @@ from edge.events.archive import Archive, load_exact
 from edge.learn.describe import where_it_decides
 from edge.train.confusion import is_miss, rates
 from groundwork.digest import sha256_of
+from groundwork.durable import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ def _change(args: argparse.Namespace, what: str,
     warm up the primary (and NAME) as they would now run; on any failure put ``models.yaml``
     back as it was."""
     config, registry = _registry(args)
-    before = registry.path.read_text(encoding="utf-8") if registry.path.exists() else None
+    # As bytes: a damaged file (not even UTF-8) is put back as it was, for reset to replace.
+    before = registry.path.read_bytes() if registry.path.exists() else None
     try:
         changed = apply(registry)
         target = registry.effective()
@@ -129,15 +131,28 @@ def _change(args: argparse.Namespace, what: str,
             if use.role == "primary" or use.name == getattr(args, "name", None):
                 check_model(load_any(use, store, specs))
     except (ClassifierError, OSError) as exc:
-        if before is None:
-            registry.path.unlink(missing_ok=True)
-        else:
-            write_atomic_text(registry.path, before)
+        _put_back(registry.path, before)
         raise CliError(f"nothing changed: {exc}") from None
     running = _running(state_dir_of(config))
     where = "the running appliance switches within a second" if running else "recorded"
     print(f"{what}{' ' + changed if changed else ''}: primary {target.primary.name} ({where})")
     return 0
+
+
+def _put_back(path: Path, before: bytes | None) -> None:
+    """``path`` as it was (absent: ``None``); untouched when the change never reached it (a
+    write refused for want of room leaves the old file, and writing it again would fail too)."""
+    now = path.read_bytes() if path.exists() else None
+    if now == before:
+        return
+    try:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_durably(path, before, folder_owner=True)
+    except OSError as exc:
+        raise CliError(f"the change failed, and {path} could not be put back ({exc}): run "
+                       "'tensorchicken models reset' once the disk has room") from None
 
 
 def run_promote(args: argparse.Namespace) -> int:

@@ -140,3 +140,23 @@ def test_sqlite_saying_the_disk_is_full_at_start(
 
     monkeypatch.setattr(sqlite3, "connect", connect_to_a_full_disk)
     _guard_on_a_full_disk(asset_store, tmp_path / "state", broker, watch, full.clear)
+
+
+def test_a_model_change_on_a_full_disk_is_one_line_and_leaves_models_yaml(
+    tmp_path: Path, tmpfs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge.cli import main
+
+    state = tmp_path / "state"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"paths: {{state_dir: {state}}}\n")
+    with tmpfs(state, "1m"):
+        before = "# Written by tensorchicken\nprimary: null\nhistory: []\nroles: {}\n"
+        (state / "models.yaml").write_text(before)
+        filler = state / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+        assert main(["models", "register", "mobilenet_v1_025_imagenet", "-c", str(config)]) == 1
+        err = capsys.readouterr().err
+        assert "nothing changed:" in err and "No space left on device" in err, err
+        assert "Traceback" not in err
+        assert (state / "models.yaml").read_text() == before
