@@ -83,7 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Do the action (``list`` when none is given)."""
-    crops, store = owner_crops(config_from(args))
+    config = config_from(args)
+    state = state_dir_of(config)
+    if not state.is_dir():  # "0 archived crops" would hide a mistyped folder
+        raise CliError(f"{state}: no state folder here (has the appliance run with it? for the "
+                       "demo's crops, add the --state-dir that 'tensorchicken demo' printed)")
+    crops, store = owner_crops(config)
     try:
         if args.action in (None, "list"):
             _print(crops, args.unlabelled, args.json)

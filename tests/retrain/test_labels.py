@@ -82,6 +82,8 @@ def test_label_command_lists_sets_and_clears(
     assert events[0] not in capsys.readouterr().out
     assert main(["label", "clear", events[0]]) == 0
     assert LabelStore(state_dir / LABELS_FILE).read() == {}
+    assert main(["label", "--state-dir", str(state_dir / "mistyped"), "list"]) == 1
+    assert "mistyped: no state folder here" in capsys.readouterr().err
     assert main(["label", "set", "no-such-event", "--as", "chicken"]) == 1
     assert "is not an archived event" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
