@@ -72,61 +72,63 @@ class Config(Section):
     outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
 
     @model_validator(mode="after")
-    def _camera_names_distinct(self) -> Config:
+    def _whole_file(self) -> Config:
+        """The problems that span sections, every one of them at once (a validator that raised
+        would hide the ones after it)."""
+        found = [*self._camera_names_distinct(), *self._hen_cameras_exist(),
+                 *self._models_and_assets_known(), *self._quiet_devices_exist()]
+        if found:
+            raise KeyProblems(found)
+        return self
+
+    def _camera_names_distinct(self) -> list[tuple[str, str]]:
         # Events, metrics and the loops' progress go by camera name: a twin would mix them up.
         names = [c.name for c in self.cameras]
         twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise KeyProblem("cameras", f"two cameras share the name {', '.join(twice)}")
-        return self
+        return [("cameras", f"two cameras share the name {', '.join(twice)}")] if twice else []
 
-    @model_validator(mode="after")
-    def _hen_cameras_exist(self) -> Config:
+    def _hen_cameras_exist(self) -> list[tuple[str, str]]:
         # A misspelt camera here would leave the sprinkler free to wet the nest box.
         names = [c.name for c in self.cameras]
         unknown = [n for n in self.decision.hens_live_in if n not in names]
-        if unknown:
-            raise KeyProblem("decision.hens_live_in",
-                             f"{', '.join(map(repr, unknown))} is not a camera's name "
-                             f"({', '.join(names)})")
-        return self
+        if not unknown:
+            return []
+        return [("decision.hens_live_in", f"{', '.join(map(repr, unknown))} is not a camera's "
+                 f"name ({', '.join(names)})")]
 
-    @model_validator(mode="after")
-    def _models_and_assets_known(self) -> Config:
+    def _models_and_assets_known(self) -> list[tuple[str, str]]:
         # A misspelt model or demo asset is found when the file is checked (validate-config,
         # exit 2, not retried), not by a start that fails or a camera awaited for ever.
         names = _manifest_names()
         if names is None:
-            return self
+            return []
         models, files = names
+        found = []
         unknown = [u.name for u in self.models.use if u.package is None and u.name not in models]
         if unknown:
-            raise KeyProblem("models.use", f"{', '.join(map(repr, unknown))} is not a classifier "
-                             f"of the model manifest ({', '.join(sorted(models))}) and names "
-                             "no package")
+            found.append(("models.use", f"{', '.join(map(repr, unknown))} is not a classifier of "
+                          f"the model manifest ({', '.join(sorted(models))}) and names no "
+                          "package"))
         addresses = [c.address for c in self.cameras]
         addresses += [a.image for c in self.cameras for a in c.arrivals]
         # "asset:" is edge.assets.ASSET_PREFIX, which imports back into this package.
         missing = [a for a in addresses
                    if a.startswith("asset:") and a.removeprefix("asset:") not in files]
         if missing:
-            raise KeyProblem("cameras", f"{', '.join(map(repr, missing))}: no such file in the "
-                             "asset manifest (an asset: address names one of its files)")
-        return self
+            found.append(("cameras", f"{', '.join(map(repr, missing))}: no such file in the "
+                          "asset manifest (an asset: address names one of its files)"))
+        return found
 
-    @model_validator(mode="after")
-    def _quiet_devices_exist(self) -> Config:
+    def _quiet_devices_exist(self) -> list[tuple[str, str]]:
         # A typo here would leave a siren sounding at night, and the Decider would only
         # find it at start-up: a restart loop instead of a clear validate-config error.
         names = [d.name for d in self.gpio.deterrents]
         unknown = [q for q in self.decision.quiet_devices if q not in {*KINDS, *names}]
-        if unknown:
-            raise KeyProblem(
-                "decision.quiet_devices",
-                f"{', '.join(map(repr, unknown))} is neither a deterrent kind "
-                f"({', '.join(KINDS)}) nor a deterrent name ({', '.join(names) or 'none'})",
-            )
-        return self
+        if not unknown:
+            return []
+        return [("decision.quiet_devices", f"{', '.join(map(repr, unknown))} is neither a "
+                 f"deterrent kind ({', '.join(KINDS)}) nor a deterrent name "
+                 f"({', '.join(names) or 'none'})")]
 
 
 @functools.cache
@@ -141,13 +143,13 @@ def _manifest_names() -> tuple[frozenset[str], frozenset[str]] | None:
     return frozenset(n for n, spec in specs.items() if spec.kind == "classifier"), files
 
 
-class KeyProblem(ValueError):
-    """A problem that spans sections, raised by a validator of the whole configuration, with
-    the key it belongs to (pydantic gives such errors no location of their own)."""
+class KeyProblems(ValueError):
+    """The problems that span sections, raised by the validator of the whole configuration,
+    each with the key it belongs to (pydantic gives such errors no location of their own)."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{key}: {message}" for key, message in problems))
+        self.problems = problems
 
 
 class ConfigError(ValueError):
@@ -160,11 +162,16 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
 
 
-def _key_path(error: dict[str, Any]) -> str:
-    # pydantic puts the name of a validator's model in 'loc' for some errors; keys only here.
+def _lines(error: dict[str, Any]) -> list[str]:
+    """The ``key: message`` lines of one pydantic error (several for :class:`KeyProblems`)."""
     cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, KeyProblem):
-        return ".".join([*(str(p) for p in error["loc"]), cause.key])
+    if isinstance(cause, KeyProblems):
+        prefix = "".join(f"{p}." for p in error["loc"])  # the section's, when nested
+        return [f"{prefix}{key}: {message}" for key, message in cause.problems]
+    return [f"{_key_path(error)}: {_message(error)}"]
+
+
+def _key_path(error: dict[str, Any]) -> str:
     return ".".join(str(part) for part in error["loc"]) or "(top level)"
 
 
@@ -246,7 +253,7 @@ def parse_config(data: object, source: str = "<config>") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_key_path(dict(e))}: {_message(dict(e))}" for e in exc.errors()]
+        problems = [line for e in exc.errors() for line in _lines(dict(e))]
         raise ConfigError(source, problems) from None
 
 

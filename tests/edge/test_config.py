@@ -119,6 +119,17 @@ def test_a_model_or_asset_the_manifest_does_not_have_is_named_with_the_file() ->
     parse_config({"models": {"use": [{"name": "own", "package": "/srv/own"}]}})  # a package
 
 
+def test_problems_that_span_sections_are_all_listed_at_once() -> None:
+    # Each used to stop the check: a file with three of them took three runs to mend.
+    assert problems({"cameras": [{"name": "nest"}, {"name": "nest"}],
+                     "decision": {"hens_live_in": ["coop"], "quiet_devices": ["sirne"]}}) == [
+        "cameras: two cameras share the name nest",
+        "decision.hens_live_in: 'coop' is not a camera's name (nest, nest)",
+        "decision.quiet_devices: 'sirne' is neither a deterrent kind (siren, tonal_siren, "
+        "floodlight, sprinkler) nor a deterrent name (siren, floodlight, sprinkler)",
+    ]
+
+
 def test_wrong_types_name_the_key() -> None:
     assert problems({"cameras": [{"width": "wide"}]}) == [
         "cameras.0.width: Input should be a valid integer, unable to parse string as an integer "
