@@ -480,6 +480,19 @@ class Rendezvous:
         self.close()
 
 
+def unloadable_off_path(cfg: ModelsConfig, store: AssetFiles) -> list[tuple[ModelUse, ModelError]]:
+    """The shadow and canary models of ``cfg`` that cannot be loaded, each with why (each is
+    loaded once to find out, and let go)."""
+    specs = load_specs()
+    failed = []
+    for use in cfg.by_role("shadow", "canary"):
+        try:
+            load_any(use, store, specs)
+        except ModelError as exc:
+            failed.append((use, exc))
+    return failed
+
+
 def load_rendezvous(
     cfg: ModelsConfig, store: AssetFiles, specs: dict[str, ModelSpec] | None = None
 ) -> Rendezvous:

@@ -16,12 +16,10 @@ from camera.config import CameraConfig
 from camera.opening import open_source
 from camera.source import FrameSource
 from classifier.config import ModelsConfig
-from classifier.ensemble import CRITICAL_ROLES, load_any
 from classifier.errors import ModelError
 from classifier.keeper import ModelKeeper
 from classifier.registry import ModelRegistry, RegistryError
-from classifier.rendezvous import Rendezvous, load_rendezvous
-from classifier.spec import load_specs
+from classifier.rendezvous import Rendezvous, load_rendezvous, unloadable_off_path
 from edge.arming import ArmingMemory
 from edge.assets import AssetStore
 from edge.clips import ClipRecorder, adopt_through
@@ -82,19 +80,14 @@ def load_guarding_models(cfg: ModelsConfig, store: AssetStore) -> Rendezvous:
     try:
         return load_rendezvous(cfg, store)
     except ModelError:
-        if not cfg.by_role("shadow", "canary"):
-            raise
-    specs = load_specs()
-    kept = []
-    for use in cfg.use:
-        if use.role not in CRITICAL_ROLES:
-            try:
-                load_any(use, store, specs)
-            except ModelError as exc:
-                log.error("%s model %s cannot be loaded, and the guard runs without it: %s",
-                          use.role, use.name, exc)
-                continue
-        kept.append(use)
+        failed = unloadable_off_path(cfg, store)
+        if not failed:
+            raise  # a primary or critical model: the guard cannot decide without it
+    for use, exc in failed:
+        log.error("%s model %s cannot be loaded, and the guard runs without it: %s",
+                  use.role, use.name, exc)
+    left_out = [use for use, _ in failed]
+    kept = [use for use in cfg.use if use not in left_out]
     return load_rendezvous(cfg.model_copy(update={"use": kept}), store)
 
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from edge.health.metrics import parse_address
 from groundwork.section import Section
+
+
+def _host_port(value: str | None) -> str | None:
+    if value is not None:
+        parse_address(value, "address")
+    return value
+
+
+# A server's host:port, or None for no server; checked with the file, not when the server
+# starts, so that validate-config and doctor say what is wrong.
+HostPort = Annotated[str | None, AfterValidator(_host_port)]
 
 
 class PathsConfig(Section):
@@ -27,17 +38,9 @@ class LoggingConfig(Section):
 class HealthConfig(Section):
     """The metrics endpoint and the loop's liveness limits."""
 
-    metrics_address: str | None = Field(
+    metrics_address: HostPort = Field(
         "127.0.0.1:9464", description="host:port for Prometheus text metrics; null to disable"
     )
-
-    @field_validator("metrics_address")
-    @classmethod
-    def _host_port(cls, value: str | None) -> str | None:
-        # Checked here, not when the server starts: validate-config and doctor then say so.
-        if value is not None:
-            parse_address(value, "address")
-        return value
     hung_after_s: float = Field(
         10.0,
         gt=0,

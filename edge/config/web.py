@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from edge.health.metrics import parse_address
+from edge.config.system import HostPort
 from groundwork.section import Section
 
 DEFAULT_ADDRESS = "127.0.0.1:8080"
@@ -26,7 +26,7 @@ class WebConfig(Section):
     """The coop's web page. Loopback only by default; any other address needs a password
     (credential ``web_password`` or ``TENSORCHICKEN_WEB_PASSWORD``, never this file)."""
 
-    address: str | None = Field(
+    address: HostPort = Field(
         DEFAULT_ADDRESS,
         description="host:port to serve the page on; null to switch it off. Anything but "
         "loopback requires the web_password credential",
@@ -34,10 +34,3 @@ class WebConfig(Section):
     refresh_s: float = Field(
         2.0, ge=0.5, le=60, description="How often an open live page asks for a new picture"
     )
-
-    @field_validator("address")
-    @classmethod
-    def _host_port(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_address(value, "address")
-        return value

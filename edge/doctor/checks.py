@@ -163,15 +163,11 @@ def check_models(config: Config, store: AssetStore) -> Iterator[Finding]:
 
 def _off_path_models(config: Config, store: AssetStore) -> Iterator[Finding]:
     """A shadow or canary model that will not load: the guard starts without it (edge.app)."""
-    from classifier.ensemble import load_any
-    from classifier.spec import load_specs
+    from classifier.rendezvous import unloadable_off_path
 
-    for use in config.models.by_role("shadow", "canary"):
-        try:
-            load_any(use, store, load_specs())
-        except Exception as exc:  # doctor reports every failure in words
-            yield Finding("models", WARN, f"{use.role} model {use.name} does not load, and the "
-                          f"guard runs without it: {exc}")
+    for use, exc in unloadable_off_path(config.models, store):
+        yield Finding("models", WARN, f"{use.role} model {use.name} does not load, and the "
+                      f"guard runs without it: {exc}")
 
 
 def check_rendezvous(config: Config, store: AssetStore) -> Iterator[Finding]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from edge.assets import AssetError, AssetFile, AssetStore, git_blob_of, load_man
 from edge.cli import main
 from groundwork.digest import sha256_of
 from tests.conftest import SHARED_DATA, SHARED_MODELS
+from tests.events.conftest import mounted_tmpfs
 
 LABELS = "imagenet_labels.txt"
 
@@ -50,6 +52,23 @@ def test_a_mirror_folder_that_is_not_there_is_named(tmp_path: Path) -> None:
     store = AssetStore(tmp_path / "data", mirrors=[tmp_path / "usb-stick"], download=offline)
     with pytest.raises(AssetError, match=r"no such mirror folder: .*usb-stick\)"):
         store.path(LABELS)
+
+
+def test_a_full_data_folder_is_said_not_a_missing_mirror(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(SHARED_MODELS / LABELS, mirror / LABELS)
+
+    def offline(url: str, dest: Path) -> None:
+        raise OSError("network is unreachable")
+
+    data = tmp_path / "data"
+    with mounted_tmpfs(data, "1m"):  # a real filesystem, filled up
+        subprocess.run(["dd", "if=/dev/zero", f"of={data / 'filler'}", "bs=64k"],
+                       capture_output=True)
+        store = AssetStore(data, mirrors=[mirror], download=offline)
+        with pytest.raises(AssetError, match=r"\. The data folder .* is full: free some space\.$"):
+            store.path(LABELS)
 
 
 def test_a_corrupt_mirror_copy_is_refused_and_nothing_is_left(tmp_path: Path) -> None:

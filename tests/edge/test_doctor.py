@@ -21,6 +21,7 @@ from edge.doctor.checks import (
     OK,
     WARN,
     check_cameras,
+    check_disk,
     check_pins,
     run_checks,
     service_pid,
@@ -71,6 +72,17 @@ def test_broken_parts_are_named(asset_store, tmp_path: Path) -> None:  # type: i
     assert "no_such_package" in findings["models"].message
     assert findings["mqtt"].status == FAIL
     assert findings["mqtt"].message.startswith(f"broker 127.0.0.1:{port} unreachable")
+
+
+def test_a_state_folder_that_is_a_file_is_a_failure_not_a_crash(
+    asset_store, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    taken = tmp_path / "state"
+    taken.write_text("not a folder")
+    config = parse_config({"paths": {"state_dir": str(taken)}})
+    found = [f for f in check_disk(config, asset_store) if f.status == FAIL]
+    assert [f.message for f in found] == [
+        f"the state folder (paths.state_dir) {taken}: a file is there, not a folder"]
 
 
 def test_the_command_exits_1_and_prints_json(
